@@ -1,0 +1,172 @@
+//! Building the application: state, routes, extractor error handlers, middleware, and the
+//! server. Used by `main` and by the end-to-end tests alike.
+
+use std::{net::TcpListener, sync::Arc};
+
+use actix_web::{
+    dev::Server,
+    error::{JsonPayloadError, PathError, QueryPayloadError},
+    middleware::{from_fn, ErrorHandlers},
+    web, App, HttpRequest, HttpServer,
+};
+use domain::{roles::RoleCatalog, services::Services};
+use persistence::{Backend, Database, DatabaseConfig, DatabaseUrl};
+use tokio::sync::Semaphore;
+use utoipa::OpenApi as _;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{
+    auth::{fingerprint, TokenKeys},
+    config::Config,
+    error::{ApiError, ErrorCode},
+    middleware, openapi, passwords, routes,
+};
+
+/// What every handler can reach.
+pub struct AppState {
+    pub services: Services,
+    pub tokens: TokenKeys,
+    /// Bounds concurrent password hashing (SPEC §4).
+    pub hash_permits: Semaphore,
+}
+
+/// A bound, migrated, ready-to-run Roster.
+pub struct Application {
+    pub server: Server,
+    pub port: u16,
+    pub backend: Backend,
+}
+
+impl Application {
+    /// Opens and migrates the database, checks the secret, binds the listener.
+    pub fn build(config: &Config) -> Result<Self, String> {
+        let url = DatabaseUrl::parse(&config.database_url())?;
+        let backend = url.backend;
+        let pool_size = config.database_pool_size.unwrap_or(match backend {
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        });
+        let database = Database::open(&DatabaseConfig {
+            url,
+            pool_size,
+            checkout_timeout: config.database_timeout,
+        })?;
+        let applied = database.migrate()?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = ?applied, "applied migrations");
+        }
+        let secret = config.resolve_secret(backend == Backend::Postgres)?;
+        database.check_secret_fingerprint(&fingerprint(&secret))?;
+        let catalog =
+            RoleCatalog::new(config.roles.clone()).map_err(|e| format!("role catalog: {e}"))?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let state = web::Data::new(AppState {
+            services: Services::new(
+                Arc::new(database),
+                Arc::new(catalog),
+                Arc::new(passwords::Argon2Hasher::new()?),
+            ),
+            tokens: TokenKeys::new(&secret, config.access_token_ttl),
+            hash_permits: Semaphore::new(cores),
+        });
+        let listener = TcpListener::bind(config.listen_addr()?)
+            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let max_body = config.max_body_bytes;
+        let mut server = HttpServer::new(move || {
+            let (app, api) = App::new()
+                .into_utoipa_app()
+                .openapi(openapi::ApiDoc::openapi())
+                .app_data(state.clone())
+                .app_data(json_config(max_body))
+                .app_data(web::QueryConfig::default().error_handler(query_error))
+                .app_data(web::PathConfig::default().error_handler(path_error))
+                .configure(routes::configure)
+                .split_for_parts();
+            let api = openapi::finish(api);
+            app.service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", api))
+                .service(web::redirect("/docs", "/docs/"))
+                .default_service(web::to(not_found))
+                .wrap(ErrorHandlers::new().default_handler(middleware::problem_for_bare_errors))
+                .wrap(from_fn(middleware::request_context))
+        });
+        if let Some(workers) = config.workers {
+            server = server.workers(workers);
+        }
+        let server = server.listen(listener).map_err(|e| e.to_string())?.run();
+        Ok(Self {
+            server,
+            port,
+            backend,
+        })
+    }
+}
+
+fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .content_type_required(true)
+        .content_type(|mime| {
+            mime.type_() == "application"
+                && (mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"))
+        })
+        .error_handler(|err, _req| json_error(err).into())
+}
+
+/// Extractor failures are client mistakes: each gets its own code.
+fn json_error(err: JsonPayloadError) -> ApiError {
+    match err {
+        JsonPayloadError::ContentType => ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the body as JSON with Content-Type: application/json",
+        ),
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the body may be at most {limit} bytes"),
+        ),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            let mut api = ApiError::new(ErrorCode::ValidationFailed, e.to_string());
+            api.errors.push(domain::FieldError::new(
+                "body",
+                "invalid_body",
+                e.to_string(),
+            ));
+            api
+        }
+        JsonPayloadError::Deserialize(e) => ApiError::new(ErrorCode::MalformedJson, e.to_string()),
+        other => ApiError::new(ErrorCode::MalformedJson, other.to_string()),
+    }
+}
+
+fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::new(ErrorCode::InvalidQuery, err.to_string()).into()
+}
+
+fn path_error(_err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::new(
+        ErrorCode::NotFound,
+        "no resource at this path (ids are UUIDs)",
+    )
+    .into()
+}
+
+async fn not_found(req: HttpRequest) -> actix_web::HttpResponse {
+    use actix_web::ResponseError as _;
+    ApiError::new(
+        ErrorCode::NotFound,
+        format!("no route for {} {}", req.method(), req.path()),
+    )
+    .error_response()
+}
+
+/// The OpenAPI document as served, without starting anything (`roster openapi`).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(openapi::ApiDoc::openapi())
+        .configure(routes::configure)
+        .split_for_parts();
+    openapi::finish(api)
+}

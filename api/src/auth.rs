@@ -1,0 +1,222 @@
+//! Who is calling: one extractor authenticates a JWT access token or an API token, then loads the
+//! account's *current* roles and active flag (SPEC §1, §4). Routes that need one permission say so
+//! in their signature with `Authorized<P>`, so a handler without a permission does not compile.
+
+use std::{future::Future, marker::PhantomData, pin::Pin, time::Duration};
+
+use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use chrono::Utc;
+use domain::{api_token::ApiTokenSecret, audit::Origin, policy::Caller, roles::Permission};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    error::{ApiError, ErrorCode},
+};
+
+const ISSUER: &str = "roster";
+const AUDIENCE: &str = "roster-api";
+const LEEWAY_SECS: u64 = 5;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    sid: String,
+    iss: String,
+    aud: String,
+    exp: i64,
+    iat: i64,
+    nbf: i64,
+}
+
+/// Signs and checks access tokens: HS256 only, `iss`/`aud`/`exp`/`iat`/`sub` required, `nbf`
+/// checked, at most 5 s of clock leeway.
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+}
+
+impl TokenKeys {
+    pub fn new(secret: &str, ttl: Duration) -> Self {
+        let key = Sha256::new()
+            .chain_update(b"roster:access-token:")
+            .chain_update(secret.as_bytes())
+            .finalize();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.validate_exp = true;
+        validation.leeway = LEEWAY_SECS;
+        Self {
+            encoding: EncodingKey::from_secret(&key),
+            decoding: DecodingKey::from_secret(&key),
+            validation,
+            ttl,
+        }
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    pub fn issue(&self, account: Uuid) -> Result<String, ApiError> {
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            sub: account.to_string(),
+            sid: Uuid::now_v7().to_string(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            exp: now + self.ttl.as_secs() as i64,
+            iat: now,
+            nbf: now,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| {
+            tracing::error!(error = %e, "cannot sign an access token");
+            ApiError::new(ErrorCode::InternalError, "the error has been logged")
+        })
+    }
+
+    /// The account id of a valid token; `None` for anything else.
+    pub fn verify(&self, token: &str) -> Option<Uuid> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
+        if data.claims.iat > Utc::now().timestamp() + LEEWAY_SECS as i64 {
+            return None;
+        }
+        Uuid::parse_str(&data.claims.sub).ok()
+    }
+}
+
+/// SHA-256 of the key, stored in the database so replicas with different keys refuse to start.
+pub fn fingerprint(secret: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"roster:fingerprint:")
+        .chain_update(secret.as_bytes())
+        .finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unauthenticated(detail: &str) -> ApiError {
+    ApiError::new(ErrorCode::Unauthenticated, detail)
+}
+
+/// The authenticated caller, whatever it may do.
+pub struct Authenticated(pub Caller);
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let bearer = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(|v| v.trim().to_owned());
+        Box::pin(async move {
+            let state = state.ok_or_else(|| {
+                ApiError::new(ErrorCode::InternalError, "application state missing")
+            })?;
+            let bearer = bearer.ok_or_else(|| {
+                unauthenticated("send `Authorization: Bearer <access token or API token>`")
+            })?;
+            let services = state.services.clone();
+            let caller = if ApiTokenSecret::looks_like(&bearer) {
+                let secret = ApiTokenSecret::parse(&bearer)
+                    .ok_or_else(|| unauthenticated("the API token is not valid"))?;
+                crate::blocking::run(move || services.caller_by_api_token(&secret)).await
+            } else {
+                let id = state.tokens.verify(&bearer).ok_or_else(|| {
+                    unauthenticated("the access token is not valid or has expired")
+                })?;
+                crate::blocking::run(move || services.caller_by_id(id)).await
+            };
+            caller.map(Authenticated).map_err(|e| match e.code {
+                ErrorCode::Unauthenticated => unauthenticated("the credential is no longer valid"),
+                _ => e,
+            })
+        })
+    }
+}
+
+/// A permission a route requires, named at the type level.
+pub trait Requirement {
+    const PERMISSION: Permission;
+}
+
+macro_rules! requirement {
+    ($($name:ident => $perm:expr),* $(,)?) => {$(
+        pub struct $name;
+        impl Requirement for $name {
+            const PERMISSION: Permission = $perm;
+        }
+    )*};
+}
+
+requirement! {
+    ReadUsers => Permission::UsersRead,
+    WriteUsers => Permission::UsersWrite,
+    ReadSettings => Permission::SettingsRead,
+    WriteSettings => Permission::SettingsWrite,
+}
+
+/// The authenticated caller, holding `R::PERMISSION` through its current roles (else 403).
+pub struct Authorized<R: Requirement> {
+    pub caller: Caller,
+    _requirement: PhantomData<R>,
+}
+
+impl<R: Requirement + 'static> FromRequest for Authorized<R> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let authenticated = Authenticated::from_request(req, payload);
+        Box::pin(async move {
+            let Authenticated(caller) = authenticated.await?;
+            let state = state.ok_or_else(|| {
+                ApiError::new(ErrorCode::InternalError, "application state missing")
+            })?;
+            caller.require(state.services.catalog(), R::PERMISSION)?;
+            Ok(Self {
+                caller,
+                _requirement: PhantomData,
+            })
+        })
+    }
+}
+
+/// The client address and user agent, for the audit trail. The address is the socket peer:
+/// `X-Forwarded-For` is not trusted.
+pub struct RequestOrigin(pub Origin);
+
+impl FromRequest for RequestOrigin {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let address = req.peer_addr().map(|a| a.ip().to_string());
+        let user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(512).collect());
+        std::future::ready(Ok(Self(Origin {
+            address,
+            user_agent,
+        })))
+    }
+}

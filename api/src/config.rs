@@ -1,0 +1,236 @@
+//! Configuration (SPEC §11): an optional TOML file (`roster.toml`, or the path in
+//! `ROSTER_CONFIG`) and `ROSTER_*` environment variables, the latter winning.
+
+use std::{
+    io::Write,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use domain::roles::Role;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Everything Roster is told at start-up. `Default` is the zero-set-up SQLite configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://…`; `None` means `sqlite://<data_dir>/roster.db`.
+    pub database_url: Option<String>,
+    /// `None` means generated into `<data_dir>/secret.key` (SQLite only).
+    pub secret_key: Option<String>,
+    pub public_url: Option<String>,
+    pub log: String,
+    pub log_format: LogFormat,
+    /// Extra catalog roles (from the file named by `ROSTER_ROLES`, or `[[roles]]` in roster.toml).
+    pub roles: Vec<Role>,
+    pub database_pool_size: Option<u32>,
+    pub database_timeout: Duration,
+    /// HTTP worker threads; `None` is one per core.
+    pub workers: Option<usize>,
+    /// Largest JSON body accepted, in bytes.
+    pub max_body_bytes: usize,
+    pub access_token_ttl: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            secret_key: None,
+            public_url: None,
+            log: "info".into(),
+            log_format: LogFormat::Text,
+            roles: Vec::new(),
+            database_pool_size: None,
+            database_timeout: Duration::from_secs(3),
+            workers: None,
+            max_body_bytes: 64 * 1024,
+            access_token_ttl: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// The file's shape; every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    secret_key: Option<String>,
+    public_url: Option<String>,
+    log: Option<String>,
+    log_format: Option<LogFormat>,
+    roles_file: Option<PathBuf>,
+    #[serde(default)]
+    roles: Vec<Role>,
+    database_pool_size: Option<u32>,
+    database_timeout_secs: Option<u64>,
+    workers: Option<usize>,
+    max_body_bytes: Option<usize>,
+    access_token_minutes: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RolesFile {
+    #[serde(default)]
+    roles: Vec<Role>,
+}
+
+impl Config {
+    /// Reads the file (if any) and the environment.
+    pub fn load() -> Result<Self, String> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let (path, required) = match env("ROSTER_CONFIG") {
+            Some(p) => (PathBuf::from(p), true),
+            None => (PathBuf::from("roster.toml"), false),
+        };
+        let file: FileConfig = match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?,
+            Err(e) if required || e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(format!("cannot read {}: {e}", path.display()))
+            }
+            Err(_) => FileConfig::default(),
+        };
+        let mut c = Config::default();
+        let parse_num = |name: &str, v: String| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{name} must be a whole number"))
+        };
+        c.listen = env("ROSTER_LISTEN").or(file.listen).unwrap_or(c.listen);
+        c.data_dir = env("ROSTER_DATA_DIR")
+            .map(PathBuf::from)
+            .or(file.data_dir)
+            .unwrap_or(c.data_dir);
+        c.database_url = env("ROSTER_DATABASE_URL").or(file.database_url);
+        c.secret_key = env("ROSTER_SECRET_KEY").or(file.secret_key);
+        c.public_url = env("ROSTER_PUBLIC_URL").or(file.public_url);
+        c.log = env("ROSTER_LOG").or(file.log).unwrap_or(c.log);
+        c.log_format = match env("ROSTER_LOG_FORMAT").as_deref() {
+            Some("json") => LogFormat::Json,
+            Some("text") => LogFormat::Text,
+            Some(other) => {
+                return Err(format!(
+                    "ROSTER_LOG_FORMAT must be text or json, not {other:?}"
+                ))
+            }
+            None => file.log_format.unwrap_or(c.log_format),
+        };
+        c.roles = file.roles;
+        if let Some(roles_file) = env("ROSTER_ROLES").map(PathBuf::from).or(file.roles_file) {
+            let text = std::fs::read_to_string(&roles_file)
+                .map_err(|e| format!("cannot read {}: {e}", roles_file.display()))?;
+            let parsed: RolesFile =
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", roles_file.display()))?;
+            c.roles.extend(parsed.roles);
+        }
+        if let Some(v) = env("ROSTER_DATABASE_POOL_SIZE") {
+            c.database_pool_size = Some(parse_num("ROSTER_DATABASE_POOL_SIZE", v)? as u32);
+        } else {
+            c.database_pool_size = file.database_pool_size;
+        }
+        if let Some(secs) = env("ROSTER_DATABASE_TIMEOUT_SECS")
+            .map(|v| parse_num("ROSTER_DATABASE_TIMEOUT_SECS", v))
+            .transpose()?
+            .or(file.database_timeout_secs)
+        {
+            c.database_timeout = Duration::from_secs(secs);
+        }
+        c.workers = match env("ROSTER_WORKERS") {
+            Some(v) => Some(parse_num("ROSTER_WORKERS", v)? as usize),
+            None => file.workers,
+        };
+        c.max_body_bytes = file.max_body_bytes.unwrap_or(c.max_body_bytes);
+        if let Some(m) = file.access_token_minutes {
+            c.access_token_ttl = Duration::from_secs(m * 60);
+        }
+        Ok(c)
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+        self.listen
+            .parse()
+            .map_err(|_| format!("ROSTER_LISTEN {:?} is not an address:port", self.listen))
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("roster.db").display()))
+    }
+
+    /// The secret key: configured, or read from / generated into `<data_dir>/secret.key` with
+    /// mode 0600. On PostgreSQL it must be configured, since replicas must share it (SPEC §12).
+    pub fn resolve_secret(&self, postgres: bool) -> Result<String, String> {
+        if let Some(k) = &self.secret_key {
+            if k.len() < 32 {
+                return Err("ROSTER_SECRET_KEY must be at least 32 characters".into());
+            }
+            return Ok(k.clone());
+        }
+        if postgres {
+            return Err("ROSTER_SECRET_KEY must be set when the database is PostgreSQL (every replica needs the same key); \
+                        generate one with: head -c 32 /dev/urandom | base64"
+                .into());
+        }
+        secret_from_file(&self.data_dir.join("secret.key"))
+    }
+}
+
+fn secret_from_file(path: &Path) -> Result<String, String> {
+    match std::fs::read_to_string(path) {
+        Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().to_owned()),
+        Ok(_) => {
+            return Err(format!(
+                "{} is too short to be a secret key",
+                path.display()
+            ))
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!("cannot read {}: {e}", path.display()))
+        }
+        Err(_) => {}
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let key = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let mut file =
+        open_private(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    file.write_all(key.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    tracing::info!(path = %path.display(), "generated a new secret key");
+    Ok(key)
+}
+
+#[cfg(unix)]
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+}

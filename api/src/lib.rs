@@ -1,0 +1,14 @@
+//! Roster's HTTP API: actix-web routes, extractors, problem+json errors and the OpenAPI document.
+
+pub mod app;
+pub mod auth;
+mod blocking;
+pub mod config;
+pub mod error;
+mod middleware;
+pub mod openapi;
+mod passwords;
+mod routes;
+
+pub use app::{openapi_document, Application};
+pub use config::Config;

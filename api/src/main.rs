@@ -1,0 +1,108 @@
+//! The `roster` binary: `serve` (the default), `migrate`, `openapi`.
+
+use std::process::ExitCode;
+
+use api::{config::LogFormat, Application, Config};
+use clap::{Parser, Subcommand};
+use persistence::{Database, DatabaseConfig, DatabaseUrl};
+
+#[derive(Parser)]
+#[command(
+    name = "roster",
+    version,
+    about = "User-account administration over a JSON REST API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database and serve the API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document (YAML, or JSON with --json).
+    Openapi {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Openapi { json }) = cli.command {
+        let doc = api::openapi_document();
+        let text = if json {
+            doc.to_pretty_json().map_err(|e| e.to_string())
+        } else {
+            doc.to_yaml().map_err(|e| e.to_string())
+        };
+        return match text {
+            Ok(t) => {
+                print!("{t}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("roster: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let config = match Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("roster: configuration: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging(&config);
+    let result = match cli.command {
+        Some(Command::Migrate) => migrate(&config),
+        _ => serve(&config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("roster: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn migrate(config: &Config) -> Result<(), String> {
+    let url = DatabaseUrl::parse(&config.database_url())?;
+    let db = Database::open(&DatabaseConfig {
+        url,
+        pool_size: 1,
+        checkout_timeout: config.database_timeout,
+    })?;
+    let applied = db.migrate()?;
+    tracing::info!(count = applied.len(), migrations = ?applied, "migrations applied");
+    Ok(())
+}
+
+#[actix_web::main]
+async fn serve(config: &Config) -> Result<(), String> {
+    let app = Application::build(config)?;
+    tracing::info!(listen = %config.listen, port = app.port, backend = ?app.backend, docs = "/docs/", "Roster is serving");
+    app.server.await.map_err(|e| e.to_string())
+}

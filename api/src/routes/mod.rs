@@ -1,0 +1,47 @@
+//! One module per resource; `configure` registers every handler through utoipa-actix-web, so the
+//! OpenAPI document cannot miss a route.
+
+mod api_tokens;
+mod auth;
+mod health;
+mod roles;
+mod settings;
+mod setup;
+mod users;
+
+use serde::{Deserialize, Deserializer};
+use utoipa_actix_web::{scope, service_config::ServiceConfig};
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(
+            scope::scope("/api/v1")
+                .service(setup::get_setup)
+                .service(setup::run_setup)
+                .service(auth::login)
+                .service(users::list_users)
+                .service(users::create_user)
+                .service(users::get_user)
+                .service(users::update_user)
+                .service(users::delete_user)
+                .service(api_tokens::list_my_api_tokens)
+                .service(api_tokens::create_my_api_token)
+                .service(api_tokens::revoke_my_api_token)
+                .service(api_tokens::list_user_api_tokens)
+                .service(api_tokens::create_user_api_token)
+                .service(api_tokens::revoke_user_api_token)
+                .service(roles::list_roles)
+                .service(settings::get_settings)
+                .service(settings::update_settings),
+        );
+}
+
+/// For PATCH bodies: a field that is absent stays `None`; `null` becomes `Some(None)`.
+pub(crate) fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}

@@ -1,0 +1,47 @@
+//! `/api/v1/roles`: the catalog (SPEC §3).
+
+use actix_web::{get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{app::AppState, auth::Authenticated};
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"name": "production_manager", "description": "Runs the line", "permissions": ["users:read"], "seats": 5, "builtin": false, "exclusive": false}))]
+pub struct RoleResponse {
+    pub name: String,
+    pub description: String,
+    /// Of `users:read`, `users:write`, `api_tokens:manage`, `settings:read`, `settings:write`, `audit:read`.
+    pub permissions: Vec<String>,
+    /// How many active accounts may hold it at once; `null` is unlimited.
+    pub seats: Option<u32>,
+    pub builtin: bool,
+    /// Cannot be combined with other roles.
+    pub exclusive: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleList {
+    pub items: Vec<RoleResponse>,
+}
+
+/// The role catalog: built-ins, then roles from configuration.
+#[utoipa::path(tag = "roles", operation_id = "list_roles", security(("bearer" = [])), responses((status = 200, description = "The catalog.", body = RoleList)))]
+#[get("/roles")]
+pub async fn list_roles(state: web::Data<AppState>, _auth: Authenticated) -> web::Json<RoleList> {
+    let items = state
+        .services
+        .catalog()
+        .roles()
+        .iter()
+        .map(|r| RoleResponse {
+            name: r.name.clone(),
+            description: r.description.clone(),
+            permissions: r.permissions.iter().map(|p| p.name().to_owned()).collect(),
+            seats: r.seats,
+            builtin: r.builtin,
+            exclusive: r.exclusive,
+        })
+        .collect();
+    web::Json(RoleList { items })
+}

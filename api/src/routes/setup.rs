@@ -1,0 +1,74 @@
+//! `/api/v1/setup`: the first admin (SPEC §1).
+
+use actix_web::{get, http::StatusCode, post, web, HttpResponse};
+use domain::services::SetupInput;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::users::{account_response, UserResponse};
+use crate::{app::AppState, auth::RequestOrigin, blocking, error::ApiResult};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SetupStatus {
+    /// True until the first account exists.
+    pub needs_setup: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"username": "admin", "email": "admin@example.org", "first_name": "Ada", "last_name": "Admin", "password": "correct horse battery staple"}))]
+pub struct SetupRequest {
+    /// Defaults to the email address.
+    pub username: Option<String>,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// At least 15 characters by default; no composition rules.
+    pub password: String,
+    pub locale: Option<String>,
+}
+
+/// Whether Roster still needs its first admin.
+#[utoipa::path(tag = "setup", operation_id = "get_setup", responses((status = 200, description = "Setup state.", body = SetupStatus)))]
+#[get("/setup")]
+pub async fn get_setup(state: web::Data<AppState>) -> ApiResult<web::Json<SetupStatus>> {
+    let services = state.services.clone();
+    let needs_setup = blocking::run(move || services.needs_setup()).await?;
+    Ok(web::Json(SetupStatus { needs_setup }))
+}
+
+/// Create the first account, an admin and the primary contact. Works only while no account
+/// exists; of concurrent calls exactly one succeeds.
+#[utoipa::path(
+    tag = "setup", operation_id = "run_setup", request_body = SetupRequest,
+    responses(
+        (status = 201, description = "The first admin.", body = UserResponse),
+        (status = 400, description = "`malformed_json`."),
+        (status = 409, description = "`setup_already_done`."),
+        (status = 413, description = "`payload_too_large`."),
+        (status = 415, description = "`unsupported_media_type`."),
+        (status = 422, description = "`validation_failed`."),
+    )
+)]
+#[post("/setup")]
+pub async fn run_setup(
+    state: web::Data<AppState>,
+    origin: RequestOrigin,
+    body: web::Json<SetupRequest>,
+) -> ApiResult<HttpResponse> {
+    let b = body.into_inner();
+    let input = SetupInput {
+        username: b.username,
+        email: b.email,
+        first_name: b.first_name,
+        last_name: b.last_name,
+        password: b.password,
+        locale: b.locale,
+    };
+    let services = state.services.clone();
+    let account = blocking::run_hashing(&state.hash_permits, move || {
+        services.setup(input, &origin.0)
+    })
+    .await?;
+    Ok(account_response(StatusCode::CREATED, &account))
+}

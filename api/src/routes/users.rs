@@ -1,0 +1,481 @@
+//! `/api/v1/users`: accounts (SPEC §1, §10).
+
+use actix_web::{delete, get, http::header, patch, post, web, HttpRequest, HttpResponse};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use chrono::{DateTime, Utc};
+use domain::{
+    account::{Account, Status},
+    paging::{Position, Sort, SortField, UserQuery, DEFAULT_LIMIT, MAX_LIMIT},
+    services::{AccountPatch, DeleteOutcome, NewAccount},
+    values::fold,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    auth::{Authenticated, Authorized, ReadUsers, RequestOrigin, WriteUsers},
+    blocking,
+    error::{ApiError, ApiResult, ErrorCode},
+};
+
+/// An account as the API shows it. Never includes a password or its hash.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0193a5f2-7c1e-7b3a-9f00-2b6a1c9d4e01", "username": "ana.lima", "email": "ana.lima@example.org",
+    "first_name": "Ana", "last_name": "Lima", "origin": "manual", "location": "Porto", "erp_id": null,
+    "external_key": null, "locale": "en", "roles": ["user"], "active": true, "mfa_required": false,
+    "expires_at": null, "email_notifications": true, "status": "active",
+    "created_at": "2026-11-22T10:00:00Z", "updated_at": "2026-11-22T10:00:00Z",
+    "created_by": "0193a5f2-0000-7000-8000-000000000001", "updated_by": "0193a5f2-0000-7000-8000-000000000001",
+    "activated_at": "2026-11-22T10:00:00Z", "last_active_at": null, "locked_at": null, "mfa_enabled": false, "version": 1
+}))]
+pub struct UserResponse {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub origin: String,
+    pub location: Option<String>,
+    pub erp_id: Option<String>,
+    pub external_key: Option<String>,
+    pub locale: String,
+    pub roles: Vec<String>,
+    pub active: bool,
+    pub mfa_required: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub email_notifications: bool,
+    /// Derived: `inactive`, `locked`, `expired`, `invited` or `active`, in that precedence.
+    #[schema(value_type = String, example = "active")]
+    pub status: Status,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub created_by: Option<Uuid>,
+    pub updated_by: Option<Uuid>,
+    pub activated_at: Option<DateTime<Utc>>,
+    /// `null` means the account never signed in.
+    pub last_active_at: Option<DateTime<Utc>>,
+    pub locked_at: Option<DateTime<Utc>>,
+    pub mfa_enabled: bool,
+    /// Grows with every change; sent as the `ETag`.
+    pub version: i64,
+}
+
+impl From<&Account> for UserResponse {
+    fn from(a: &Account) -> Self {
+        Self {
+            id: a.id,
+            username: a.username.as_str().to_owned(),
+            email: a.email.as_str().to_owned(),
+            first_name: a.first_name.as_str().to_owned(),
+            last_name: a.last_name.as_str().to_owned(),
+            origin: a.origin.clone(),
+            location: a.location.clone(),
+            erp_id: a.erp_id.clone(),
+            external_key: a.external_key.clone(),
+            locale: a.locale.as_str().to_owned(),
+            roles: a.roles.clone(),
+            active: a.active,
+            mfa_required: a.mfa_required,
+            expires_at: a.expires_at,
+            email_notifications: a.email_notifications,
+            status: a.status(Utc::now()),
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+            created_by: a.created_by,
+            updated_by: a.updated_by,
+            activated_at: a.activated_at,
+            last_active_at: a.last_active_at,
+            locked_at: a.locked_at,
+            mfa_enabled: a.mfa_enabled,
+            version: a.version,
+        }
+    }
+}
+
+/// One account with its `ETag`.
+pub(crate) fn account_response(
+    status: actix_web::http::StatusCode,
+    account: &Account,
+) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::ETAG, format!("\"{}\"", account.version)))
+        .json(UserResponse::from(account))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ana.lima@example.org", "first_name": "Ana", "last_name": "Lima", "roles": ["user"]}))]
+pub struct CreateUserRequest {
+    /// Defaults to the email address.
+    pub username: Option<String>,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// A pre-assigned password (policy: at least `password_policy.min_length` characters). Without
+    /// one, the account is `invited`.
+    pub password: Option<String>,
+    /// Defaults to `manual`.
+    pub origin: Option<String>,
+    pub location: Option<String>,
+    pub erp_id: Option<String>,
+    pub external_key: Option<String>,
+    /// BCP 47; defaults to the settings' locale.
+    pub locale: Option<String>,
+    /// Defaults to the settings' `default_role`.
+    pub roles: Option<Vec<String>>,
+    pub active: Option<bool>,
+    pub mfa_required: Option<bool>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub email_notifications: Option<bool>,
+}
+
+/// Only the fields sent change; `null` clears a nullable field. `username` may be sent only
+/// with its current value.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"roles": ["user", "production_manager"], "location": "Lyon"}))]
+pub struct UpdateUserRequest {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub origin: Option<String>,
+    #[serde(default, deserialize_with = "super::nullable")]
+    #[schema(nullable)]
+    pub location: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::nullable")]
+    #[schema(nullable)]
+    pub erp_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::nullable")]
+    #[schema(nullable)]
+    pub external_key: Option<Option<String>>,
+    pub locale: Option<String>,
+    pub roles: Option<Vec<String>>,
+    pub active: Option<bool>,
+    pub mfa_required: Option<bool>,
+    #[serde(default, deserialize_with = "super::nullable")]
+    #[schema(nullable)]
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+    pub email_notifications: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// 1–200, default 50.
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Case-insensitive prefix of username, email, first or last name.
+    pub q: Option<String>,
+    /// `inactive`, `locked`, `expired`, `invited` or `active`.
+    pub status: Option<String>,
+    /// A role name.
+    pub role: Option<String>,
+    /// `username` (default), `email`, `last_name` or `created_at`; prefix `-` for descending.
+    pub sort: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserPage {
+    pub items: Vec<UserResponse>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CursorData {
+    s: String,
+    k: String,
+    i: Uuid,
+}
+
+fn sort_key(account: &Account, field: SortField) -> String {
+    match field {
+        SortField::Username => account.username.key(),
+        SortField::Email => account.email.key(),
+        SortField::LastName => account.last_name.key(),
+        SortField::CreatedAt => String::new(),
+    }
+}
+
+fn encode_cursor(sort: Sort, account: &Account) -> String {
+    let data = CursorData {
+        s: sort.name(),
+        k: sort_key(account, sort.field),
+        i: account.id,
+    };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&data).unwrap_or_default())
+}
+
+fn decode_cursor(raw: &str, sort: Sort) -> ApiResult<Position> {
+    let invalid = || {
+        ApiError::new(
+            ErrorCode::InvalidCursor,
+            "use the next_cursor of a previous page, with the same sort",
+        )
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
+    let data: CursorData = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if data.s != sort.name() {
+        return Err(invalid());
+    }
+    Ok(Position {
+        key: data.k,
+        id: data.i,
+    })
+}
+
+fn parse_list(params: ListParams) -> ApiResult<UserQuery> {
+    let bad = |detail: String| ApiError::new(ErrorCode::InvalidQuery, detail);
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(bad(format!("limit must be between 1 and {MAX_LIMIT}")));
+    }
+    let sort = match params.sort.as_deref() {
+        Some(s) => Sort::parse(s).ok_or_else(|| bad("sort must be username, email, last_name or created_at, optionally with a leading -".into()))?,
+        None => Sort::default(),
+    };
+    let status = match params.status.as_deref() {
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            bad("status must be inactive, locked, expired, invited or active".into())
+        })?),
+        None => None,
+    };
+    let after = params
+        .cursor
+        .as_deref()
+        .map(|c| decode_cursor(c, sort))
+        .transpose()?;
+    let q = params.q.map(|q| fold(q.trim())).filter(|q| !q.is_empty());
+    if q.as_ref().is_some_and(|q| q.chars().count() > 254) {
+        return Err(bad("q may be at most 254 characters".into()));
+    }
+    Ok(UserQuery {
+        q,
+        status,
+        role: params.role,
+        sort,
+        after,
+        limit,
+    })
+}
+
+/// `If-Match: "<version>"` (or `*`); `None` when absent or `*`.
+fn if_match(req: &HttpRequest) -> ApiResult<Option<i64>> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let raw = value.to_str().unwrap_or_default().trim();
+    if raw == "*" {
+        return Ok(None);
+    }
+    let raw = raw.strip_prefix("W/").unwrap_or(raw);
+    raw.trim_matches('"').parse::<i64>().map(Some).map_err(|_| {
+        ApiError::new(
+            ErrorCode::InvalidIfMatch,
+            "If-Match must be the ETag of the account, e.g. \"3\"",
+        )
+    })
+}
+
+/// List accounts, a page at a time.
+#[utoipa::path(
+    tag = "users", operation_id = "list_users", params(ListParams), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of accounts.", body = UserPage),
+        (status = 400, description = "`invalid_query`, `invalid_cursor`."),
+        (status = 403, description = "`forbidden`: needs `users:read`."),
+    )
+)]
+#[get("/users")]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    auth: Authorized<ReadUsers>,
+    params: web::Query<ListParams>,
+) -> ApiResult<web::Json<UserPage>> {
+    let query = parse_list(params.into_inner())?;
+    let sort = query.sort;
+    let services = state.services.clone();
+    let (accounts, more) =
+        blocking::run(move || services.list_accounts(&auth.caller, &query)).await?;
+    let next_cursor = if more {
+        accounts.last().map(|a| encode_cursor(sort, a))
+    } else {
+        None
+    };
+    Ok(web::Json(UserPage {
+        items: accounts.iter().map(UserResponse::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Create an account.
+#[utoipa::path(
+    tag = "users", operation_id = "create_user", request_body = CreateUserRequest, security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created.", body = UserResponse, headers(("ETag" = String, description = "The version, quoted."))),
+        (status = 400, description = "`malformed_json`."),
+        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required`."),
+        (status = 409, description = "`username_taken`, `email_taken`."),
+        (status = 413, description = "`payload_too_large`."),
+        (status = 415, description = "`unsupported_media_type`."),
+        (status = 422, description = "`validation_failed`, with `errors` per field."),
+    )
+)]
+#[post("/users")]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    auth: Authorized<WriteUsers>,
+    origin: RequestOrigin,
+    body: web::Json<CreateUserRequest>,
+) -> ApiResult<HttpResponse> {
+    let b = body.into_inner();
+    let input = NewAccount {
+        username: b.username,
+        email: b.email,
+        first_name: b.first_name,
+        last_name: b.last_name,
+        password: b.password,
+        origin: b.origin,
+        location: b.location,
+        erp_id: b.erp_id,
+        external_key: b.external_key,
+        locale: b.locale,
+        roles: b.roles,
+        active: b.active,
+        mfa_required: b.mfa_required,
+        expires_at: b.expires_at,
+        email_notifications: b.email_notifications,
+    };
+    let hashes = input.password.is_some();
+    let services = state.services.clone();
+    let work = move || services.create_account(&auth.caller, input, &origin.0);
+    let account = if hashes {
+        blocking::run_hashing(&state.hash_permits, work).await?
+    } else {
+        blocking::run(work).await?
+    };
+    Ok(account_response(
+        actix_web::http::StatusCode::CREATED,
+        &account,
+    ))
+}
+
+/// Read one account. Anyone may read their own; others need `users:read`.
+#[utoipa::path(
+    tag = "users", operation_id = "get_user", params(("id" = Uuid, Path, description = "Account id")), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account.", body = UserResponse, headers(("ETag" = String, description = "The version, quoted."))),
+        (status = 403, description = "`forbidden`."),
+        (status = 404, description = "`user_not_found`."),
+    )
+)]
+#[get("/users/{id}")]
+pub async fn get_user(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let services = state.services.clone();
+    let id = id.into_inner();
+    let account = blocking::run(move || services.get_account(&auth.0, id)).await?;
+    Ok(account_response(actix_web::http::StatusCode::OK, &account))
+}
+
+/// Change an account. Send `If-Match` with the ETag you read to avoid overwriting others' changes.
+#[utoipa::path(
+    tag = "users", operation_id = "update_user", request_body = UpdateUserRequest, security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Account id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read, e.g. \"3\""),
+    ),
+    responses(
+        (status = 200, description = "The changed account.", body = UserResponse, headers(("ETag" = String, description = "The new version."))),
+        (status = 400, description = "`malformed_json`, `invalid_if_match`."),
+        (status = 403, description = "`forbidden`, `own_roles`, `admin_role_required`, `email_change_requires_admin`."),
+        (status = 404, description = "`user_not_found`."),
+        (status = 409, description = "`email_taken`, `last_admin`."),
+        (status = 412, description = "`precondition_failed`: the account changed since it was read."),
+        (status = 413, description = "`payload_too_large`."),
+        (status = 415, description = "`unsupported_media_type`."),
+        (status = 422, description = "`validation_failed`, `username_immutable`."),
+    )
+)]
+#[patch("/users/{id}")]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    auth: Authorized<WriteUsers>,
+    origin: RequestOrigin,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdateUserRequest>,
+) -> ApiResult<HttpResponse> {
+    let expected = if_match(&req)?;
+    let b = body.into_inner();
+    let patch = AccountPatch {
+        username: b.username,
+        email: b.email,
+        first_name: b.first_name,
+        last_name: b.last_name,
+        origin: b.origin,
+        location: b.location,
+        erp_id: b.erp_id,
+        external_key: b.external_key,
+        locale: b.locale,
+        roles: b.roles,
+        active: b.active,
+        mfa_required: b.mfa_required,
+        expires_at: b.expires_at,
+        email_notifications: b.email_notifications,
+    };
+    let services = state.services.clone();
+    let id = id.into_inner();
+    let account = blocking::run(move || {
+        services.update_account(&auth.caller, id, patch, expected, &origin.0)
+    })
+    .await?;
+    Ok(account_response(actix_web::http::StatusCode::OK, &account))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"outcome": "deactivated", "reason": "has_authored_changes"}))]
+pub struct DeleteResult {
+    /// Always `deactivated`: a deleted account answers 204 instead.
+    pub outcome: String,
+    pub reason: String,
+}
+
+/// Delete an account. One that authored changes is deactivated instead, keeping history.
+#[utoipa::path(
+    tag = "users", operation_id = "delete_user", params(("id" = Uuid, Path, description = "Account id")), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Deactivated instead of deleted, because the account authored changes.", body = DeleteResult),
+        (status = 204, description = "Deleted, with its tokens and role assignments."),
+        (status = 403, description = "`forbidden`."),
+        (status = 404, description = "`user_not_found`."),
+        (status = 409, description = "`self_delete`, `primary_contact`, `last_admin`."),
+    )
+)]
+#[delete("/users/{id}")]
+pub async fn delete_user(
+    state: web::Data<AppState>,
+    auth: Authorized<WriteUsers>,
+    origin: RequestOrigin,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let services = state.services.clone();
+    let id = id.into_inner();
+    let outcome =
+        blocking::run(move || services.delete_account(&auth.caller, id, &origin.0)).await?;
+    Ok(match outcome {
+        DeleteOutcome::Deleted => HttpResponse::NoContent().finish(),
+        DeleteOutcome::Deactivated => HttpResponse::Ok().json(DeleteResult {
+            outcome: "deactivated".into(),
+            reason: "has_authored_changes".into(),
+        }),
+    })
+}

@@ -1,0 +1,123 @@
+//! Audit events (SPEC §9): every write appends one in the same transaction as the change.
+//! Details carry before/after values of changed fields and never a secret.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::account::Account;
+
+/// Where a request came from, recorded with every event it causes.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Who did it: an account, or nobody (an unknown login, the setup call).
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub id: Option<Uuid>,
+    pub username: Option<String>,
+}
+
+impl Actor {
+    pub fn account(account: &Account) -> Self {
+        Self {
+            id: Some(account.id),
+            username: Some(account.username.as_str().to_owned()),
+        }
+    }
+
+    pub fn anonymous() -> Self {
+        Self {
+            id: None,
+            username: None,
+        }
+    }
+}
+
+/// Actions recorded. Sign-in events start with `auth.`: they are not "authored changes" for the
+/// delete rule of SPEC §1.
+pub mod action {
+    pub const SETUP_COMPLETED: &str = "setup.completed";
+    pub const USER_CREATED: &str = "user.created";
+    pub const USER_UPDATED: &str = "user.updated";
+    pub const USER_DEACTIVATED: &str = "user.deactivated";
+    pub const USER_DELETED: &str = "user.deleted";
+    pub const API_TOKEN_CREATED: &str = "api_token.created";
+    pub const API_TOKEN_REVOKED: &str = "api_token.revoked";
+    pub const SETTINGS_UPDATED: &str = "settings.updated";
+    pub const LOGIN_SUCCEEDED: &str = "auth.login_succeeded";
+    pub const LOGIN_FAILED: &str = "auth.login_failed";
+    /// The prefix shared by sign-in events.
+    pub const SIGN_IN_PREFIX: &str = "auth.";
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub action: &'static str,
+    pub target_type: &'static str,
+    pub target_id: Option<Uuid>,
+    /// A snapshot of the target's name (a username), kept after the target is deleted.
+    pub target_label: Option<String>,
+    pub origin: Origin,
+    pub details: Value,
+}
+
+impl AuditEvent {
+    pub fn new(actor: Actor, action: &'static str, origin: &Origin) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            at: Utc::now(),
+            actor,
+            action,
+            target_type: "none",
+            target_id: None,
+            target_label: None,
+            origin: origin.clone(),
+            details: Value::Object(Default::default()),
+        }
+    }
+
+    pub fn on_account(mut self, account: &Account) -> Self {
+        self.target_type = "user";
+        self.target_id = Some(account.id);
+        self.target_label = Some(account.username.as_str().to_owned());
+        self
+    }
+
+    pub fn on(
+        mut self,
+        target_type: &'static str,
+        id: Option<Uuid>,
+        label: Option<String>,
+    ) -> Self {
+        self.target_type = target_type;
+        self.target_id = id;
+        self.target_label = label;
+        self
+    }
+
+    pub fn details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+/// `{field: {"before": …, "after": …}}` for every field whose value differs.
+pub fn changed_fields(
+    before: serde_json::Map<String, Value>,
+    after: &serde_json::Map<String, Value>,
+) -> serde_json::Map<String, Value> {
+    before
+        .into_iter()
+        .filter_map(|(k, old)| {
+            let new = after.get(&k)?;
+            (old != *new).then(|| (k, serde_json::json!({"before": old, "after": new})))
+        })
+        .collect()
+}

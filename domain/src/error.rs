@@ -1,0 +1,79 @@
+//! The one error type of the rules. Each variant is a rule a request can break (SPEC §1–§4, §10),
+//! or an infrastructure failure the API maps on purpose (unavailable → 503, internal → 500).
+
+use serde::Serialize;
+
+/// A field that failed validation, reported in the `errors` list of a 422 (SPEC §10).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the request is invalid")]
+    Validation(Vec<FieldError>),
+    #[error("the login or password is wrong")]
+    InvalidCredentials,
+    #[error("authentication is required")]
+    Unauthenticated,
+    #[error("the caller lacks the permission `{0}`")]
+    Forbidden(&'static str),
+    #[error("only holders of the admin role may grant or remove it")]
+    AdminRoleRequired,
+    #[error("nobody edits their own roles")]
+    OwnRoles,
+    #[error("users cannot change their own email or username")]
+    OwnEmail,
+    #[error("only an admin can change an email address")]
+    EmailChangeRequiresAdmin,
+    #[error("the username cannot be changed once set")]
+    UsernameImmutable,
+    #[error("no such account")]
+    UserNotFound,
+    #[error("no such API token")]
+    ApiTokenNotFound,
+    #[error("an account with this username already exists")]
+    UsernameTaken,
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("the last active admin cannot lose the admin role, be deactivated or be deleted")]
+    LastAdmin,
+    #[error("the primary contact cannot be deleted")]
+    PrimaryContact,
+    #[error("nobody deletes their own account")]
+    SelfDelete,
+    #[error("setup has already been completed")]
+    SetupAlreadyDone,
+    #[error("the account changed since it was read (version {current})")]
+    VersionMismatch { current: i64 },
+    #[error("the database is unavailable")]
+    Unavailable,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// A single-field validation error.
+    pub fn invalid(
+        field: impl Into<String>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Validation(vec![FieldError::new(field, code, message)])
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,18 @@
+//! Roster's rules: value types, account state, role catalog, policies and the use-case services,
+//! written against the storage ports in [`ports`]. No database, HTTP or other I/O here.
+
+pub mod account;
+pub mod api_token;
+pub mod audit;
+pub mod error;
+pub mod paging;
+pub mod password;
+pub mod policy;
+pub mod ports;
+pub mod roles;
+pub mod services;
+pub mod settings;
+pub mod validate;
+pub mod values;
+
+pub use error::{Error, FieldError, Result};

@@ -1,0 +1,106 @@
+//! What the rules need from storage. Implemented by `persistence` for SQLite and PostgreSQL;
+//! chosen only in the binary's wiring. Calls are synchronous: the API runs them on the blocking
+//! pool, one unit of work (a transaction) at a time.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{
+    account::Account, api_token::ApiToken, audit::AuditEvent, paging::UserQuery,
+    settings::Settings, Error, Result,
+};
+
+/// Accounts. Uniqueness of username and email (case-insensitive) is decided by the database:
+/// `insert_account`/`update_account` fail with `UsernameTaken`/`EmailTaken`.
+pub trait Accounts {
+    fn count_accounts(&mut self) -> Result<i64>;
+    fn insert_account(&mut self, account: &Account) -> Result<()>;
+    fn find_account(&mut self, id: Uuid) -> Result<Option<Account>>;
+    /// Reads the account and holds it against concurrent writers until the transaction ends.
+    fn find_account_for_update(&mut self, id: Uuid) -> Result<Option<Account>>;
+    /// By case-folded username or email.
+    fn find_account_by_login(&mut self, login_key: &str) -> Result<Option<Account>>;
+    /// Writes every field; the caller has bumped `version`.
+    fn update_account(&mut self, account: &Account) -> Result<()>;
+    fn delete_account(&mut self, id: Uuid) -> Result<()>;
+    /// Records a sign-in time without counting as a change (no version bump).
+    fn touch_last_active(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<()>;
+    /// One page, `limit + 1` rows at most so the caller can tell whether more follow.
+    fn list_accounts(&mut self, query: &UserQuery, now: DateTime<Utc>) -> Result<Vec<Account>>;
+    /// Serialises changes to the set of active admins (last-admin rule) across connections.
+    fn lock_admin_set(&mut self) -> Result<()>;
+    fn count_active_admins(&mut self) -> Result<i64>;
+    /// Whether the account is the actor of any recorded write other than its sign-in events.
+    fn has_authored_changes(&mut self, id: Uuid) -> Result<bool>;
+}
+
+/// Setup happens once: the first claim wins, decided by the database.
+pub trait SetupClaim {
+    /// `true` for the one caller that claimed setup; `false` when it was already claimed.
+    fn claim_setup(&mut self) -> Result<bool>;
+}
+
+pub trait ApiTokens {
+    fn insert_api_token(&mut self, token: &ApiToken, hash: &str) -> Result<()>;
+    fn list_api_tokens(&mut self, user_id: Uuid) -> Result<Vec<ApiToken>>;
+    /// `true` when a token of that user with that id existed.
+    fn delete_api_token(&mut self, user_id: Uuid, id: Uuid) -> Result<bool>;
+    fn delete_api_tokens_of(&mut self, user_id: Uuid) -> Result<u64>;
+    /// The token with this hash and its owner, in one read.
+    fn find_api_token(&mut self, hash: &str) -> Result<Option<(ApiToken, Account)>>;
+    fn touch_api_token(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<()>;
+}
+
+pub trait SettingsStore {
+    fn load_settings(&mut self) -> Result<Settings>;
+    fn save_settings(&mut self, settings: &Settings) -> Result<()>;
+}
+
+pub trait AuditLog {
+    fn append_audit(&mut self, event: &AuditEvent) -> Result<()>;
+}
+
+/// One unit of work over every port.
+pub trait Tx: Accounts + SetupClaim + ApiTokens + SettingsStore + AuditLog {}
+impl<T: Accounts + SetupClaim + ApiTokens + SettingsStore + AuditLog> Tx for T {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxMode {
+    Read,
+    /// Takes the write lock up front (SQLite `BEGIN IMMEDIATE`), so writers queue instead of
+    /// failing on a lock upgrade.
+    Write,
+}
+
+/// A database. `transaction` runs `work` in one transaction, committing on `Ok`.
+pub trait Store: Send + Sync {
+    fn transaction(
+        &self,
+        mode: TxMode,
+        work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
+    ) -> Result<()>;
+    /// Whether the database answers.
+    fn ping(&self) -> Result<()>;
+}
+
+impl dyn Store {
+    pub fn read<T>(&self, work: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        self.run(TxMode::Read, work)
+    }
+
+    pub fn write<T>(&self, work: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        self.run(TxMode::Write, work)
+    }
+
+    fn run<T>(&self, mode: TxMode, work: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        let mut work = Some(work);
+        let mut out = None;
+        self.transaction(mode, &mut |tx| {
+            if let Some(work) = work.take() {
+                out = Some(work(tx)?);
+            }
+            Ok(())
+        })?;
+        out.ok_or_else(|| Error::Internal("transaction ran no work".into()))
+    }
+}

@@ -1,0 +1,468 @@
+//! Creating, reading, listing, changing and deleting accounts (SPEC §1).
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use super::{fields, Services};
+use crate::{
+    account::Account,
+    audit::{action, changed_fields, Actor, AuditEvent, Origin},
+    paging::UserQuery,
+    password::{self, Password},
+    policy::{self, Caller},
+    ports::Tx,
+    roles::Permission,
+    settings::Settings,
+    validate::Checks,
+    values::{Email, Locale, PersonName, Username},
+    Error, Result,
+};
+
+/// A new account as a client sent it; validated by the service.
+#[derive(Debug, Clone, Default)]
+pub struct NewAccount {
+    /// Defaults to the email.
+    pub username: Option<String>,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// Pre-assigned password; without one the account is `invited`.
+    pub password: Option<String>,
+    pub origin: Option<String>,
+    pub location: Option<String>,
+    pub erp_id: Option<String>,
+    pub external_key: Option<String>,
+    pub locale: Option<String>,
+    /// Defaults to `[settings.default_role]`.
+    pub roles: Option<Vec<String>>,
+    pub active: Option<bool>,
+    pub mfa_required: Option<bool>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub email_notifications: Option<bool>,
+}
+
+/// A partial change. `Some(None)` clears a nullable field.
+#[derive(Debug, Clone, Default)]
+pub struct AccountPatch {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub origin: Option<String>,
+    pub location: Option<Option<String>>,
+    pub erp_id: Option<Option<String>>,
+    pub external_key: Option<Option<String>>,
+    pub locale: Option<String>,
+    pub roles: Option<Vec<String>>,
+    pub active: Option<bool>,
+    pub mfa_required: Option<bool>,
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+    pub email_notifications: Option<bool>,
+}
+
+/// What `DELETE /users/{id}` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    /// The account authored changes, so it was deactivated to keep history intact.
+    Deactivated,
+}
+
+impl Services {
+    pub fn get_account(&self, caller: &Caller, id: Uuid) -> Result<Account> {
+        if !caller.is(id) {
+            caller.require(&self.catalog, Permission::UsersRead)?;
+        }
+        self.store
+            .read(|tx| tx.find_account(id))?
+            .ok_or(Error::UserNotFound)
+    }
+
+    /// One page of accounts and whether another follows.
+    pub fn list_accounts(
+        &self,
+        caller: &Caller,
+        query: &UserQuery,
+    ) -> Result<(Vec<Account>, bool)> {
+        caller.require(&self.catalog, Permission::UsersRead)?;
+        let mut rows = self.store.read(|tx| tx.list_accounts(query, Utc::now()))?;
+        let more = rows.len() > query.limit as usize;
+        rows.truncate(query.limit as usize);
+        Ok((rows, more))
+    }
+
+    pub fn create_account(
+        &self,
+        caller: &Caller,
+        input: NewAccount,
+        origin: &Origin,
+    ) -> Result<Account> {
+        caller.require(&self.catalog, Permission::UsersWrite)?;
+        let settings = self.store.read(|tx| tx.load_settings())?;
+        let (mut account, password) = self.parse_new(input, &settings, "manual")?;
+        policy::check_initial_roles(&caller.account, &account.roles)?;
+        account.created_by = Some(caller.account.id);
+        account.updated_by = Some(caller.account.id);
+        if let Some(password) = password {
+            account.password_hash = Some(self.hasher.hash(&password)?);
+            account.activated_at = Some(account.created_at);
+        }
+        let actor = Actor::account(&caller.account);
+        self.store.write(|tx| {
+            tx.insert_account(&account)?;
+            let event = AuditEvent::new(actor, action::USER_CREATED, origin)
+                .on_account(&account)
+                .details(snapshot(&account));
+            tx.append_audit(&event)?;
+            Ok(account)
+        })
+    }
+
+    pub fn update_account(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        patch: AccountPatch,
+        if_match: Option<i64>,
+        origin: &Origin,
+    ) -> Result<Account> {
+        caller.require(&self.catalog, Permission::UsersWrite)?;
+        let touches_admins = patch.roles.is_some() || patch.active == Some(false);
+        self.store.write(|tx| {
+            if touches_admins {
+                tx.lock_admin_set()?;
+            }
+            let before = tx.find_account_for_update(id)?.ok_or(Error::UserNotFound)?;
+            if let Some(expected) = if_match {
+                if expected != before.version {
+                    return Err(Error::VersionMismatch {
+                        current: before.version,
+                    });
+                }
+            }
+            let settings = tx.load_settings()?;
+            let mut after = self.apply_patch(caller, &before, patch, &settings)?;
+            let changes = diff(&before, &after);
+            if changes.is_empty() {
+                return Ok(before);
+            }
+            let loses_admin =
+                before.is_admin() && before.active && !(after.is_admin() && after.active);
+            if loses_admin && policy::would_remove_last_admin(&before, tx.count_active_admins()?) {
+                return Err(Error::LastAdmin);
+            }
+            after.version = before.version + 1;
+            after.updated_at = Utc::now();
+            after.updated_by = Some(caller.account.id);
+            tx.update_account(&after)?;
+            if before.active && !after.active {
+                tx.delete_api_tokens_of(id)?;
+            }
+            let event = AuditEvent::new(
+                Actor::account(&caller.account),
+                action::USER_UPDATED,
+                origin,
+            )
+            .on_account(&after)
+            .details(Value::Object(changes));
+            tx.append_audit(&event)?;
+            Ok(after)
+        })
+    }
+
+    /// Removes an account, or deactivates it when it has authored changes (SPEC §1).
+    pub fn delete_account(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        origin: &Origin,
+    ) -> Result<DeleteOutcome> {
+        caller.require(&self.catalog, Permission::UsersWrite)?;
+        if caller.is(id) {
+            return Err(Error::SelfDelete);
+        }
+        self.store.write(|tx| {
+            tx.lock_admin_set()?;
+            let account = tx.find_account_for_update(id)?.ok_or(Error::UserNotFound)?;
+            if tx.load_settings()?.primary_contact == Some(id) {
+                return Err(Error::PrimaryContact);
+            }
+            if policy::would_remove_last_admin(&account, tx.count_active_admins()?) {
+                return Err(Error::LastAdmin);
+            }
+            let actor = Actor::account(&caller.account);
+            if tx.has_authored_changes(id)? {
+                deactivate_instead(tx, caller, account, actor, origin)?;
+                return Ok(DeleteOutcome::Deactivated);
+            }
+            tx.delete_account(id)?;
+            let event = AuditEvent::new(actor, action::USER_DELETED, origin)
+                .on_account(&account)
+                .details(snapshot(&account));
+            tx.append_audit(&event)?;
+            Ok(DeleteOutcome::Deleted)
+        })
+    }
+
+    /// Validates a new account; returns it (not yet stored) and its password, if one was given.
+    pub(super) fn parse_new(
+        &self,
+        input: NewAccount,
+        settings: &Settings,
+        channel: &str,
+    ) -> Result<(Account, Option<Password>)> {
+        let mut checks = Checks::default();
+        let email = checks.take("email", Email::parse(&input.email));
+        let username_raw = input
+            .username
+            .unwrap_or_else(|| input.email.trim().to_owned());
+        let username = checks.take("username", Username::parse(&username_raw));
+        let first_name = checks.take("first_name", PersonName::parse(&input.first_name));
+        let last_name = checks.take("last_name", PersonName::parse(&input.last_name));
+        let origin = fields::text(
+            &mut checks,
+            "origin",
+            input.origin.as_deref(),
+            fields::ORIGIN_MAX,
+        );
+        let location = fields::text(
+            &mut checks,
+            "location",
+            input.location.as_deref(),
+            fields::LOCATION_MAX,
+        );
+        let erp_id = fields::text(
+            &mut checks,
+            "erp_id",
+            input.erp_id.as_deref(),
+            fields::ERP_ID_MAX,
+        );
+        let external_key = fields::text(
+            &mut checks,
+            "external_key",
+            input.external_key.as_deref(),
+            fields::EXTERNAL_KEY_MAX,
+        );
+        let locale = match &input.locale {
+            Some(raw) => checks.take("locale", Locale::parse(raw)),
+            None => Some(Locale::parse(&settings.locale).unwrap_or_default()),
+        };
+        let requested = input
+            .roles
+            .unwrap_or_else(|| vec![settings.default_role.clone()]);
+        let roles = fields::roles(&self.catalog, &requested)
+            .map_err(|e| checks.push(e))
+            .ok();
+        let expires_at = input
+            .expires_at
+            .and_then(|at| checks.take("expires_at", fields::not_in_past(at)));
+        let password = match (&input.password, &username, &email) {
+            (Some(raw), Some(u), Some(e)) => password::check_new(
+                "password",
+                raw,
+                settings.password_policy.min_length,
+                &[u.as_str(), e.as_str()],
+            )
+            .map_err(|e| checks.push(e))
+            .ok(),
+            _ => None,
+        };
+        checks.finish()?;
+        let (
+            Some(username),
+            Some(email),
+            Some(first_name),
+            Some(last_name),
+            Some(locale),
+            Some(roles),
+        ) = (username, email, first_name, last_name, locale, roles)
+        else {
+            return Err(Error::Internal(
+                "validation passed with a missing field".into(),
+            ));
+        };
+        let now = Utc::now();
+        let expires_at = fields::guest_expiry(&roles, expires_at, settings.guest_days);
+        let account = Account {
+            id: Uuid::now_v7(),
+            username,
+            email,
+            first_name,
+            last_name,
+            origin: origin.unwrap_or_else(|| channel.to_owned()),
+            location,
+            erp_id,
+            external_key,
+            locale,
+            roles,
+            active: input.active.unwrap_or(true),
+            mfa_required: input.mfa_required.unwrap_or(false),
+            mfa_enabled: false,
+            expires_at,
+            email_notifications: input.email_notifications.unwrap_or(true),
+            password_hash: None,
+            created_at: now,
+            updated_at: now,
+            created_by: None,
+            updated_by: None,
+            activated_at: None,
+            last_active_at: None,
+            locked_at: None,
+            version: 1,
+        };
+        Ok((account, password))
+    }
+
+    /// The account as it would be after `patch`, with every rule on who may change what checked.
+    fn apply_patch(
+        &self,
+        caller: &Caller,
+        before: &Account,
+        patch: AccountPatch,
+        settings: &Settings,
+    ) -> Result<Account> {
+        let mut after = before.clone();
+        let mut checks = Checks::default();
+        if let Some(raw) = patch.username {
+            if raw != before.username.as_str() {
+                return Err(Error::UsernameImmutable);
+            }
+        }
+        if let Some(raw) = patch.email {
+            if let Some(email) = checks.take("email", Email::parse(&raw)) {
+                if email != before.email && !caller.account.is_admin() {
+                    return Err(Error::EmailChangeRequiresAdmin);
+                }
+                after.email = email;
+            }
+        }
+        if let Some(raw) = patch.first_name {
+            after.first_name = checks
+                .take("first_name", PersonName::parse(&raw))
+                .unwrap_or(after.first_name);
+        }
+        if let Some(raw) = patch.last_name {
+            after.last_name = checks
+                .take("last_name", PersonName::parse(&raw))
+                .unwrap_or(after.last_name);
+        }
+        if let Some(raw) = patch.origin {
+            let origin = fields::text(&mut checks, "origin", Some(&raw), fields::ORIGIN_MAX);
+            after.origin = origin.unwrap_or_else(|| before.origin.clone());
+        }
+        if let Some(raw) = patch.location {
+            after.location = fields::text(
+                &mut checks,
+                "location",
+                raw.as_deref(),
+                fields::LOCATION_MAX,
+            );
+        }
+        if let Some(raw) = patch.erp_id {
+            after.erp_id = fields::text(&mut checks, "erp_id", raw.as_deref(), fields::ERP_ID_MAX);
+        }
+        if let Some(raw) = patch.external_key {
+            after.external_key = fields::text(
+                &mut checks,
+                "external_key",
+                raw.as_deref(),
+                fields::EXTERNAL_KEY_MAX,
+            );
+        }
+        if let Some(raw) = patch.locale {
+            after.locale = checks
+                .take("locale", Locale::parse(&raw))
+                .unwrap_or(after.locale);
+        }
+        if let Some(at) = patch.expires_at {
+            after.expires_at = match at {
+                Some(at) if Some(at) != before.expires_at => {
+                    checks.take("expires_at", fields::not_in_past(at))
+                }
+                other => other,
+            };
+        }
+        if let Some(requested) = patch.roles {
+            match fields::roles(&self.catalog, &requested) {
+                Ok(roles) => {
+                    policy::check_role_change(&caller.account, before, &roles)?;
+                    if !before.is_guest() && after.expires_at.is_none() {
+                        after.expires_at = fields::guest_expiry(&roles, None, settings.guest_days);
+                    }
+                    after.roles = roles;
+                }
+                Err(e) => checks.push(e),
+            }
+        }
+        checks.finish()?;
+        if let Some(active) = patch.active {
+            after.active = active;
+            if active {
+                after.locked_at = None;
+            }
+        }
+        if let Some(v) = patch.mfa_required {
+            after.mfa_required = v;
+        }
+        if let Some(v) = patch.email_notifications {
+            after.email_notifications = v;
+        }
+        Ok(after)
+    }
+}
+
+fn deactivate_instead(
+    tx: &mut dyn Tx,
+    caller: &Caller,
+    account: Account,
+    actor: Actor,
+    origin: &Origin,
+) -> Result<()> {
+    if !account.active {
+        return Ok(());
+    }
+    let mut after = account;
+    after.active = false;
+    after.version += 1;
+    after.updated_at = Utc::now();
+    after.updated_by = Some(caller.account.id);
+    tx.update_account(&after)?;
+    tx.delete_api_tokens_of(after.id)?;
+    let details =
+        json!({"reason": "has_authored_changes", "active": {"before": true, "after": false}});
+    tx.append_audit(
+        &AuditEvent::new(actor, action::USER_DEACTIVATED, origin)
+            .on_account(&after)
+            .details(details),
+    )
+}
+
+/// The visible fields of an account, for audit details. Never includes the password hash.
+fn fields_of(a: &Account) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("username".into(), json!(a.username.as_str()));
+    m.insert("email".into(), json!(a.email.as_str()));
+    m.insert("first_name".into(), json!(a.first_name.as_str()));
+    m.insert("last_name".into(), json!(a.last_name.as_str()));
+    m.insert("origin".into(), json!(a.origin));
+    m.insert("location".into(), json!(a.location));
+    m.insert("erp_id".into(), json!(a.erp_id));
+    m.insert("external_key".into(), json!(a.external_key));
+    m.insert("locale".into(), json!(a.locale.as_str()));
+    m.insert("roles".into(), json!(a.roles));
+    m.insert("active".into(), json!(a.active));
+    m.insert("mfa_required".into(), json!(a.mfa_required));
+    m.insert("expires_at".into(), json!(a.expires_at));
+    m.insert("email_notifications".into(), json!(a.email_notifications));
+    m.insert("locked".into(), json!(a.locked_at.is_some()));
+    m
+}
+
+fn snapshot(a: &Account) -> Value {
+    Value::Object(fields_of(a))
+}
+
+fn diff(before: &Account, after: &Account) -> Map<String, Value> {
+    changed_fields(fields_of(before), &fields_of(after))
+}

@@ -1,0 +1,130 @@
+//! Reading and changing settings (SPEC §10).
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::Services;
+use crate::{
+    audit::{action, changed_fields, Actor, AuditEvent, Origin},
+    password::{LOWEST_MIN_LENGTH, MAX_PASSWORD_CHARS},
+    policy::Caller,
+    roles::{Permission, ADMIN},
+    settings::Settings,
+    validate::Checks,
+    values::Locale,
+    Error, FieldError, Result,
+};
+
+#[derive(Debug, Clone, Default)]
+pub struct SettingsPatch {
+    pub default_role: Option<String>,
+    pub primary_contact: Option<Option<Uuid>>,
+    pub locale: Option<String>,
+    pub guest_days: Option<u32>,
+    pub password_policy: Option<PasswordPolicyPatch>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PasswordPolicyPatch {
+    pub min_length: Option<u32>,
+}
+
+impl Services {
+    pub fn settings(&self, caller: &Caller) -> Result<Settings> {
+        caller.require(&self.catalog, Permission::SettingsRead)?;
+        self.store.read(|tx| tx.load_settings())
+    }
+
+    pub fn update_settings(
+        &self,
+        caller: &Caller,
+        patch: SettingsPatch,
+        origin: &Origin,
+    ) -> Result<Settings> {
+        caller.require(&self.catalog, Permission::SettingsWrite)?;
+        let actor = Actor::account(&caller.account);
+        self.store.write(|tx| {
+            let before = tx.load_settings()?;
+            let mut after = before.clone();
+            let mut checks = Checks::default();
+            if let Some(role) = patch.default_role {
+                match self.catalog.get(&role) {
+                    Some(r) if r.name != ADMIN => after.default_role = role,
+                    Some(_) => checks.push(FieldError::new(
+                        "default_role",
+                        "admin_not_default",
+                        "admin cannot be the default role",
+                    )),
+                    None => checks.push(FieldError::new(
+                        "default_role",
+                        "unknown_role",
+                        format!("no role named {role:?}"),
+                    )),
+                }
+            }
+            if let Some(contact) = patch.primary_contact {
+                match contact {
+                    Some(id) if tx.find_account(id)?.is_none() => checks.push(FieldError::new(
+                        "primary_contact",
+                        "unknown_account",
+                        "no account with this id",
+                    )),
+                    other => after.primary_contact = other,
+                }
+            }
+            if let Some(raw) = patch.locale {
+                if let Some(l) = checks.take("locale", Locale::parse(&raw)) {
+                    after.locale = l.as_str().to_owned();
+                }
+            }
+            if let Some(days) = patch.guest_days {
+                if (1..=3650).contains(&days) {
+                    after.guest_days = days;
+                } else {
+                    checks.push(FieldError::new(
+                        "guest_days",
+                        "out_of_range",
+                        "between 1 and 3650 days",
+                    ));
+                }
+            }
+            if let Some(min) = patch.password_policy.and_then(|p| p.min_length) {
+                if (LOWEST_MIN_LENGTH..=MAX_PASSWORD_CHARS as u32).contains(&min) {
+                    after.password_policy.min_length = min;
+                } else {
+                    let msg = format!("between {LOWEST_MIN_LENGTH} and {MAX_PASSWORD_CHARS}");
+                    checks.push(FieldError::new(
+                        "password_policy.min_length",
+                        "out_of_range",
+                        msg,
+                    ));
+                }
+            }
+            checks.finish()?;
+            if after == before {
+                return Ok(after);
+            }
+            tx.save_settings(&after)?;
+            let details = changes(&before, &after)?;
+            tx.append_audit(
+                &AuditEvent::new(actor, action::SETTINGS_UPDATED, origin)
+                    .on("settings", None, None)
+                    .details(details),
+            )?;
+            Ok(after)
+        })
+    }
+}
+
+fn changes(before: &Settings, after: &Settings) -> Result<Value> {
+    let to_map = |s: &Settings| match serde_json::to_value(s) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(Error::Internal(
+            "settings did not serialise to an object".into(),
+        )),
+    };
+    Ok(Value::Object(changed_fields(
+        to_map(before)?,
+        &to_map(after)?,
+    )))
+}

@@ -1,0 +1,102 @@
+//! API tokens (SPEC §4): a user manages their own; a holder of `api_tokens:manage` manages
+//! anyone's. The secret is shown once, at creation, and only its hash is stored.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{fields, Services};
+use crate::{
+    api_token::{ApiToken, ApiTokenSecret},
+    audit::{action, Actor, AuditEvent, Origin},
+    policy::Caller,
+    roles::Permission,
+    validate::Checks,
+    values::BoundedText,
+    Error, Result,
+};
+
+impl Services {
+    fn require_token_owner_access(&self, caller: &Caller, owner: Uuid) -> Result<()> {
+        if caller.is(owner) {
+            Ok(())
+        } else {
+            caller.require(&self.catalog, Permission::ApiTokensManage)
+        }
+    }
+
+    pub fn create_api_token(
+        &self,
+        caller: &Caller,
+        owner: Uuid,
+        name: &str,
+        expires_at: Option<DateTime<Utc>>,
+        secret: &ApiTokenSecret,
+        origin: &Origin,
+    ) -> Result<ApiToken> {
+        self.require_token_owner_access(caller, owner)?;
+        let mut checks = Checks::default();
+        let name = checks.take("name", BoundedText::parse(name, ApiToken::MAX_NAME_CHARS));
+        let expires_at =
+            expires_at.and_then(|at| checks.take("expires_at", fields::not_in_past(at)));
+        checks.finish()?;
+        let Some(name) = name.flatten() else {
+            return Err(Error::invalid(
+                "name",
+                "required",
+                "a name is required, so you can tell tokens apart",
+            ));
+        };
+        let token = ApiToken {
+            id: Uuid::now_v7(),
+            user_id: owner,
+            name,
+            display_prefix: secret.display_prefix().to_owned(),
+            created_at: Utc::now(),
+            expires_at,
+            last_used_at: None,
+        };
+        let actor = Actor::account(&caller.account);
+        self.store.write(|tx| {
+            let owner = tx.find_account(owner)?.ok_or(Error::UserNotFound)?;
+            tx.insert_api_token(&token, &secret.hash())?;
+            let details =
+                json!({"token_id": token.id, "name": token.name, "expires_at": token.expires_at});
+            tx.append_audit(
+                &AuditEvent::new(actor, action::API_TOKEN_CREATED, origin)
+                    .on_account(&owner)
+                    .details(details),
+            )?;
+            Ok(token)
+        })
+    }
+
+    pub fn list_api_tokens(&self, caller: &Caller, owner: Uuid) -> Result<Vec<ApiToken>> {
+        self.require_token_owner_access(caller, owner)?;
+        self.store.read(|tx| {
+            tx.find_account(owner)?.ok_or(Error::UserNotFound)?;
+            tx.list_api_tokens(owner)
+        })
+    }
+
+    pub fn revoke_api_token(
+        &self,
+        caller: &Caller,
+        owner: Uuid,
+        id: Uuid,
+        origin: &Origin,
+    ) -> Result<()> {
+        self.require_token_owner_access(caller, owner)?;
+        let actor = Actor::account(&caller.account);
+        self.store.write(|tx| {
+            let owner = tx.find_account(owner)?.ok_or(Error::UserNotFound)?;
+            if !tx.delete_api_token(owner.id, id)? {
+                return Err(Error::ApiTokenNotFound);
+            }
+            let event = AuditEvent::new(actor, action::API_TOKEN_REVOKED, origin)
+                .on_account(&owner)
+                .details(json!({"token_id": id}));
+            tx.append_audit(&event)
+        })
+    }
+}

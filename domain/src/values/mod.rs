@@ -1,0 +1,40 @@
+//! Value types that are valid by construction: each `parse` returns the value or the reason it is
+//! not acceptable, so everything past the edge handles only valid values (SPEC §1).
+
+mod email;
+mod locale;
+mod person_name;
+mod text;
+mod username;
+
+pub use email::Email;
+pub use locale::Locale;
+pub use person_name::PersonName;
+pub use text::BoundedText;
+pub use username::Username;
+
+/// Why a value was refused: a stable code and words a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Invalid {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Attach the field name, for the `errors` list of a 422.
+    pub fn at(self, field: &str) -> crate::FieldError {
+        crate::FieldError::new(field, self.code, self.message)
+    }
+}
+
+/// Case-folded form used for case-insensitive uniqueness and prefix search.
+pub fn fold(s: &str) -> String {
+    s.to_lowercase()
+}

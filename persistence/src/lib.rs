@@ -1,0 +1,155 @@
+//! Storage for Roster: diesel + r2d2 implementations of `domain::ports` over SQLite (embedded,
+//! the default) and PostgreSQL, with embedded migrations for each.
+
+mod conn;
+mod error;
+mod models;
+mod schema;
+mod stores;
+
+use std::time::Duration;
+
+use diesel::{prelude::*, r2d2::Pool};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use domain::{
+    ports::{Store, Tx, TxMode},
+    Error, Result,
+};
+
+use conn::{in_transaction, DbConn, Manager};
+pub use conn::{Backend, DatabaseUrl};
+use schema::instance_state;
+use stores::{Db, Unit};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+/// Held while migrating PostgreSQL, so replicas starting together migrate once, in turn.
+const MIGRATION_LOCK: i64 = 0x526f_7374_6572_0000;
+
+/// How to reach the database.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: DatabaseUrl,
+    pub pool_size: u32,
+    /// How long a request waits for a pooled connection before answering 503.
+    pub checkout_timeout: Duration,
+}
+
+/// A pooled database; implements [`Store`].
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool<Manager>,
+    backend: Backend,
+}
+
+impl Database {
+    /// Builds the pool without connecting, so Roster starts even while the database is down.
+    pub fn open(config: &DatabaseConfig) -> Result<Self, String> {
+        if let Some(path) = config.url.sqlite_path() {
+            if let Some(dir) = std::path::Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+        }
+        let manager = Manager::new(config.url.clone(), Duration::from_secs(5));
+        let pool = Pool::builder()
+            .max_size(config.pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(config.checkout_timeout)
+            .test_on_check_out(config.url.backend == Backend::Postgres)
+            .build_unchecked(manager);
+        Ok(Self {
+            pool,
+            backend: config.url.backend,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn conn(&self) -> Result<diesel::r2d2::PooledConnection<Manager>> {
+        self.pool.get().map_err(|e| {
+            tracing::warn!(error = %e, "no database connection");
+            Error::Unavailable
+        })
+    }
+
+    /// Applies pending migrations; on PostgreSQL under an advisory lock.
+    pub fn migrate(&self) -> Result<Vec<String>, String> {
+        let mut conn = self
+            .conn()
+            .map_err(|_| "cannot connect to the database".to_string())?;
+        let applied = match &mut *conn {
+            DbConn::Sqlite(c) => run(c, SQLITE_MIGRATIONS)?,
+            DbConn::Pg(c) => {
+                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+                    .execute(c)
+                    .map_err(|e| e.to_string())?;
+                let result = run(c, POSTGRES_MIGRATIONS);
+                let unlock =
+                    diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+                        .execute(c);
+                unlock.map_err(|e| e.to_string())?;
+                result?
+            }
+        };
+        Ok(applied)
+    }
+
+    /// Records the secret key's fingerprint on first start; afterwards refuses a different key,
+    /// so replicas cannot disagree about token signatures (SPEC §12).
+    pub fn check_secret_fingerprint(&self, fingerprint: &str) -> Result<(), String> {
+        let mut conn = self
+            .conn()
+            .map_err(|_| "cannot connect to the database".to_string())?;
+        let stored: Option<String> = instance_state::table
+            .find("secret_fingerprint")
+            .select(instance_state::value)
+            .first(&mut *conn)
+            .optional()
+            .map_err(|e| e.to_string())?;
+        match stored {
+            Some(s) if s == fingerprint => Ok(()),
+            Some(_) => Err("ROSTER_SECRET_KEY differs from the key this database was first used with; \
+                            every replica must use the same key (tokens signed by one must verify on all)"
+                .into()),
+            None => diesel::insert_into(instance_state::table)
+                .values((instance_state::name.eq("secret_fingerprint"), instance_state::value.eq(fingerprint)))
+                .execute(&mut *conn)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+fn run<DB: diesel::backend::Backend>(
+    c: &mut impl MigrationHarness<DB>,
+    m: EmbeddedMigrations,
+) -> Result<Vec<String>, String> {
+    c.run_pending_migrations(m)
+        .map(|v| v.iter().map(|m| m.to_string()).collect())
+        .map_err(|e| e.to_string())
+}
+
+impl Store for Database {
+    fn transaction(
+        &self,
+        mode: TxMode,
+        work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
+    ) -> Result<()> {
+        let mut conn = self.conn()?;
+        in_transaction(&mut conn, mode, |c| work(&mut Unit { conn: c }))
+    }
+
+    fn ping(&self) -> Result<()> {
+        let mut conn = self.conn()?;
+        diesel::sql_query("SELECT 1")
+            .execute(&mut *conn)
+            .db()
+            .map(|_| ())
+    }
+}

@@ -1,0 +1,200 @@
+//! Rows and their conversion to and from domain values. Nothing here is public outside the crate.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use domain::{
+    account::Account,
+    api_token::ApiToken,
+    audit::AuditEvent,
+    password::PasswordHash,
+    values::{Email, Locale, PersonName, Username},
+    Error, Result,
+};
+use uuid::Uuid;
+
+use crate::schema::{api_tokens, audit_events, users};
+
+pub(crate) fn naive(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc()
+}
+
+pub(crate) fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+pub(crate) fn parse_id(s: &str) -> Result<Uuid> {
+    Uuid::parse_str(s).map_err(|_| Error::Internal(format!("stored id {s:?} is not a UUID")))
+}
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset, Clone)]
+#[diesel(table_name = users)]
+#[diesel(treat_none_as_null = true)]
+pub(crate) struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub username_key: String,
+    pub email: String,
+    pub email_key: String,
+    pub first_name: String,
+    pub first_name_key: String,
+    pub last_name: String,
+    pub last_name_key: String,
+    pub origin: String,
+    pub location: Option<String>,
+    pub erp_id: Option<String>,
+    pub external_key: Option<String>,
+    pub locale: String,
+    pub active: bool,
+    pub mfa_required: bool,
+    pub mfa_enabled: bool,
+    pub expires_at: Option<NaiveDateTime>,
+    pub email_notifications: bool,
+    pub password_hash: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub created_by: Option<String>,
+    pub updated_by: Option<String>,
+    pub activated_at: Option<NaiveDateTime>,
+    pub last_active_at: Option<NaiveDateTime>,
+    pub locked_at: Option<NaiveDateTime>,
+    pub version: i64,
+}
+
+impl UserRow {
+    pub fn from_account(a: &Account) -> Self {
+        Self {
+            id: a.id.to_string(),
+            username: a.username.as_str().to_owned(),
+            username_key: a.username.key(),
+            email: a.email.as_str().to_owned(),
+            email_key: a.email.key(),
+            first_name: a.first_name.as_str().to_owned(),
+            first_name_key: a.first_name.key(),
+            last_name: a.last_name.as_str().to_owned(),
+            last_name_key: a.last_name.key(),
+            origin: a.origin.clone(),
+            location: a.location.clone(),
+            erp_id: a.erp_id.clone(),
+            external_key: a.external_key.clone(),
+            locale: a.locale.as_str().to_owned(),
+            active: a.active,
+            mfa_required: a.mfa_required,
+            mfa_enabled: a.mfa_enabled,
+            expires_at: a.expires_at.map(naive),
+            email_notifications: a.email_notifications,
+            password_hash: a.password_hash.as_ref().map(|h| h.as_phc().to_owned()),
+            created_at: naive(a.created_at),
+            updated_at: naive(a.updated_at),
+            created_by: a.created_by.map(|id| id.to_string()),
+            updated_by: a.updated_by.map(|id| id.to_string()),
+            activated_at: a.activated_at.map(naive),
+            last_active_at: a.last_active_at.map(naive),
+            locked_at: a.locked_at.map(naive),
+            version: a.version,
+        }
+    }
+
+    pub fn into_account(self, roles: Vec<String>) -> Result<Account> {
+        Ok(Account {
+            id: parse_id(&self.id)?,
+            username: Username::from_trusted(self.username),
+            email: Email::from_trusted(self.email),
+            first_name: PersonName::from_trusted(self.first_name),
+            last_name: PersonName::from_trusted(self.last_name),
+            origin: self.origin,
+            location: self.location,
+            erp_id: self.erp_id,
+            external_key: self.external_key,
+            locale: Locale::from_trusted(self.locale),
+            roles,
+            active: self.active,
+            mfa_required: self.mfa_required,
+            mfa_enabled: self.mfa_enabled,
+            expires_at: self.expires_at.map(utc),
+            email_notifications: self.email_notifications,
+            password_hash: self.password_hash.map(PasswordHash::from_phc),
+            created_at: utc(self.created_at),
+            updated_at: utc(self.updated_at),
+            created_by: self.created_by.as_deref().map(parse_id).transpose()?,
+            updated_by: self.updated_by.as_deref().map(parse_id).transpose()?,
+            activated_at: self.activated_at.map(utc),
+            last_active_at: self.last_active_at.map(utc),
+            locked_at: self.locked_at.map(utc),
+            version: self.version,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_tokens)]
+pub(crate) struct ApiTokenRow {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    pub token_hash: String,
+    pub display_prefix: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub last_used_at: Option<NaiveDateTime>,
+}
+
+impl ApiTokenRow {
+    pub fn new(t: &ApiToken, hash: &str) -> Self {
+        Self {
+            id: t.id.to_string(),
+            user_id: t.user_id.to_string(),
+            name: t.name.clone(),
+            token_hash: hash.to_owned(),
+            display_prefix: t.display_prefix.clone(),
+            created_at: naive(t.created_at),
+            expires_at: t.expires_at.map(naive),
+            last_used_at: t.last_used_at.map(naive),
+        }
+    }
+
+    pub fn into_token(self) -> Result<ApiToken> {
+        Ok(ApiToken {
+            id: parse_id(&self.id)?,
+            user_id: parse_id(&self.user_id)?,
+            name: self.name,
+            display_prefix: self.display_prefix,
+            created_at: utc(self.created_at),
+            expires_at: self.expires_at.map(utc),
+            last_used_at: self.last_used_at.map(utc),
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_events)]
+pub(crate) struct AuditRow {
+    pub id: String,
+    pub at: NaiveDateTime,
+    pub actor_id: Option<String>,
+    pub actor_username: Option<String>,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: Option<String>,
+    pub target_label: Option<String>,
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: String,
+}
+
+impl AuditRow {
+    pub fn new(e: &AuditEvent) -> Self {
+        Self {
+            id: e.id.to_string(),
+            at: naive(e.at),
+            actor_id: e.actor.id.map(|id| id.to_string()),
+            actor_username: e.actor.username.clone(),
+            action: e.action.to_owned(),
+            target_type: e.target_type.to_owned(),
+            target_id: e.target_id.map(|id| id.to_string()),
+            target_label: e.target_label.clone(),
+            address: e.origin.address.clone(),
+            user_agent: e.origin.user_agent.clone(),
+            details: e.details.to_string(),
+        }
+    }
+}

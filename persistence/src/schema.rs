@@ -1,0 +1,95 @@
+// The tables of migrations/{sqlite,postgres}; both backends share this one schema.
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        username_key -> Text,
+        email -> Text,
+        email_key -> Text,
+        first_name -> Text,
+        first_name_key -> Text,
+        last_name -> Text,
+        last_name_key -> Text,
+        origin -> Text,
+        location -> Nullable<Text>,
+        erp_id -> Nullable<Text>,
+        external_key -> Nullable<Text>,
+        locale -> Text,
+        active -> Bool,
+        mfa_required -> Bool,
+        mfa_enabled -> Bool,
+        expires_at -> Nullable<Timestamp>,
+        email_notifications -> Bool,
+        password_hash -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        created_by -> Nullable<Text>,
+        updated_by -> Nullable<Text>,
+        activated_at -> Nullable<Timestamp>,
+        last_active_at -> Nullable<Timestamp>,
+        locked_at -> Nullable<Timestamp>,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    user_roles (user_id, role) {
+        user_id -> Text,
+        role -> Text,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        name -> Text,
+        token_hash -> Text,
+        display_prefix -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor_id -> Nullable<Text>,
+        actor_username -> Nullable<Text>,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Nullable<Text>,
+        target_label -> Nullable<Text>,
+        address -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        details -> Text,
+    }
+}
+
+diesel::table! {
+    settings (id) {
+        id -> Integer,
+        document -> Text,
+    }
+}
+
+diesel::table! {
+    setup_claim (id) {
+        id -> Integer,
+        claimed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    instance_state (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::joinable!(user_roles -> users (user_id));
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, user_roles, api_tokens);
