@@ -74,20 +74,22 @@ impl Application {
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let max_body = config.max_body_bytes;
+        let document = openapi_document();
         let mut server = HttpServer::new(move || {
-            let (app, api) = App::new()
+            // Swagger UI first: the `/api/v1` scope would otherwise answer for the spec's path.
+            let (app, _) = App::new()
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", document.clone()),
+                )
+                .service(web::redirect("/docs", "/docs/"))
                 .into_utoipa_app()
-                .openapi(openapi::ApiDoc::openapi())
                 .app_data(state.clone())
                 .app_data(json_config(max_body))
                 .app_data(web::QueryConfig::default().error_handler(query_error))
                 .app_data(web::PathConfig::default().error_handler(path_error))
                 .configure(routes::configure)
                 .split_for_parts();
-            let api = openapi::finish(api);
-            app.service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", api))
-                .service(web::redirect("/docs", "/docs/"))
-                .default_service(web::to(not_found))
+            app.default_service(web::to(not_found))
                 .wrap(ErrorHandlers::new().default_handler(middleware::problem_for_bare_errors))
                 .wrap(from_fn(middleware::request_context))
         });

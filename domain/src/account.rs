@@ -97,7 +97,7 @@ impl Account {
 
     /// An account that may authenticate right now: active, not locked, not expired.
     pub fn may_authenticate(&self, now: DateTime<Utc>) -> bool {
-        self.active && self.locked_at.is_none() && !self.expires_at.is_some_and(|at| at <= now)
+        self.active && self.locked_at.is_none() && self.expires_at.is_none_or(|at| at > now)
     }
 }
 

@@ -72,7 +72,7 @@ impl AuditEvent {
     pub fn new(actor: Actor, action: &'static str, origin: &Origin) -> Self {
         Self {
             id: Uuid::now_v7(),
-            at: Utc::now(),
+            at: crate::now(),
             actor,
             action,
             target_type: "none",

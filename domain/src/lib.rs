@@ -16,3 +16,10 @@ pub mod validate;
 pub mod values;
 
 pub use error::{Error, FieldError, Result};
+
+/// The current time at the precision both databases keep (microseconds), so what a write
+/// returns equals what a later read returns.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}

@@ -86,7 +86,9 @@ impl Services {
         query: &UserQuery,
     ) -> Result<(Vec<Account>, bool)> {
         caller.require(&self.catalog, Permission::UsersRead)?;
-        let mut rows = self.store.read(|tx| tx.list_accounts(query, Utc::now()))?;
+        let mut rows = self
+            .store
+            .read(|tx| tx.list_accounts(query, crate::now()))?;
         let more = rows.len() > query.limit as usize;
         rows.truncate(query.limit as usize);
         Ok((rows, more))
@@ -153,7 +155,7 @@ impl Services {
                 return Err(Error::LastAdmin);
             }
             after.version = before.version + 1;
-            after.updated_at = Utc::now();
+            after.updated_at = crate::now();
             after.updated_by = Some(caller.account.id);
             tx.update_account(&after)?;
             if before.active && !after.active {
@@ -282,7 +284,7 @@ impl Services {
                 "validation passed with a missing field".into(),
             ));
         };
-        let now = Utc::now();
+        let now = crate::now();
         let expires_at = fields::guest_expiry(&roles, expires_at, settings.guest_days);
         let account = Account {
             id: Uuid::now_v7(),
@@ -425,7 +427,7 @@ fn deactivate_instead(
     let mut after = account;
     after.active = false;
     after.version += 1;
-    after.updated_at = Utc::now();
+    after.updated_at = crate::now();
     after.updated_by = Some(caller.account.id);
     tx.update_account(&after)?;
     tx.delete_api_tokens_of(after.id)?;

@@ -42,7 +42,7 @@ impl Services {
                 .verify(p, found.as_ref().and_then(|a| a.password_hash.as_ref())),
             Err(_) => false,
         };
-        let now = Utc::now();
+        let now = crate::now();
         let failure = match &found {
             None => Some("unknown_login"),
             Some(a) if a.password_hash.is_none() => Some("no_password"),
@@ -81,7 +81,7 @@ impl Services {
             .store
             .read(|tx| tx.find_account(id))?
             .ok_or(Error::Unauthenticated)?;
-        if !account.may_authenticate(Utc::now()) {
+        if !account.may_authenticate(crate::now()) {
             return Err(Error::Unauthenticated);
         }
         Ok(Caller { account })
@@ -90,7 +90,7 @@ impl Services {
     /// The caller behind an API token, with its owner's current roles.
     pub fn caller_by_api_token(&self, secret: &ApiTokenSecret) -> Result<Caller> {
         let hash = secret.hash();
-        let now = Utc::now();
+        let now = crate::now();
         let (token, account) = self
             .store
             .read(|tx| tx.find_api_token(&hash))?

@@ -55,14 +55,14 @@ pub fn guest_expiry(
     match given {
         Some(at) => Some(at),
         None if roles.iter().any(|r| r == GUEST) => {
-            Some(Utc::now() + Duration::days(i64::from(guest_days)))
+            Some(crate::now() + Duration::days(i64::from(guest_days)))
         }
         None => None,
     }
 }
 
 pub fn not_in_past(at: DateTime<Utc>) -> Result<DateTime<Utc>, Invalid> {
-    if at <= Utc::now() {
+    if at <= crate::now() {
         Err(Invalid {
             code: "in_the_past",
             message: "must be in the future".into(),

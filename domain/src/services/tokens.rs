@@ -52,7 +52,7 @@ impl Services {
             user_id: owner,
             name,
             display_prefix: secret.display_prefix().to_owned(),
-            created_at: Utc::now(),
+            created_at: crate::now(),
             expires_at,
             last_used_at: None,
         };

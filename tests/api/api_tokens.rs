@@ -1,0 +1,63 @@
+use serde_json::json;
+
+both! {
+    async fn api_tokens_are_shown_once_act_as_their_owner_and_can_be_revoked(app: TestApp) {
+        let (admin, admin_id) = app.admin().await;
+        let created = app.post("/api/v1/me/api-tokens", &admin, json!({"name": "nightly sync"})).await;
+        created.ok(201);
+        let secret = created.body["token"].as_str().expect("secret").to_owned();
+        assert!(secret.starts_with("rst_") && secret.len() >= 40);
+        assert_eq!(created.body["prefix"], &secret[..8]);
+        let token_id = created.id();
+
+        let me = app.get(&format!("/api/v1/users/{admin_id}"), &secret).await;
+        me.ok(200);
+        let list = app.get("/api/v1/me/api-tokens", &secret).await;
+        list.ok(200);
+        let listed = &list.body["items"][0];
+        assert_eq!(listed["name"], "nightly sync");
+        assert!(listed["last_used_at"].is_string(), "use is recorded");
+        assert!(!list.body.to_string().contains(&secret[8..]), "the secret is never shown again");
+
+        app.delete(&format!("/api/v1/me/api-tokens/{token_id}"), &admin).await.ok(204);
+        app.get("/api/v1/users", &secret).await.problem(401, "unauthenticated");
+        app.delete(&format!("/api/v1/me/api-tokens/{token_id}"), &admin).await.problem(404, "api_token_not_found");
+        let forged = format!("rst_{}", "A".repeat(43));
+        app.get("/api/v1/users", &forged).await.problem(401, "unauthenticated");
+        app.get("/api/v1/users", "rst_short").await.problem(401, "unauthenticated");
+    }
+
+    async fn admins_manage_other_users_tokens_and_users_only_their_own(app: TestApp) {
+        let (admin, admin_id) = app.admin().await;
+        let ana = app.user(&admin, "ana", &["user"]).await;
+        let ana_token = app.token_for("ana").await;
+        let made = app.post(&format!("/api/v1/users/{ana}/api-tokens"), &admin, json!({"name": "for ana", "expires_at": "2099-01-01T00:00:00Z"})).await;
+        made.ok(201);
+        let secret = made.body["token"].as_str().expect("secret").to_owned();
+        let me = app.get(&format!("/api/v1/users/{ana}"), &secret).await;
+        assert_eq!(me.body["username"], "ana", "the token acts as its owner");
+        app.get("/api/v1/users", &secret).await.problem(403, "forbidden");
+        let listed = app.get(&format!("/api/v1/users/{ana}/api-tokens"), &admin).await;
+        assert_eq!(listed.body["items"][0]["name"], "for ana");
+        app.get(&format!("/api/v1/users/{admin_id}/api-tokens"), &ana_token).await.problem(403, "forbidden");
+        app.post(&format!("/api/v1/users/{admin_id}/api-tokens"), &ana_token, json!({"name": "steal"})).await.problem(403, "forbidden");
+        app.get(&format!("/api/v1/users/{ana}/api-tokens"), &ana_token).await.ok(200);
+        let made_id = made.id();
+        app.delete(&format!("/api/v1/users/{ana}/api-tokens/{made_id}"), &admin).await.ok(204);
+        app.get(&format!("/api/v1/users/{ana}"), &secret).await.problem(401, "unauthenticated");
+        let r = app.post("/api/v1/me/api-tokens", &ana_token, json!({"name": " ", "expires_at": "2001-01-01T00:00:00Z"})).await;
+        r.problem(422, "validation_failed");
+        app.post("/api/v1/users/00000000-0000-7000-8000-000000000000/api-tokens", &admin, json!({"name": "x"})).await.problem(404, "user_not_found");
+    }
+
+    async fn expired_api_tokens_are_refused(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+        let made = app.post("/api/v1/me/api-tokens", &admin, json!({"name": "short-lived", "expires_at": soon})).await;
+        made.ok(201);
+        let secret = made.body["token"].as_str().expect("secret").to_owned();
+        app.get("/api/v1/roles", &secret).await.ok(200);
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        app.get("/api/v1/roles", &secret).await.problem(401, "unauthenticated");
+    }
+}

@@ -1,0 +1,290 @@
+#![allow(dead_code)]
+
+use std::{path::PathBuf, time::Duration};
+
+use api::{Application, Config};
+use reqwest::{header, Method, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+const SECRET: &str = "test-secret-key-for-roster-end-to-end-tests-0123456789";
+
+/// Defines `mod name { sqlite(); postgres(); }` running the same body on each database.
+macro_rules! both {
+    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($app: $crate::helpers::TestApp) $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::helpers::TestApp::spawn($crate::helpers::Db::Sqlite).await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::TestApp::spawn_postgres().await {
+                    run(app).await
+                }
+            }
+        }
+    )*};
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A running Roster with its own fresh database.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: Db,
+    dir: PathBuf,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn etag(&self) -> String {
+        self.headers
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    pub fn id(&self) -> String {
+        self.body["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id in {:?}", self.body))
+            .to_owned()
+    }
+
+    /// Asserts status `status` with a problem+json body carrying `code`.
+    #[track_caller]
+    pub fn problem(&self, status: u16, code: &str) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        let ct = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert_eq!(ct, "application/problem+json", "body: {}", self.body);
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        assert_eq!(self.body["status"], status);
+        assert!(
+            self.body["title"].is_string()
+                && self.body["type"].is_string()
+                && self.body["detail"].is_string()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        self
+    }
+}
+
+fn postgres_url() -> Option<String> {
+    match std::env::var("ROSTER_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but ROSTER_TEST_POSTGRES_URL is not set: the PostgreSQL half of the tests must run in CI")
+        }
+        _ => None,
+    }
+}
+
+/// Creates a fresh database on the test server and returns its URL.
+fn fresh_postgres_database(admin_url: &str) -> String {
+    use diesel::{Connection, RunQueryDsl};
+    let name = format!("roster_t_{}", Uuid::now_v7().simple());
+    let mut conn =
+        diesel::PgConnection::establish(admin_url).expect("connect to ROSTER_TEST_POSTGRES_URL");
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .expect("create test database");
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("a database URL with a path");
+    format!("{base}/{name}")
+}
+
+impl TestApp {
+    pub async fn spawn_postgres() -> Option<Self> {
+        postgres_url()?;
+        Some(Self::spawn(Db::Postgres).await)
+    }
+
+    pub async fn spawn(db: Db) -> Self {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    /// Spawns with a configuration adjusted by `adjust`.
+    pub async fn spawn_with(db: Db, adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = std::env::temp_dir().join(format!("roster-test-{}", Uuid::now_v7()));
+        let mut config = Config {
+            listen: "127.0.0.1:0".into(),
+            data_dir: dir.clone(),
+            workers: Some(2),
+            log: "warn".into(),
+            roles: vec![user_manager_role()],
+            ..Config::default()
+        };
+        if db == Db::Postgres {
+            let admin = postgres_url().expect("PostgreSQL URL");
+            config.database_url = Some(fresh_postgres_database(&admin));
+            config.secret_key = Some(SECRET.into());
+        }
+        adjust(&mut config);
+        let app = Application::build(&config).expect("Roster starts");
+        tokio::spawn(app.server);
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
+        Self {
+            base: format!("http://127.0.0.1:{}", app.port),
+            client,
+            db,
+            dir,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body read");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(token), Some(body), &[])
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(token), Some(body), &[])
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(token), None, &[])
+            .await
+    }
+
+    pub async fn setup(&self, username: &str) -> Reply {
+        let body = json!({"username": username, "email": format!("{username}@example.org"), "first_name": "Ada", "last_name": "Admin", "password": PASSWORD});
+        self.call(Method::POST, "/api/v1/setup", None, Some(body), &[])
+            .await
+    }
+
+    pub async fn login(&self, login: &str, password: &str) -> Reply {
+        self.call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"login": login, "password": password})),
+            &[],
+        )
+        .await
+    }
+
+    pub async fn token_for(&self, login: &str) -> String {
+        let r = self.login(login, PASSWORD).await;
+        r.ok(200);
+        r.body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// Runs setup as `admin` and signs in; returns (token, id).
+    pub async fn admin(&self) -> (String, String) {
+        let id = self.setup("admin").await.ok(201).id();
+        (self.token_for("admin").await, id)
+    }
+
+    /// Creates `username` with a password and the given roles; returns its id.
+    pub async fn user(&self, admin: &str, username: &str, roles: &[&str]) -> String {
+        let body = json!({
+            "username": username, "email": format!("{username}@example.org"), "first_name": "Test",
+            "last_name": username, "password": PASSWORD, "roles": roles
+        });
+        self.post("/api/v1/users", admin, body).await.ok(201).id()
+    }
+
+    /// An API token for the caller of `token`.
+    pub async fn api_token(&self, token: &str) -> String {
+        let r = self
+            .post("/api/v1/me/api-tokens", token, json!({"name": "test"}))
+            .await;
+        r.ok(201);
+        r.body["token"].as_str().expect("token").to_owned()
+    }
+}
+
+/// A configured role that may read and write accounts but is not `admin`.
+pub fn user_manager_role() -> domain::roles::Role {
+    domain::roles::Role {
+        name: "user_manager".into(),
+        description: "Manages accounts".into(),
+        permissions: [
+            domain::roles::Permission::UsersRead,
+            domain::roles::Permission::UsersWrite,
+        ]
+        .into_iter()
+        .collect(),
+        seats: None,
+        builtin: false,
+        exclusive: false,
+    }
+}

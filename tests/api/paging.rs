@@ -1,0 +1,108 @@
+use std::collections::HashSet;
+
+use futures_util::future::join_all;
+use serde_json::{json, Value};
+
+use crate::helpers::TestApp;
+
+/// Follows `next_cursor` from `first` to the end; returns every id in order.
+async fn walk(app: &TestApp, token: &str, first: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut path = first.to_owned();
+    loop {
+        let page = app.get(&path, token).await;
+        page.ok(200);
+        ids.extend(
+            page.body["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|u| u["id"].as_str().expect("id").to_owned()),
+        );
+        match page.body["next_cursor"].as_str() {
+            Some(c) => path = format!("{first}&cursor={c}"),
+            None => return ids,
+        }
+    }
+}
+
+async fn create_many(
+    app: &TestApp,
+    token: &str,
+    names: impl Iterator<Item = (String, String, String)>,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    let names: Vec<_> = names.collect();
+    for chunk in names.chunks(16) {
+        let replies = join_all(chunk.iter().map(|(username, first, last)| {
+            app.post("/api/v1/users", token, json!({"username": username, "email": format!("{username}@example.org"), "first_name": first, "last_name": last}))
+        }))
+        .await;
+        ids.extend(replies.iter().map(|r| r.ok(201).id()));
+    }
+    ids
+}
+
+both! {
+    async fn paging_returns_every_account_once_while_accounts_are_added(app: TestApp) {
+        let (admin, admin_id) = app.admin().await;
+        let mut before = create_many(&app, &admin, (0..90).map(|i| (format!("user{i:03}"), "Pat".into(), format!("Last{}", i % 7)))).await;
+        before.push(admin_id);
+        for sort in ["username", "-username", "email", "last_name", "-last_name", "created_at", "-created_at"] {
+            let first = format!("/api/v1/users?limit=7&sort={sort}");
+            let adding = create_many(&app, &admin, (0..12).map(|i| (format!("{sort}-late{i}").replace('-', "x"), "Late".into(), "Adder".into())));
+            let (seen, _) = tokio::join!(walk(&app, &admin, &first), adding);
+            let unique: HashSet<&String> = seen.iter().collect();
+            assert_eq!(unique.len(), seen.len(), "{sort}: an account appeared twice");
+            for id in &before {
+                assert!(unique.contains(id), "{sort}: {id} was skipped");
+            }
+        }
+        let everyone = walk(&app, &admin, "/api/v1/users?limit=200&sort=created_at").await;
+        let sorted_by_name = walk(&app, &admin, "/api/v1/users?limit=13&sort=last_name").await;
+        assert_eq!(everyone.len(), sorted_by_name.len());
+    }
+
+    async fn lists_sort_and_filter(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        create_many(&app, &admin, ["carla", "bruno", "alice"].iter().map(|n| (n.to_string(), "F".into(), n.to_uppercase()))).await;
+        let page = app.get("/api/v1/users?sort=-username&limit=2", &admin).await;
+        let names: Vec<&str> = page.body["items"].as_array().expect("items").iter().map(|u| u["username"].as_str().unwrap_or_default()).collect();
+        assert_eq!(names, ["carla", "bruno"]);
+        let invited = app.get("/api/v1/users?status=invited", &admin).await;
+        assert_eq!(invited.body["items"].as_array().expect("items").len(), 3);
+        let active = app.get("/api/v1/users?status=active", &admin).await;
+        assert_eq!(active.body["items"].as_array().expect("items").len(), 1);
+        let admins = app.get("/api/v1/users?role=admin", &admin).await;
+        assert_eq!(admins.body["items"][0]["username"], "admin");
+        app.get("/api/v1/users?limit=0", &admin).await.problem(400, "invalid_query");
+        app.get("/api/v1/users?limit=201", &admin).await.problem(400, "invalid_query");
+        app.get("/api/v1/users?sort=password", &admin).await.problem(400, "invalid_query");
+        app.get("/api/v1/users?status=sleepy", &admin).await.problem(400, "invalid_query");
+        app.get("/api/v1/users?cursor=not-a-cursor", &admin).await.problem(400, "invalid_cursor");
+        let page = app.get("/api/v1/users?limit=1&sort=email", &admin).await;
+        let cursor = page.body["next_cursor"].as_str().expect("more pages");
+        app.get(&format!("/api/v1/users?limit=1&sort=username&cursor={cursor}"), &admin).await.problem(400, "invalid_cursor");
+    }
+
+    async fn q_matches_a_prefix_of_any_name_case_insensitively(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let people = [("ana.lima", "Ana", "Lima"), ("zed", "Anastasia", "Ortiz"), ("kim", "Kim", "Anand"), ("banana", "Bob", "Nana"), ("x", "Élodie", "Été")];
+        create_many(&app, &admin, people.iter().map(|(u, f, l)| (u.to_string(), f.to_string(), l.to_string()))).await;
+        let found = |body: &Value| -> HashSet<String> {
+            body["items"].as_array().expect("items").iter().map(|u| u["username"].as_str().unwrap_or_default().to_owned()).collect()
+        };
+        let r = app.get("/api/v1/users?q=ANA", &admin).await;
+        assert_eq!(found(&r.body), HashSet::from(["ana.lima".into(), "zed".into(), "kim".into()]));
+        let r = app.get("/api/v1/users?q=%C3%A9lo", &admin).await;
+        assert_eq!(found(&r.body), HashSet::from(["x".into()]), "non-ASCII folds too");
+        let r = app.get("/api/v1/users?q=banana%40EXAMPLE", &admin).await;
+        assert_eq!(found(&r.body), HashSet::from(["banana".into()]), "email prefix");
+        let r = app.get("/api/v1/users?q=an&limit=2", &admin).await;
+        let mut all = found(&r.body);
+        let cursor = r.body["next_cursor"].as_str().expect("second page");
+        let r2 = app.get(&format!("/api/v1/users?q=an&limit=2&cursor={cursor}"), &admin).await;
+        all.extend(found(&r2.body));
+        assert_eq!(all.len(), 3);
+    }
+}
