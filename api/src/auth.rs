@@ -220,3 +220,127 @@ impl FromRequest for RequestOrigin {
         })))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    const SECRET: &str = "unit-test-secret-key-0123456789-abcdefghij";
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(SECRET, Duration::from_secs(900))
+    }
+
+    fn claims(adjust: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Value {
+        let now = Utc::now().timestamp();
+        let mut c = json!({
+            "sub": Uuid::now_v7().to_string(), "sid": Uuid::now_v7().to_string(), "iss": ISSUER, "aud": AUDIENCE,
+            "exp": now + 600, "iat": now, "nbf": now
+        });
+        if let Value::Object(m) = &mut c {
+            adjust(m);
+        }
+        c
+    }
+
+    fn sign(keys: &TokenKeys, alg: Algorithm, claims: &Value) -> String {
+        jsonwebtoken::encode(&Header::new(alg), claims, &keys.encoding).unwrap()
+    }
+
+    #[test]
+    fn accepts_its_own_tokens() {
+        let k = keys();
+        let id = Uuid::now_v7();
+        assert_eq!(k.verify(&k.issue(id).unwrap()), Some(id));
+        assert!(k
+            .verify(&sign(&k, Algorithm::HS256, &claims(|_| {})))
+            .is_some());
+    }
+
+    #[test]
+    fn requires_every_registered_claim() {
+        let k = keys();
+        for missing in ["sub", "iss", "aud", "exp", "iat"] {
+            let token = sign(
+                &k,
+                Algorithm::HS256,
+                &claims(|m| {
+                    m.remove(missing);
+                }),
+            );
+            assert_eq!(k.verify(&token), None, "{missing} is required");
+        }
+    }
+
+    #[test]
+    fn checks_issuer_audience_and_times_with_at_most_five_seconds_leeway() {
+        let k = keys();
+        let now = Utc::now().timestamp();
+        let cases: Vec<(&str, Value)> = vec![
+            (
+                "issuer",
+                claims(|m| drop(m.insert("iss".into(), json!("someone-else")))),
+            ),
+            (
+                "audience",
+                claims(|m| drop(m.insert("aud".into(), json!("another-api")))),
+            ),
+            (
+                "expired beyond leeway",
+                claims(|m| drop(m.insert("exp".into(), json!(now - 6)))),
+            ),
+            (
+                "not yet valid",
+                claims(|m| drop(m.insert("nbf".into(), json!(now + 60)))),
+            ),
+            (
+                "issued in the future",
+                claims(|m| drop(m.insert("iat".into(), json!(now + 60)))),
+            ),
+            (
+                "subject not a UUID",
+                claims(|m| drop(m.insert("sub".into(), json!("root")))),
+            ),
+        ];
+        for (what, c) in cases {
+            assert_eq!(k.verify(&sign(&k, Algorithm::HS256, &c)), None, "{what}");
+        }
+        let within = claims(|m| drop(m.insert("exp".into(), json!(now - 3))));
+        assert!(
+            k.verify(&sign(&k, Algorithm::HS256, &within)).is_some(),
+            "3 s past expiry is within leeway"
+        );
+    }
+
+    #[test]
+    fn accepts_only_hs256_signed_with_its_key() {
+        let k = keys();
+        let c = claims(|_| {});
+        assert_eq!(k.verify(&sign(&k, Algorithm::HS512, &c)), None, "HS512");
+        assert_eq!(k.verify(&sign(&k, Algorithm::HS384, &c)), None, "HS384");
+        let other = TokenKeys::new(
+            "another-secret-key-0123456789-abcdefghijk",
+            Duration::from_secs(900),
+        );
+        assert_eq!(
+            k.verify(&sign(&other, Algorithm::HS256, &c)),
+            None,
+            "foreign key"
+        );
+        use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+        let unsigned = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
+            URL_SAFE_NO_PAD.encode(c.to_string())
+        );
+        assert_eq!(k.verify(&unsigned), None, "alg none");
+        let token = k.issue(Uuid::now_v7()).unwrap();
+        // Change a character in the middle of the signature (the last carries padding bits).
+        let mut chars: Vec<char> = token.chars().collect();
+        let i = chars.len() - 10;
+        chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+        let tampered: String = chars.into_iter().collect();
+        assert_eq!(k.verify(&tampered), None, "tampered signature");
+    }
+}
