@@ -20,7 +20,7 @@ use crate::{
     auth::{fingerprint, TokenKeys},
     config::Config,
     error::{ApiError, ErrorCode},
-    middleware, openapi, passwords, routes,
+    fallback, middleware, openapi, passwords, routes,
 };
 
 /// What every handler can reach.
@@ -75,6 +75,7 @@ impl Application {
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let max_body = config.max_body_bytes;
         let document = openapi_document();
+        let routes = web::Data::new(fallback::Routes::from_document(&document));
         let mut server = HttpServer::new(move || {
             // Swagger UI first: the `/api/v1` scope would otherwise answer for the spec's path.
             let (app, _) = App::new()
@@ -89,7 +90,8 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(path_error))
                 .configure(routes::configure)
                 .split_for_parts();
-            app.default_service(web::to(not_found))
+            app.app_data(routes.clone())
+                .default_service(web::to(fallback::no_route))
                 .wrap(ErrorHandlers::new().default_handler(middleware::problem_for_bare_errors))
                 .wrap(from_fn(middleware::request_context))
         });
@@ -152,15 +154,6 @@ fn path_error(_err: PathError, _req: &HttpRequest) -> actix_web::Error {
         "no resource at this path (ids are UUIDs)",
     )
     .into()
-}
-
-async fn not_found(req: HttpRequest) -> actix_web::HttpResponse {
-    use actix_web::ResponseError as _;
-    ApiError::new(
-        ErrorCode::NotFound,
-        format!("no route for {} {}", req.method(), req.path()),
-    )
-    .error_response()
 }
 
 /// The OpenAPI document as served, without starting anything (`roster openapi`).

@@ -5,6 +5,7 @@ pub mod auth;
 mod blocking;
 pub mod config;
 pub mod error;
+mod fallback;
 mod middleware;
 pub mod openapi;
 mod passwords;
