@@ -91,9 +91,14 @@ struct RolesFile {
 }
 
 impl Config {
-    /// Reads the file (if any) and the environment.
+    /// Reads the file (if any) and the process environment.
     pub fn load() -> Result<Self, String> {
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Self::load_with(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the file (if any) and the variables `lookup` gives; empty values count as unset.
+    pub fn load_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let env = |name: &str| lookup(name).filter(|v| !v.is_empty());
         let (path, required) = match env("ROSTER_CONFIG") {
             Some(p) => (PathBuf::from(p), true),
             None => (PathBuf::from("roster.toml"), false),
@@ -233,4 +238,91 @@ fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
         .write(true)
         .create_new(true)
         .open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, String> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load_with(|name| vars.get(name).cloned())
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) -> String {
+        std::fs::create_dir_all(dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    #[test]
+    fn defaults_need_no_setup() {
+        let c = Config::default();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.database_url(), "sqlite://./data/roster.db");
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_file() {
+        let dir = std::env::temp_dir().join(format!("roster-config-{}", uuid::Uuid::now_v7()));
+        let roles = write(
+            &dir,
+            "roles.toml",
+            "[[roles]]\nname = \"auditor\"\npermissions = [\"audit:read\"]\nseats = 2\n",
+        );
+        let file = write(
+            &dir,
+            "roster.toml",
+            "listen = \"0.0.0.0:9000\"\nlog = \"debug\"\nworkers = 3\n[[roles]]\nname = \"clerk\"\npermissions = [\"users:read\"]\n",
+        );
+        let c = load(&[
+            ("ROSTER_CONFIG", &file),
+            ("ROSTER_LOG", "warn"),
+            ("ROSTER_ROLES", &roles),
+            ("ROSTER_DATA_DIR", "/srv/roster"),
+        ])
+        .unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000", "from the file");
+        assert_eq!(c.log, "warn", "the environment wins");
+        assert_eq!(c.workers, Some(3));
+        assert_eq!(c.database_url(), "sqlite:///srv/roster/roster.db");
+        let names: Vec<&str> = c.roles.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["clerk", "auditor"]);
+        assert_eq!(c.roles[1].seats, Some(2));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn mistakes_are_reported_not_ignored() {
+        assert!(load(&[("ROSTER_CONFIG", "/nonexistent/roster.toml")])
+            .unwrap_err()
+            .contains("cannot read"));
+        assert!(load(&[("ROSTER_LOG_FORMAT", "xml")]).is_err());
+        assert!(load(&[("ROSTER_WORKERS", "many")]).is_err());
+        let dir = std::env::temp_dir().join(format!("roster-config-{}", uuid::Uuid::now_v7()));
+        let file = write(&dir, "roster.toml", "listne = \"typo\"\n");
+        assert!(load(&[("ROSTER_CONFIG", &file)])
+            .unwrap_err()
+            .contains("listne"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn postgres_needs_a_configured_secret_and_short_ones_are_refused() {
+        assert!(Config::default()
+            .resolve_secret(true)
+            .unwrap_err()
+            .contains("ROSTER_SECRET_KEY"));
+        let short = Config {
+            secret_key: Some("short".into()),
+            ..Config::default()
+        };
+        assert!(short.resolve_secret(false).is_err());
+    }
 }
