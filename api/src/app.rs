@@ -23,24 +23,16 @@ use crate::{
     fallback, middleware, openapi, passwords, routes,
 };
 
-/// What every handler can reach.
-pub struct AppState {
+/// The services over a migrated database, as `serve` and the admin subcommands use them.
+pub struct Core {
     pub services: Services,
-    pub tokens: TokenKeys,
-    /// Bounds concurrent password hashing (SPEC §4).
-    pub hash_permits: Semaphore,
-}
-
-/// A bound, migrated, ready-to-run Roster.
-pub struct Application {
-    pub server: Server,
-    pub port: u16,
+    pub secret: String,
     pub backend: Backend,
 }
 
-impl Application {
-    /// Opens and migrates the database, checks the secret, binds the listener.
-    pub fn build(config: &Config) -> Result<Self, String> {
+impl Core {
+    /// Opens and migrates the database, checks the secret key against it, loads the catalog.
+    pub fn open(config: &Config) -> Result<Self, String> {
         let url = DatabaseUrl::parse(&config.database_url())?;
         let backend = url.backend;
         let pool_size = config.database_pool_size.unwrap_or(match backend {
@@ -60,13 +52,42 @@ impl Application {
         database.check_secret_fingerprint(&fingerprint(&secret))?;
         let catalog =
             RoleCatalog::new(config.roles.clone()).map_err(|e| format!("role catalog: {e}"))?;
+        let hasher = passwords::Argon2Hasher::new()?;
+        let services = Services::new(Arc::new(database), Arc::new(catalog), Arc::new(hasher));
+        Ok(Self {
+            services,
+            secret,
+            backend,
+        })
+    }
+}
+
+/// What every handler can reach.
+pub struct AppState {
+    pub services: Services,
+    pub tokens: TokenKeys,
+    /// Bounds concurrent password hashing (SPEC §4).
+    pub hash_permits: Semaphore,
+}
+
+/// A bound, migrated, ready-to-run Roster.
+pub struct Application {
+    pub server: Server,
+    pub port: u16,
+    pub backend: Backend,
+}
+
+impl Application {
+    /// Opens and migrates the database, checks the secret, binds the listener.
+    pub fn build(config: &Config) -> Result<Self, String> {
+        let Core {
+            services,
+            secret,
+            backend,
+        } = Core::open(config)?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let state = web::Data::new(AppState {
-            services: Services::new(
-                Arc::new(database),
-                Arc::new(catalog),
-                Arc::new(passwords::Argon2Hasher::new()?),
-            ),
+            services,
             tokens: TokenKeys::new(&secret, config.access_token_ttl),
             hash_permits: Semaphore::new(cores),
         });

@@ -10,6 +10,7 @@ mod middleware;
 pub mod openapi;
 mod passwords;
 mod routes;
+pub mod seed;
 
 pub use app::{openapi_document, Application};
 pub use config::Config;

@@ -23,6 +23,19 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Create COUNT plausible invited accounts (ana.lima0@example.org, …) through the bulk-create
+    /// service: validated, audited, one transaction per batch. For benchmarks and demos.
+    Seed {
+        /// How many accounts.
+        #[arg(long, default_value_t = 1000)]
+        users: u64,
+        /// Index of the first account (to add more later without collisions).
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+        /// Accounts per transaction.
+        #[arg(long, default_value_t = 5000)]
+        batch: u64,
+    },
     /// Print the OpenAPI document (YAML, or JSON with --json).
     Openapi {
         #[arg(long)]
@@ -76,6 +89,11 @@ fn main() -> ExitCode {
     init_logging(&config);
     let result = match cli.command {
         Some(Command::Migrate) => migrate(&config),
+        Some(Command::Seed {
+            users,
+            start,
+            batch,
+        }) => api::seed::run(&config, users, start, batch.max(1)),
         _ => serve(&config),
     };
     match result {

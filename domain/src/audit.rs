@@ -35,6 +35,14 @@ impl Actor {
             username: None,
         }
     }
+
+    /// Roster itself, acting for an operator at the command line.
+    pub fn system() -> Self {
+        Self {
+            id: None,
+            username: Some("roster".into()),
+        }
+    }
 }
 
 /// Actions recorded. Sign-in events start with `auth.`: they are not "authored changes" for the

@@ -15,6 +15,8 @@ use crate::{
 pub trait Accounts {
     fn count_accounts(&mut self) -> Result<i64>;
     fn insert_account(&mut self, account: &Account) -> Result<()>;
+    /// Many at once (multi-row statements), for bulk creation.
+    fn insert_accounts(&mut self, accounts: &[Account]) -> Result<()>;
     fn find_account(&mut self, id: Uuid) -> Result<Option<Account>>;
     /// Reads the account and holds it against concurrent writers until the transaction ends.
     fn find_account_for_update(&mut self, id: Uuid) -> Result<Option<Account>>;
@@ -58,6 +60,7 @@ pub trait SettingsStore {
 
 pub trait AuditLog {
     fn append_audit(&mut self, event: &AuditEvent) -> Result<()>;
+    fn append_audits(&mut self, events: &[AuditEvent]) -> Result<()>;
 }
 
 /// One unit of work over every port.

@@ -12,7 +12,7 @@ use domain::{
 };
 use uuid::Uuid;
 
-use crate::schema::{api_tokens, audit_events, users};
+use crate::schema::{api_tokens, audit_events, user_roles, users};
 
 pub(crate) fn naive(t: DateTime<Utc>) -> NaiveDateTime {
     t.naive_utc()
@@ -122,6 +122,27 @@ impl UserRow {
             locked_at: self.locked_at.map(utc),
             version: self.version,
         })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = user_roles)]
+pub(crate) struct RoleRow {
+    pub user_id: String,
+    pub role: String,
+}
+
+impl RoleRow {
+    pub fn all_of(accounts: &[Account]) -> Vec<Self> {
+        accounts
+            .iter()
+            .flat_map(|a| {
+                a.roles.iter().map(move |r| Self {
+                    user_id: a.id.to_string(),
+                    role: r.clone(),
+                })
+            })
+            .collect()
     }
 }
 

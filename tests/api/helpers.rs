@@ -42,6 +42,7 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub db: Db,
+    pub config: Config,
     dir: PathBuf,
 }
 
@@ -155,6 +156,7 @@ impl TestApp {
         }
         adjust(&mut config);
         let app = Application::build(&config).expect("Roster starts");
+        config.listen = format!("127.0.0.1:{}", app.port);
         tokio::spawn(app.server);
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
@@ -164,6 +166,7 @@ impl TestApp {
             base: format!("http://127.0.0.1:{}", app.port),
             client,
             db,
+            config,
             dir,
         }
     }

@@ -105,4 +105,21 @@ both! {
         all.extend(found(&r2.body));
         assert_eq!(all.len(), 3);
     }
+
+    async fn seeded_accounts_arrive_validated_audited_and_searchable(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let config = app.config.clone();
+        tokio::task::spawn_blocking(move || api::seed::run(&config, 250, 0, 100)).await.expect("joined").expect("seeded");
+        let everyone = walk(&app, &admin, "/api/v1/users?limit=200").await;
+        assert_eq!(everyone.len(), 251);
+        let r = app.get("/api/v1/users?q=ANA.LIMA", &admin).await;
+        let names: Vec<&str> = r.body["items"].as_array().expect("items").iter().map(|u| u["username"].as_str().unwrap_or_default()).collect();
+        assert_eq!(names, ["ana.lima0"]);
+        assert_eq!(r.body["items"][0]["origin"], "seed");
+        assert_eq!(r.body["items"][0]["status"], "invited");
+        let config = app.config.clone();
+        let again = tokio::task::spawn_blocking(move || api::seed::run(&config, 10, 0, 10)).await.expect("joined");
+        assert!(again.expect_err("duplicates are refused").contains("batch at 0"));
+        assert_eq!(walk(&app, &admin, "/api/v1/users?limit=200").await.len(), 251, "a failed batch writes nothing");
+    }
 }

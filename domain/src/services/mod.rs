@@ -3,6 +3,7 @@
 
 mod accounts;
 mod auth;
+mod bulk;
 mod fields;
 mod settings;
 mod setup;

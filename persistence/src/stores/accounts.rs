@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{Db, Unit};
 use crate::{
     conn::DbConn,
-    models::{naive, UserRow},
+    models::{naive, RoleRow, UserRow},
     schema::{audit_events, user_roles, users},
 };
 
@@ -88,6 +88,14 @@ impl Accounts for Unit<'_> {
             .execute(self.conn)
             .db()?;
         write_roles(self.conn, account)
+    }
+
+    fn insert_accounts(&mut self, accounts: &[Account]) -> Result<()> {
+        let rows: Vec<UserRow> = accounts.iter().map(UserRow::from_account).collect();
+        super::insert_batched!(self.conn, users::table, rows, 1000);
+        let roles = RoleRow::all_of(accounts);
+        super::insert_batched!(self.conn, user_roles::table, roles, 5000);
+        Ok(())
     }
 
     fn find_account(&mut self, id: Uuid) -> Result<Option<Account>> {

@@ -22,3 +22,26 @@ impl<T> Db<T> for QueryResult<T> {
         self.map_err(error::map)
     }
 }
+
+/// Inserts `rows` into `table` with multi-row statements of `per_statement` rows, on the
+/// concrete backend (multi-row inserts are not available through the two-backend connection).
+/// Sizes keep under SQLite's 32,766 and PostgreSQL's 65,535 bind parameters.
+macro_rules! insert_batched {
+    ($conn:expr, $table:expr, $rows:expr, $per_statement:expr) => {{
+        use diesel::RunQueryDsl as _;
+        use $crate::stores::Db as _;
+        match $conn {
+            $crate::conn::DbConn::Pg(c) => {
+                for chunk in $rows.chunks($per_statement) {
+                    diesel::insert_into($table).values(chunk).execute(c).db()?;
+                }
+            }
+            $crate::conn::DbConn::Sqlite(c) => {
+                for chunk in $rows.chunks($per_statement) {
+                    diesel::insert_into($table).values(chunk).execute(c).db()?;
+                }
+            }
+        }
+    }};
+}
+pub(crate) use insert_batched;

@@ -132,4 +132,10 @@ impl AuditLog for Unit<'_> {
             .db()?;
         Ok(())
     }
+
+    fn append_audits(&mut self, events: &[AuditEvent]) -> Result<()> {
+        let rows: Vec<AuditRow> = events.iter().map(AuditRow::new).collect();
+        super::insert_batched!(self.conn, audit_events::table, rows, 2500);
+        Ok(())
+    }
 }
