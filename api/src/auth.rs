@@ -2,11 +2,13 @@
 //! account's *current* roles and active flag (SPEC §1, §4). Routes that need one permission say so
 //! in their signature with `Authorized<P>`, so a handler without a permission does not compile.
 
-use std::{future::Future, marker::PhantomData, pin::Pin, time::Duration};
+use std::{marker::PhantomData, time::Duration};
 
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use chrono::Utc;
-use domain::{api_token::ApiTokenSecret, audit::Origin, policy::Caller, roles::Permission};
+use domain::{
+    api_token::ApiTokenSecret, audit::Origin, policy::Caller, roles::Permission, services::Services,
+};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -107,48 +109,110 @@ fn unauthenticated(detail: &str) -> ApiError {
     ApiError::new(ErrorCode::Unauthenticated, detail)
 }
 
-/// The authenticated caller, whatever it may do.
-pub struct Authenticated(pub Caller);
+/// A bearer credential whose form (and, for access tokens, signature and times) checked out; the
+/// database has not been asked yet.
+enum Credential {
+    Access(Uuid),
+    ApiToken(ApiTokenSecret),
+}
+
+/// The caller, authenticated by an access token or an API token. The extractor checks the
+/// credential without I/O; [`Authenticated::run`] loads the account's *current* roles and active
+/// flag and runs the handler's work, in one call on the blocking pool.
+pub struct Authenticated {
+    credential: Credential,
+    state: web::Data<AppState>,
+}
+
+impl Authenticated {
+    /// Loads the caller and runs `work` with it, on the blocking pool.
+    pub async fn run<T, F>(self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Services, Caller) -> domain::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run_requiring(None, false, work).await
+    }
+
+    /// Like [`Authenticated::run`], for work that hashes a password (bounded concurrency).
+    pub async fn run_hashing<T, F>(self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Services, Caller) -> domain::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run_requiring(None, true, work).await
+    }
+
+    async fn run_requiring<T, F>(
+        self,
+        permission: Option<Permission>,
+        hashing: bool,
+        work: F,
+    ) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Services, Caller) -> domain::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let Self { credential, state } = self;
+        let services = state.services.clone();
+        let job = move || {
+            let caller = match &credential {
+                Credential::Access(id) => services.caller_by_id(*id),
+                Credential::ApiToken(secret) => services.caller_by_api_token(secret),
+            }?;
+            if let Some(p) = permission {
+                caller.require(services.catalog(), p)?;
+            }
+            work(&services, caller)
+        };
+        if hashing {
+            crate::blocking::run_hashing(&state.hash_permits, job).await
+        } else {
+            crate::blocking::run(job).await
+        }
+    }
+}
 
 impl FromRequest for Authenticated {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let bearer = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(|v| v.trim().to_owned());
-        Box::pin(async move {
-            let state = state.ok_or_else(|| {
-                ApiError::new(ErrorCode::InternalError, "application state missing")
-            })?;
-            let bearer = bearer.ok_or_else(|| {
-                unauthenticated("send `Authorization: Bearer <access token or API token>`")
-            })?;
-            let services = state.services.clone();
-            let caller = if ApiTokenSecret::looks_like(&bearer) {
-                let secret = ApiTokenSecret::parse(&bearer)
-                    .ok_or_else(|| unauthenticated("the API token is not valid"))?;
-                crate::blocking::run(move || services.caller_by_api_token(&secret)).await
-            } else {
-                let id = state.tokens.verify(&bearer).ok_or_else(|| {
-                    unauthenticated("the access token is not valid or has expired")
-                })?;
-                crate::blocking::run(move || services.caller_by_id(id)).await
-            };
-            caller.map(Authenticated).map_err(|e| match e.code {
-                ErrorCode::Unauthenticated => unauthenticated("the credential is no longer valid"),
-                _ => e,
-            })
-        })
+        std::future::ready(authenticate(req))
     }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::new(ErrorCode::InternalError, "application state missing"))?;
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .ok_or_else(|| {
+            unauthenticated("send `Authorization: Bearer <access token or API token>`")
+        })?;
+    let credential = if ApiTokenSecret::looks_like(bearer) {
+        Credential::ApiToken(
+            ApiTokenSecret::parse(bearer)
+                .ok_or_else(|| unauthenticated("the API token is not valid"))?,
+        )
+    } else {
+        Credential::Access(
+            state
+                .tokens
+                .verify(bearer)
+                .ok_or_else(|| unauthenticated("the access token is not valid or has expired"))?,
+        )
+    };
+    Ok(Authenticated { credential, state })
 }
 
 /// A permission a route requires, named at the type level.
@@ -172,30 +236,44 @@ requirement! {
     WriteSettings => Permission::SettingsWrite,
 }
 
-/// The authenticated caller, holding `R::PERMISSION` through its current roles (else 403).
+/// The authenticated caller, which must hold `R::PERMISSION` through its current roles (else
+/// 403): the only way to a `Caller` here is [`Authorized::run`], which checks it.
 pub struct Authorized<R: Requirement> {
-    pub caller: Caller,
+    inner: Authenticated,
     _requirement: PhantomData<R>,
 }
 
-impl<R: Requirement + 'static> FromRequest for Authorized<R> {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+impl<R: Requirement> Authorized<R> {
+    pub async fn run<T, F>(self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Services, Caller) -> domain::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.inner
+            .run_requiring(Some(R::PERMISSION), false, work)
+            .await
+    }
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let authenticated = Authenticated::from_request(req, payload);
-        Box::pin(async move {
-            let Authenticated(caller) = authenticated.await?;
-            let state = state.ok_or_else(|| {
-                ApiError::new(ErrorCode::InternalError, "application state missing")
-            })?;
-            caller.require(state.services.catalog(), R::PERMISSION)?;
-            Ok(Self {
-                caller,
-                _requirement: PhantomData,
-            })
-        })
+    pub async fn run_hashing<T, F>(self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Services, Caller) -> domain::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.inner
+            .run_requiring(Some(R::PERMISSION), true, work)
+            .await
+    }
+}
+
+impl<R: Requirement> FromRequest for Authorized<R> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(authenticate(req).map(|inner| Self {
+            inner,
+            _requirement: PhantomData,
+        }))
     }
 }
 

@@ -108,17 +108,22 @@ impl ManageConnection for Manager {
 }
 
 /// Runs `work` in one transaction. A write transaction on SQLite starts with `BEGIN IMMEDIATE`
-/// so it queues for the write lock (busy timeout) instead of failing when it later writes.
+/// so it queues for the write lock (busy timeout) instead of failing when it later writes. Read
+/// units run without a transaction. Reads
+/// on SQLite get one snapshot for all their statements; reads on PostgreSQL run without one.
 pub fn in_transaction<T>(
     conn: &mut DbConn,
     mode: TxMode,
     work: impl FnOnce(&mut DbConn) -> domain::Result<T>,
 ) -> domain::Result<T> {
+    if mode == TxMode::Read {
+        // Reads run statement by statement (autocommit): PostgreSQL's READ COMMITTED gives each
+        // statement its own snapshot even inside a transaction, and every rule that needs several
+        // statements to agree runs in a write transaction. Saves BEGIN/COMMIT on every request.
+        return work(conn);
+    }
     let begun = match conn {
-        DbConn::Sqlite(c) if mode == TxMode::Write => {
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
-        }
-        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction(c),
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
         DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c),
     };
     begun.map_err(crate::error::map)?;

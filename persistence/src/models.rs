@@ -146,7 +146,7 @@ impl RoleRow {
     }
 }
 
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Queryable, Selectable, Insertable, Clone)]
 #[diesel(table_name = api_tokens)]
 pub(crate) struct ApiTokenRow {
     pub id: String,

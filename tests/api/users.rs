@@ -227,6 +227,7 @@ both! {
         app.patch(&format!("/api/v1/users/{id}"), &admin, json!({"active": false})).await.ok(200);
         app.get(&format!("/api/v1/users/{id}"), &api_token).await.problem(401, "unauthenticated");
         app.get(&format!("/api/v1/users/{id}"), &access).await.problem(401, "unauthenticated");
+        app.get("/api/v1/roles", &access).await.problem(401, "unauthenticated");
 
         app.patch(&format!("/api/v1/users/{id}"), &admin, json!({"active": true})).await.ok(200);
         app.get(&format!("/api/v1/users/{id}"), &api_token).await.problem(401, "unauthenticated");

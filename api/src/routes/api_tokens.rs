@@ -13,9 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     auth::{Authenticated, RequestOrigin},
-    blocking,
     error::ApiResult,
 };
 
@@ -70,66 +68,75 @@ pub struct ApiTokenList {
     pub items: Vec<ApiTokenResponse>,
 }
 
+/// Whose tokens: a named account, or (for `/me`) the caller.
+#[derive(Clone, Copy)]
+enum Owner {
+    Me,
+    User(Uuid),
+}
+
+impl Owner {
+    fn id(self, caller: &Caller) -> Uuid {
+        match self {
+            Owner::Me => caller.account.id,
+            Owner::User(id) => id,
+        }
+    }
+}
+
 async fn create(
-    state: web::Data<AppState>,
-    caller: Caller,
-    owner: Uuid,
+    auth: Authenticated,
+    owner: Owner,
     body: CreateApiTokenRequest,
     origin: Origin,
 ) -> ApiResult<HttpResponse> {
     let secret = ApiTokenSecret::from_random(rand::random());
     let shown = secret.expose().to_owned();
-    let services = state.services.clone();
-    let token = blocking::run(move || {
-        services.create_api_token(
-            &caller,
-            owner,
-            &body.name,
-            body.expires_at,
-            &secret,
-            &origin,
-        )
-    })
-    .await?;
+    let token = auth
+        .run(move |services, caller| {
+            services.create_api_token(
+                &caller,
+                owner.id(&caller),
+                &body.name,
+                body.expires_at,
+                &secret,
+                &origin,
+            )
+        })
+        .await?;
     Ok(HttpResponse::Created().json(CreatedApiToken {
         token: ApiTokenResponse::from(&token),
         secret: shown,
     }))
 }
 
-async fn list(
-    state: web::Data<AppState>,
-    caller: Caller,
-    owner: Uuid,
-) -> ApiResult<web::Json<ApiTokenList>> {
-    let services = state.services.clone();
-    let tokens = blocking::run(move || services.list_api_tokens(&caller, owner)).await?;
+async fn list(auth: Authenticated, owner: Owner) -> ApiResult<web::Json<ApiTokenList>> {
+    let tokens = auth
+        .run(move |services, caller| services.list_api_tokens(&caller, owner.id(&caller)))
+        .await?;
     Ok(web::Json(ApiTokenList {
         items: tokens.iter().map(ApiTokenResponse::from).collect(),
     }))
 }
 
 async fn revoke(
-    state: web::Data<AppState>,
-    caller: Caller,
-    owner: Uuid,
+    auth: Authenticated,
+    owner: Owner,
     id: Uuid,
     origin: Origin,
 ) -> ApiResult<HttpResponse> {
-    let services = state.services.clone();
-    blocking::run(move || services.revoke_api_token(&caller, owner, id, &origin)).await?;
+    auth.run(move |services, caller| {
+        services.revoke_api_token(&caller, owner.id(&caller), id, &origin)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// List your API tokens.
 #[utoipa::path(tag = "api-tokens", operation_id = "list_my_api_tokens", security(("bearer" = [])), responses((status = 200, description = "Your tokens.", body = ApiTokenList)))]
 #[get("/me/api-tokens")]
-pub async fn list_my_api_tokens(
-    state: web::Data<AppState>,
-    auth: Authenticated,
-) -> ApiResult<web::Json<ApiTokenList>> {
-    let owner = auth.0.account.id;
-    list(state, auth.0, owner).await
+pub async fn list_my_api_tokens(auth: Authenticated) -> ApiResult<web::Json<ApiTokenList>> {
+    list(auth, Owner::Me).await
 }
 
 /// Create an API token for yourself. The response shows the secret once.
@@ -144,13 +151,11 @@ pub async fn list_my_api_tokens(
 )]
 #[post("/me/api-tokens")]
 pub async fn create_my_api_token(
-    state: web::Data<AppState>,
     auth: Authenticated,
     origin: RequestOrigin,
     body: web::Json<CreateApiTokenRequest>,
 ) -> ApiResult<HttpResponse> {
-    let owner = auth.0.account.id;
-    create(state, auth.0, owner, body.into_inner(), origin.0).await
+    create(auth, Owner::Me, body.into_inner(), origin.0).await
 }
 
 /// Revoke one of your API tokens.
@@ -160,13 +165,11 @@ pub async fn create_my_api_token(
 )]
 #[delete("/me/api-tokens/{token_id}")]
 pub async fn revoke_my_api_token(
-    state: web::Data<AppState>,
     auth: Authenticated,
     origin: RequestOrigin,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let owner = auth.0.account.id;
-    revoke(state, auth.0, owner, path.into_inner(), origin.0).await
+    revoke(auth, Owner::Me, path.into_inner(), origin.0).await
 }
 
 /// List a user's API tokens (needs `api_tokens:manage`).
@@ -176,11 +179,10 @@ pub async fn revoke_my_api_token(
 )]
 #[get("/users/{id}/api-tokens")]
 pub async fn list_user_api_tokens(
-    state: web::Data<AppState>,
     auth: Authenticated,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<ApiTokenList>> {
-    list(state, auth.0, path.into_inner()).await
+    list(auth, Owner::User(path.into_inner())).await
 }
 
 /// Create an API token for a user (needs `api_tokens:manage`). The response shows the secret once.
@@ -198,16 +200,14 @@ pub async fn list_user_api_tokens(
 )]
 #[post("/users/{id}/api-tokens")]
 pub async fn create_user_api_token(
-    state: web::Data<AppState>,
     auth: Authenticated,
     origin: RequestOrigin,
     path: web::Path<Uuid>,
     body: web::Json<CreateApiTokenRequest>,
 ) -> ApiResult<HttpResponse> {
     create(
-        state,
-        auth.0,
-        path.into_inner(),
+        auth,
+        Owner::User(path.into_inner()),
         body.into_inner(),
         origin.0,
     )
@@ -222,11 +222,10 @@ pub async fn create_user_api_token(
 )]
 #[delete("/users/{id}/api-tokens/{token_id}")]
 pub async fn revoke_user_api_token(
-    state: web::Data<AppState>,
     auth: Authenticated,
     origin: RequestOrigin,
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     let (owner, id) = path.into_inner();
-    revoke(state, auth.0, owner, id, origin.0).await
+    revoke(auth, Owner::User(owner), id, origin.0).await
 }

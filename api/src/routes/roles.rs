@@ -4,7 +4,7 @@ use actix_web::{get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{app::AppState, auth::Authenticated};
+use crate::{auth::Authenticated, error::ApiResult};
 
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"name": "production_manager", "description": "Runs the line", "permissions": ["users:read"], "seats": 5, "builtin": false, "exclusive": false}))]
@@ -28,20 +28,20 @@ pub struct RoleList {
 /// The role catalog: built-ins, then roles from configuration.
 #[utoipa::path(tag = "roles", operation_id = "list_roles", security(("bearer" = [])), responses((status = 200, description = "The catalog.", body = RoleList)))]
 #[get("/roles")]
-pub async fn list_roles(state: web::Data<AppState>, _auth: Authenticated) -> web::Json<RoleList> {
-    let items = state
-        .services
-        .catalog()
-        .roles()
-        .iter()
+pub async fn list_roles(auth: Authenticated) -> ApiResult<web::Json<RoleList>> {
+    let roles = auth
+        .run(|services, _caller| Ok(services.catalog().roles().to_vec()))
+        .await?;
+    let items = roles
+        .into_iter()
         .map(|r| RoleResponse {
-            name: r.name.clone(),
-            description: r.description.clone(),
             permissions: r.permissions.iter().map(|p| p.name().to_owned()).collect(),
+            name: r.name,
+            description: r.description,
             seats: r.seats,
             builtin: r.builtin,
             exclusive: r.exclusive,
         })
         .collect();
-    web::Json(RoleList { items })
+    Ok(web::Json(RoleList { items }))
 }

@@ -10,9 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     auth::{Authorized, ReadSettings, RequestOrigin, WriteSettings},
-    blocking,
     error::ApiResult,
 };
 
@@ -71,11 +69,11 @@ pub struct UpdateSettingsRequest {
 )]
 #[get("/settings")]
 pub async fn get_settings(
-    state: web::Data<AppState>,
     auth: Authorized<ReadSettings>,
 ) -> ApiResult<web::Json<SettingsResponse>> {
-    let services = state.services.clone();
-    let settings = blocking::run(move || services.settings(&auth.caller)).await?;
+    let settings = auth
+        .run(move |services, caller| services.settings(&caller))
+        .await?;
     Ok(web::Json(settings.into()))
 }
 
@@ -92,7 +90,6 @@ pub async fn get_settings(
 )]
 #[patch("/settings")]
 pub async fn update_settings(
-    state: web::Data<AppState>,
     auth: Authorized<WriteSettings>,
     origin: RequestOrigin,
     body: web::Json<UpdateSettingsRequest>,
@@ -107,8 +104,8 @@ pub async fn update_settings(
             min_length: p.min_length,
         }),
     };
-    let services = state.services.clone();
-    let settings =
-        blocking::run(move || services.update_settings(&auth.caller, patch, &origin.0)).await?;
+    let settings = auth
+        .run(move |services, caller| services.update_settings(&caller, patch, &origin.0))
+        .await?;
     Ok(web::Json(settings.into()))
 }

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use domain::{
     account::{Account, Status},
     paging::{Position, Sort, SortField, UserQuery, DEFAULT_LIMIT, MAX_LIMIT},
-    services::{AccountPatch, DeleteOutcome, NewAccount},
+    policy::Caller,
+    services::{AccountPatch, DeleteOutcome, NewAccount, Services},
     values::fold,
 };
 use serde::{Deserialize, Serialize};
@@ -14,9 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     auth::{Authenticated, Authorized, ReadUsers, RequestOrigin, WriteUsers},
-    blocking,
     error::{ApiError, ApiResult, ErrorCode},
 };
 
@@ -293,15 +292,14 @@ fn if_match(req: &HttpRequest) -> ApiResult<Option<i64>> {
 )]
 #[get("/users")]
 pub async fn list_users(
-    state: web::Data<AppState>,
     auth: Authorized<ReadUsers>,
     params: web::Query<ListParams>,
 ) -> ApiResult<web::Json<UserPage>> {
     let query = parse_list(params.into_inner())?;
     let sort = query.sort;
-    let services = state.services.clone();
-    let (accounts, more) =
-        blocking::run(move || services.list_accounts(&auth.caller, &query)).await?;
+    let (accounts, more) = auth
+        .run(move |services, caller| services.list_accounts(&caller, &query))
+        .await?;
     let next_cursor = if more {
         accounts.last().map(|a| encode_cursor(sort, a))
     } else {
@@ -328,7 +326,6 @@ pub async fn list_users(
 )]
 #[post("/users")]
 pub async fn create_user(
-    state: web::Data<AppState>,
     auth: Authorized<WriteUsers>,
     origin: RequestOrigin,
     body: web::Json<CreateUserRequest>,
@@ -352,12 +349,13 @@ pub async fn create_user(
         email_notifications: b.email_notifications,
     };
     let hashes = input.password.is_some();
-    let services = state.services.clone();
-    let work = move || services.create_account(&auth.caller, input, &origin.0);
+    let work = move |services: &Services, caller: Caller| {
+        services.create_account(&caller, input, &origin.0)
+    };
     let account = if hashes {
-        blocking::run_hashing(&state.hash_permits, work).await?
+        auth.run_hashing(work).await?
     } else {
-        blocking::run(work).await?
+        auth.run(work).await?
     };
     Ok(account_response(
         actix_web::http::StatusCode::CREATED,
@@ -375,14 +373,11 @@ pub async fn create_user(
     )
 )]
 #[get("/users/{id}")]
-pub async fn get_user(
-    state: web::Data<AppState>,
-    auth: Authenticated,
-    id: web::Path<Uuid>,
-) -> ApiResult<HttpResponse> {
-    let services = state.services.clone();
+pub async fn get_user(auth: Authenticated, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let account = blocking::run(move || services.get_account(&auth.0, id)).await?;
+    let account = auth
+        .run(move |services, caller| services.get_account(&caller, id))
+        .await?;
     Ok(account_response(actix_web::http::StatusCode::OK, &account))
 }
 
@@ -407,7 +402,6 @@ pub async fn get_user(
 )]
 #[patch("/users/{id}")]
 pub async fn update_user(
-    state: web::Data<AppState>,
     auth: Authorized<WriteUsers>,
     origin: RequestOrigin,
     req: HttpRequest,
@@ -432,12 +426,12 @@ pub async fn update_user(
         expires_at: b.expires_at,
         email_notifications: b.email_notifications,
     };
-    let services = state.services.clone();
     let id = id.into_inner();
-    let account = blocking::run(move || {
-        services.update_account(&auth.caller, id, patch, expected, &origin.0)
-    })
-    .await?;
+    let account = auth
+        .run(move |services, caller| {
+            services.update_account(&caller, id, patch, expected, &origin.0)
+        })
+        .await?;
     Ok(account_response(actix_web::http::StatusCode::OK, &account))
 }
 
@@ -462,15 +456,14 @@ pub struct DeleteResult {
 )]
 #[delete("/users/{id}")]
 pub async fn delete_user(
-    state: web::Data<AppState>,
     auth: Authorized<WriteUsers>,
     origin: RequestOrigin,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let services = state.services.clone();
     let id = id.into_inner();
-    let outcome =
-        blocking::run(move || services.delete_account(&auth.caller, id, &origin.0)).await?;
+    let outcome = auth
+        .run(move |services, caller| services.delete_account(&caller, id, &origin.0))
+        .await?;
     Ok(match outcome {
         DeleteOutcome::Deleted => HttpResponse::NoContent().finish(),
         DeleteOutcome::Deactivated => HttpResponse::Ok().json(DeleteResult {

@@ -23,6 +23,19 @@ impl<T> Db<T> for QueryResult<T> {
     }
 }
 
+/// Runs `$body` with `$c` bound to the concrete backend connection. Each arm type-checks the
+/// query for its own backend, so diesel caches the prepared statement by type without building
+/// SQL text per execution (which the two-backend connection type does).
+macro_rules! on_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::conn::DbConn::Pg($c) => $body,
+            $crate::conn::DbConn::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
 /// Inserts `rows` into `table` with multi-row statements of `per_statement` rows, on the
 /// concrete backend (multi-row inserts are not available through the two-backend connection).
 /// Sizes keep under SQLite's 32,766 and PostgreSQL's 65,535 bind parameters.
@@ -30,17 +43,8 @@ macro_rules! insert_batched {
     ($conn:expr, $table:expr, $rows:expr, $per_statement:expr) => {{
         use diesel::RunQueryDsl as _;
         use $crate::stores::Db as _;
-        match $conn {
-            $crate::conn::DbConn::Pg(c) => {
-                for chunk in $rows.chunks($per_statement) {
-                    diesel::insert_into($table).values(chunk).execute(c).db()?;
-                }
-            }
-            $crate::conn::DbConn::Sqlite(c) => {
-                for chunk in $rows.chunks($per_statement) {
-                    diesel::insert_into($table).values(chunk).execute(c).db()?;
-                }
-            }
+        for chunk in $rows.chunks($per_statement) {
+            $crate::stores::on_backend!($conn, c => diesel::insert_into($table).values(chunk).execute(c)).db()?;
         }
     }};
 }

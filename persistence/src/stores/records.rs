@@ -10,21 +10,19 @@ use domain::{
 };
 use uuid::Uuid;
 
-use super::{accounts::with_roles, Db, Unit};
+use super::{accounts::fold_joined, insert_batched, on_backend, Db, Unit};
 use crate::{
     error::is_unique_violation,
     models::{naive, ApiTokenRow, AuditRow, UserRow},
-    schema::{api_tokens, audit_events, settings, setup_claim, users},
+    schema::{api_tokens, audit_events, settings, setup_claim, user_roles, users},
 };
 
 impl SetupClaim for Unit<'_> {
     fn claim_setup(&mut self) -> Result<bool> {
-        let inserted = diesel::insert_into(setup_claim::table)
-            .values((
-                setup_claim::id.eq(1),
-                setup_claim::claimed_at.eq(naive(Utc::now())),
-            ))
-            .execute(self.conn);
+        let now = naive(Utc::now());
+        let inserted = on_backend!(self.conn, c => diesel::insert_into(setup_claim::table)
+            .values((setup_claim::id.eq(1), setup_claim::claimed_at.eq(now)))
+            .execute(c));
         match inserted {
             Ok(_) => Ok(true),
             Err(e) if is_unique_violation(&e) => Ok(false),
@@ -35,78 +33,69 @@ impl SetupClaim for Unit<'_> {
 
 impl ApiTokens for Unit<'_> {
     fn insert_api_token(&mut self, token: &ApiToken, hash: &str) -> Result<()> {
-        diesel::insert_into(api_tokens::table)
-            .values(ApiTokenRow::new(token, hash))
-            .execute(self.conn)
+        let row = ApiTokenRow::new(token, hash);
+        on_backend!(self.conn, c => diesel::insert_into(api_tokens::table).values(&row).execute(c))
             .db()?;
         Ok(())
     }
 
     fn list_api_tokens(&mut self, user_id: Uuid) -> Result<Vec<ApiToken>> {
-        api_tokens::table
-            .filter(api_tokens::user_id.eq(user_id.to_string()))
+        let owner = user_id.to_string();
+        let rows: Vec<ApiTokenRow> = on_backend!(self.conn, c => api_tokens::table
+            .filter(api_tokens::user_id.eq(&owner))
             .order(api_tokens::id.asc())
             .select(ApiTokenRow::as_select())
-            .load(self.conn)
-            .db()?
-            .into_iter()
-            .map(ApiTokenRow::into_token)
-            .collect()
+            .load(c))
+        .db()?;
+        rows.into_iter().map(ApiTokenRow::into_token).collect()
     }
 
     fn delete_api_token(&mut self, user_id: Uuid, id: Uuid) -> Result<bool> {
-        let n = diesel::delete(
-            api_tokens::table
-                .filter(api_tokens::id.eq(id.to_string()))
-                .filter(api_tokens::user_id.eq(user_id.to_string())),
+        let (owner, id) = (user_id.to_string(), id.to_string());
+        let n = on_backend!(self.conn, c => diesel::delete(
+            api_tokens::table.filter(api_tokens::id.eq(&id)).filter(api_tokens::user_id.eq(&owner)),
         )
-        .execute(self.conn)
+        .execute(c))
         .db()?;
         Ok(n > 0)
     }
 
     fn delete_api_tokens_of(&mut self, user_id: Uuid) -> Result<u64> {
-        let n =
-            diesel::delete(api_tokens::table.filter(api_tokens::user_id.eq(user_id.to_string())))
-                .execute(self.conn)
-                .db()?;
+        let owner = user_id.to_string();
+        let n = on_backend!(self.conn, c => diesel::delete(api_tokens::table.filter(api_tokens::user_id.eq(&owner))).execute(c)).db()?;
         Ok(n as u64)
     }
 
     fn find_api_token(&mut self, hash: &str) -> Result<Option<(ApiToken, Account)>> {
-        let found: Option<(ApiTokenRow, UserRow)> = api_tokens::table
-            .inner_join(users::table)
+        let rows: Vec<(ApiTokenRow, (UserRow, Option<String>))> =
+            on_backend!(self.conn, c => api_tokens::table
+            .inner_join(users::table.left_join(user_roles::table))
             .filter(api_tokens::token_hash.eq(hash))
-            .select((ApiTokenRow::as_select(), UserRow::as_select()))
-            .first(self.conn)
-            .optional()
+            .select((ApiTokenRow::as_select(), (UserRow::as_select(), user_roles::role.nullable())))
+            .load(c))
             .db()?;
-        let Some((token, user)) = found else {
+        let Some(token) = rows.first().map(|(t, _)| t.clone()) else {
             return Ok(None);
         };
-        let account = with_roles(self.conn, vec![user])?
-            .pop()
+        let account = fold_joined(rows.into_iter().map(|(_, user)| user).collect())?
             .ok_or_else(|| Error::Internal("token owner vanished".into()))?;
         Ok(Some((token.into_token()?, account)))
     }
 
     fn touch_api_token(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<()> {
-        diesel::update(api_tokens::table.find(id.to_string()))
+        let id = id.to_string();
+        on_backend!(self.conn, c => diesel::update(api_tokens::table.find(&id))
             .set(api_tokens::last_used_at.eq(Some(naive(at))))
-            .execute(self.conn)
-            .db()?;
+            .execute(c))
+        .db()?;
         Ok(())
     }
 }
 
 impl SettingsStore for Unit<'_> {
     fn load_settings(&mut self) -> Result<Settings> {
-        let doc: Option<String> = settings::table
-            .find(1)
-            .select(settings::document)
-            .first(self.conn)
-            .optional()
-            .db()?;
+        let doc: Option<String> =
+            on_backend!(self.conn, c => settings::table.find(1).select(settings::document).first(c).optional()).db()?;
         match doc {
             Some(doc) => serde_json::from_str(&doc)
                 .map_err(|e| Error::Internal(format!("stored settings are unreadable: {e}"))),
@@ -116,26 +105,21 @@ impl SettingsStore for Unit<'_> {
 
     fn save_settings(&mut self, value: &Settings) -> Result<()> {
         let doc = serde_json::to_string(value).map_err(|e| Error::Internal(e.to_string()))?;
-        diesel::update(settings::table.find(1))
-            .set(settings::document.eq(doc))
-            .execute(self.conn)
-            .db()?;
+        on_backend!(self.conn, c => diesel::update(settings::table.find(1)).set(settings::document.eq(&doc)).execute(c)).db()?;
         Ok(())
     }
 }
 
 impl AuditLog for Unit<'_> {
     fn append_audit(&mut self, event: &AuditEvent) -> Result<()> {
-        diesel::insert_into(audit_events::table)
-            .values(AuditRow::new(event))
-            .execute(self.conn)
-            .db()?;
+        let row = AuditRow::new(event);
+        on_backend!(self.conn, c => diesel::insert_into(audit_events::table).values(&row).execute(c)).db()?;
         Ok(())
     }
 
     fn append_audits(&mut self, events: &[AuditEvent]) -> Result<()> {
         let rows: Vec<AuditRow> = events.iter().map(AuditRow::new).collect();
-        super::insert_batched!(self.conn, audit_events::table, rows, 2500);
+        insert_batched!(self.conn, audit_events::table, rows, 2500);
         Ok(())
     }
 }
