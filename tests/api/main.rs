@@ -9,5 +9,6 @@ mod api_tokens;
 mod contract;
 mod errors;
 mod paging;
+mod plans;
 mod setup;
 mod users;

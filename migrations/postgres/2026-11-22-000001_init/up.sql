@@ -1,4 +1,6 @@
 -- Accounts. Key columns use the "C" collation so a prefix is a byte range an index can scan.
+-- Every column holding an account id uses "C" too: a join between columns of different
+-- collations cannot use the other side's index (a sequential scan per lookup).
 -- The *_key columns hold case-folded values (folded by Roster, not by SQL, so both
 -- databases fold alike); the unique indexes on them make the database decide uniqueness.
 CREATE TABLE users (
@@ -37,15 +39,15 @@ CREATE INDEX users_first_name_key ON users (first_name_key, id);
 CREATE INDEX users_last_name_key ON users (last_name_key, id);
 
 CREATE TABLE user_roles (
-    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    user_id TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     role TEXT NOT NULL,
     PRIMARY KEY (user_id, role)
 );
 CREATE INDEX user_roles_role ON user_roles (role, user_id);
 
 CREATE TABLE api_tokens (
-    id TEXT PRIMARY KEY NOT NULL,
-    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    id TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+    user_id TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     name TEXT NOT NULL,
     token_hash TEXT NOT NULL,
     display_prefix TEXT NOT NULL,
@@ -58,13 +60,13 @@ CREATE INDEX api_tokens_user_id ON api_tokens (user_id);
 
 -- No foreign keys: events outlive the accounts they name (snapshots in *_username/label).
 CREATE TABLE audit_events (
-    id TEXT PRIMARY KEY NOT NULL,
+    id TEXT COLLATE "C" PRIMARY KEY NOT NULL,
     at TIMESTAMP NOT NULL,
-    actor_id TEXT,
+    actor_id TEXT COLLATE "C",
     actor_username TEXT,
     action TEXT NOT NULL,
     target_type TEXT NOT NULL,
-    target_id TEXT,
+    target_id TEXT COLLATE "C",
     target_label TEXT,
     address TEXT,
     user_agent TEXT,
