@@ -26,6 +26,7 @@ use crate::{
 /// The services over a migrated database, as `serve` and the admin subcommands use them.
 pub struct Core {
     pub services: Services,
+    pub database: Database,
     pub secret: String,
     pub backend: Backend,
 }
@@ -53,9 +54,14 @@ impl Core {
         let catalog =
             RoleCatalog::new(config.roles.clone()).map_err(|e| format!("role catalog: {e}"))?;
         let hasher = passwords::Argon2Hasher::new()?;
-        let services = Services::new(Arc::new(database), Arc::new(catalog), Arc::new(hasher));
+        let services = Services::new(
+            Arc::new(database.clone()),
+            Arc::new(catalog),
+            Arc::new(hasher),
+        );
         Ok(Self {
             services,
+            database,
             secret,
             backend,
         })
@@ -84,6 +90,7 @@ impl Application {
             services,
             secret,
             backend,
+            ..
         } = Core::open(config)?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let state = web::Data::new(AppState {

@@ -100,6 +100,22 @@ impl Database {
         Ok(applied)
     }
 
+    /// After a bulk load, refreshes PostgreSQL's planner statistics (`ANALYZE`), so it plans for
+    /// the table it now has. SQLite keeps none that Roster relies on (see `common_prefix`).
+    pub fn analyze_after_bulk_load(&self) -> Result<(), String> {
+        let mut conn = self
+            .conn()
+            .map_err(|_| "cannot connect to the database".to_string())?;
+        if let DbConn::Pg(pg) = &mut *conn {
+            diesel::connection::SimpleConnection::batch_execute(
+                pg,
+                "ANALYZE users, user_roles, audit_events",
+            )
+            .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
     /// Records the secret key's fingerprint on first start; afterwards refuses a different key,
     /// so replicas cannot disagree about token signatures (SPEC §12).
     pub fn check_secret_fingerprint(&self, fingerprint: &str) -> Result<(), String> {

@@ -122,4 +122,31 @@ both! {
         assert!(again.expect_err("duplicates are refused").contains("batch at 0"));
         assert_eq!(walk(&app, &admin, "/api/v1/users?limit=200").await.len(), 251, "a failed batch writes nothing");
     }
+
+    async fn a_common_prefix_pages_completely_and_in_order(app: TestApp) {
+        // 64,032 seeded accounts: every 32nd is ana.*, so `q=ana` matches 2,001 of them, more than
+        // the threshold at which SQLite walks the sort index instead of sorting all matches.
+        let (admin, _) = app.admin().await;
+        let config = app.config.clone();
+        tokio::task::spawn_blocking(move || api::seed::run(&config, 64_032, 0, 8_004)).await.expect("joined").expect("seeded");
+        for sort in ["username", "-last_name"] {
+            let mut names = Vec::new();
+            let mut path = format!("/api/v1/users?q=ANA&limit=200&sort={sort}");
+            loop {
+                let page = app.get(&path, &admin).await;
+                page.ok(200);
+                names.extend(page.body["items"].as_array().expect("items").iter().map(|u| u["username"].as_str().unwrap_or_default().to_owned()));
+                match page.body["next_cursor"].as_str() {
+                    Some(c) => path = format!("/api/v1/users?q=ANA&limit=200&sort={sort}&cursor={c}"),
+                    None => break,
+                }
+            }
+            let unique: HashSet<&String> = names.iter().collect();
+            assert_eq!((names.len(), unique.len()), (2001, 2001), "{sort}");
+            assert!(names.iter().all(|n| n.starts_with("ana.")), "{sort}");
+            if sort == "username" {
+                assert!(names.windows(2).all(|w| w[0] < w[1]), "in username order");
+            }
+        }
+    }
 }
