@@ -124,8 +124,8 @@ both! {
     }
 
     async fn a_common_prefix_pages_completely_and_in_order(app: TestApp) {
-        // 64,032 seeded accounts: every 32nd is ana.*, so `q=ana` matches 2,001 of them, more than
-        // the threshold at which SQLite walks the sort index instead of sorting all matches.
+        // 64,032 seeded accounts: every 32nd is ana.*, so `q=ana` matches 2,001 of them: pages of a
+        // large match set, in order, each exactly once.
         let (admin, _) = app.admin().await;
         let config = app.config.clone();
         tokio::task::spawn_blocking(move || api::seed::run(&config, 64_032, 0, 8_004)).await.expect("joined").expect("seeded");

@@ -27,42 +27,6 @@ fn prefix_end(prefix: &str) -> String {
     format!("{prefix}\u{10FFFF}")
 }
 
-/// Matches at which walking the sort index beats collecting and sorting every match.
-const COMMON_PREFIX_MATCHES: i64 = 2000;
-
-/// Whether `prefix` matches at least [`COMMON_PREFIX_MATCHES`] accounts, counted through the four
-/// key indexes and stopping there. SQLite keeps no statistics to choose between collecting all
-/// matches and sorting them (right for rare prefixes) and walking the sort index with the
-/// prefix as a filter (right for common ones: a page fills after a few thousand rows), so
-/// Roster measures; PostgreSQL's planner makes the same choice from its statistics.
-fn common_prefix(conn: &mut DbConn, prefix: &str) -> Result<bool> {
-    let end = prefix_end(prefix);
-    let in_range = |col: &str| format!("({col} >= ? AND {col} < ?)");
-    let sql = format!(
-        "SELECT count(*) AS n FROM (SELECT 1 FROM users WHERE {} OR {} OR {} OR {} LIMIT {COMMON_PREFIX_MATCHES})",
-        in_range("username_key"),
-        in_range("email_key"),
-        in_range("first_name_key"),
-        in_range("last_name_key")
-    );
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let mut query = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
-    for _ in 0..4 {
-        query = query
-            .bind::<diesel::sql_types::Text, _>(prefix.to_owned())
-            .bind::<diesel::sql_types::Text, _>(end.clone());
-    }
-    let DbConn::Sqlite(c) = conn else {
-        return Ok(false);
-    };
-    let count: Count = query.get_result(c).db()?;
-    Ok(count.n >= COMMON_PREFIX_MATCHES)
-}
-
 /// Attaches roles to rows, keeping the rows' order (one query for the whole page).
 fn with_roles(conn: &mut DbConn, rows: Vec<UserRow>) -> Result<Vec<Account>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
@@ -191,10 +155,6 @@ impl Accounts for Unit<'_> {
     }
 
     fn list_accounts(&mut self, query: &UserQuery, now: DateTime<Utc>) -> Result<Vec<Account>> {
-        let walk_sort_index = match (&*self.conn, &query.q) {
-            (DbConn::Sqlite(_), Some(prefix)) => common_prefix(self.conn, prefix)?,
-            _ => false,
-        };
         let rows: Vec<UserRow> = on_backend!(self.conn, c => {
             let mut q = users::table.select(UserRow::as_select()).into_boxed();
             if let Some(prefix) = &query.q {
@@ -204,22 +164,12 @@ impl Accounts for Unit<'_> {
                         $col.ge(prefix.clone()).and($col.lt(end.clone()))
                     };
                 }
-                q = if walk_sort_index {
-                    // `col || ''` is not a column, so no index range serves it: the sort index does.
-                    q.filter(
-                        in_range!(users::username_key.concat(""))
-                            .or(in_range!(users::email_key.concat("")))
-                            .or(in_range!(users::first_name_key.concat("")))
-                            .or(in_range!(users::last_name_key.concat(""))),
-                    )
-                } else {
-                    q.filter(
-                        in_range!(users::username_key)
-                            .or(in_range!(users::email_key))
-                            .or(in_range!(users::first_name_key))
-                            .or(in_range!(users::last_name_key)),
-                    )
-                };
+                q = q.filter(
+                    in_range!(users::username_key)
+                        .or(in_range!(users::email_key))
+                        .or(in_range!(users::first_name_key))
+                        .or(in_range!(users::last_name_key)),
+                );
             }
             if let Some(role) = &query.role {
                 let holders = user_roles::table.filter(user_roles::role.eq(role.clone())).select(user_roles::user_id);
