@@ -7,7 +7,10 @@ mod models;
 mod schema;
 mod stores;
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use diesel::{prelude::*, r2d2::Pool};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -40,6 +43,11 @@ pub struct DatabaseConfig {
 pub struct Database {
     pool: Pool<Manager>,
     backend: Backend,
+    /// SQLite admits one writer at a time, and a writer that finds the lock taken sleeps in
+    /// SQLite's busy handler with growing back-off (up to 100 ms a wait). Roster's own writers
+    /// queue here instead, so the lock passes straight to the next one; the busy timeout still
+    /// covers other processes (`roster seed`, `roster migrate`).
+    sqlite_writer: Arc<Mutex<()>>,
 }
 
 impl Database {
@@ -64,6 +72,7 @@ impl Database {
         Ok(Self {
             pool,
             backend: config.url.backend,
+            sqlite_writer: Arc::new(Mutex::new(())),
         })
     }
 
@@ -157,6 +166,11 @@ impl Store for Database {
         mode: TxMode,
         work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
     ) -> Result<()> {
+        let _writer = (mode == TxMode::Write && self.backend == Backend::Sqlite).then(|| {
+            self.sqlite_writer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        });
         let mut conn = self.conn()?;
         in_transaction(&mut conn, mode, |c| work(&mut Unit { conn: c }))
     }

@@ -200,10 +200,15 @@ impl Accounts for Unit<'_> {
                             q.filter($col.ge(key.clone()).and($col.gt(key).or(users::id.gt(id))))
                         };
                     }
-                    q = if query.sort.descending {
-                        q.order(($col.desc(), users::id.desc()))
-                    } else {
-                        q.order(($col.asc(), users::id.asc()))
+                    // With `q`, order by `key || ''` (same order): no index can then supply the
+                    // order, so the planner collects matches through the key indexes and sorts
+                    // them, instead of walking the sort index in the belief that matches are
+                    // spread evenly along it (a username prefix is one contiguous block of it).
+                    q = match (query.sort.descending, query.q.is_some()) {
+                        (false, false) => q.order(($col.asc(), users::id.asc())),
+                        (true, false) => q.order(($col.desc(), users::id.desc())),
+                        (false, true) => q.order(($col.concat("").asc(), users::id.asc())),
+                        (true, true) => q.order(($col.concat("").desc(), users::id.desc())),
                     };
                 }};
             }
@@ -216,7 +221,12 @@ impl Accounts for Unit<'_> {
                         let id = after.id.to_string();
                         q = if query.sort.descending { q.filter(users::id.lt(id)) } else { q.filter(users::id.gt(id)) };
                     }
-                    q = if query.sort.descending { q.order(users::id.desc()) } else { q.order(users::id.asc()) };
+                    q = match (query.sort.descending, query.q.is_some()) {
+                        (false, false) => q.order(users::id.asc()),
+                        (true, false) => q.order(users::id.desc()),
+                        (false, true) => q.order(users::id.concat("").asc()),
+                        (true, true) => q.order(users::id.concat("").desc()),
+                    };
                 }
             }
             q.limit(i64::from(query.limit) + 1).load(c)
