@@ -22,8 +22,9 @@ pub trait Accounts {
     fn find_account_for_update(&mut self, id: Uuid) -> Result<Option<Account>>;
     /// By case-folded username or email.
     fn find_account_by_login(&mut self, login_key: &str) -> Result<Option<Account>>;
-    /// Writes every field; the caller has bumped `version`.
-    fn update_account(&mut self, account: &Account) -> Result<()>;
+    /// Writes every field of `after` (the caller has bumped `version`); roles only where they
+    /// differ from `before`.
+    fn update_account(&mut self, before: &Account, after: &Account) -> Result<()>;
     fn delete_account(&mut self, id: Uuid) -> Result<()>;
     /// Records a sign-in time without counting as a change (no version bump).
     fn touch_last_active(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<()>;

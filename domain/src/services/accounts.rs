@@ -143,8 +143,13 @@ impl Services {
                     });
                 }
             }
-            let settings = tx.load_settings()?;
-            let mut after = self.apply_patch(caller, &before, patch, &settings)?;
+            // Settings matter only to a role change (a new guest's expiry): read them then.
+            let guest_days = if patch.roles.is_some() {
+                tx.load_settings()?.guest_days
+            } else {
+                0
+            };
+            let mut after = self.apply_patch(caller, &before, patch, guest_days)?;
             let changes = diff(&before, &after);
             if changes.is_empty() {
                 return Ok(before);
@@ -157,7 +162,7 @@ impl Services {
             after.version = before.version + 1;
             after.updated_at = crate::now();
             after.updated_by = Some(caller.account.id);
-            tx.update_account(&after)?;
+            tx.update_account(&before, &after)?;
             if before.active && !after.active {
                 tx.delete_api_tokens_of(id)?;
             }
@@ -322,7 +327,7 @@ impl Services {
         caller: &Caller,
         before: &Account,
         patch: AccountPatch,
-        settings: &Settings,
+        guest_days: u32,
     ) -> Result<Account> {
         let mut after = before.clone();
         let mut checks = Checks::default();
@@ -390,7 +395,7 @@ impl Services {
                 Ok(roles) => {
                     policy::check_role_change(&caller.account, before, &roles)?;
                     if !before.is_guest() && after.expires_at.is_none() {
-                        after.expires_at = fields::guest_expiry(&roles, None, settings.guest_days);
+                        after.expires_at = fields::guest_expiry(&roles, None, guest_days);
                     }
                     after.roles = roles;
                 }
@@ -424,12 +429,12 @@ fn deactivate_instead(
     if !account.active {
         return Ok(());
     }
-    let mut after = account;
+    let mut after = account.clone();
     after.active = false;
     after.version += 1;
     after.updated_at = crate::now();
     after.updated_by = Some(caller.account.id);
-    tx.update_account(&after)?;
+    tx.update_account(&account, &after)?;
     tx.delete_api_tokens_of(after.id)?;
     let details =
         json!({"reason": "has_authored_changes", "active": {"before": true, "after": false}});

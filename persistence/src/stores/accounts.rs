@@ -75,9 +75,7 @@ fn find_by_id(conn: &mut DbConn, id: &str) -> Result<Option<Account>> {
     fold_joined(rows)
 }
 
-fn write_roles(conn: &mut DbConn, account: &Account) -> Result<()> {
-    let id = account.id.to_string();
-    on_backend!(conn, c => diesel::delete(user_roles::table.filter(user_roles::user_id.eq(&id))).execute(c)).db()?;
+fn insert_roles(conn: &mut DbConn, account: &Account) -> Result<()> {
     let rows = RoleRow::all_of(std::slice::from_ref(account));
     insert_batched!(conn, user_roles::table, rows, 5000);
     Ok(())
@@ -92,7 +90,7 @@ impl Accounts for Unit<'_> {
         let row = UserRow::from_account(account);
         on_backend!(self.conn, c => diesel::insert_into(users::table).values(&row).execute(c))
             .db()?;
-        write_roles(self.conn, account)
+        insert_roles(self.conn, account)
     }
 
     fn insert_accounts(&mut self, accounts: &[Account]) -> Result<()> {
@@ -134,10 +132,15 @@ impl Accounts for Unit<'_> {
         fold_joined(rows)
     }
 
-    fn update_account(&mut self, account: &Account) -> Result<()> {
-        let row = UserRow::from_account(account);
+    fn update_account(&mut self, before: &Account, after: &Account) -> Result<()> {
+        let row = UserRow::from_account(after);
         on_backend!(self.conn, c => diesel::update(users::table.find(&row.id)).set(&row).execute(c)).db()?;
-        write_roles(self.conn, account)
+        if before.roles != after.roles {
+            on_backend!(self.conn, c => diesel::delete(user_roles::table.filter(user_roles::user_id.eq(&row.id))).execute(c))
+                .db()?;
+            insert_roles(self.conn, after)?;
+        }
+        Ok(())
     }
 
     fn delete_account(&mut self, id: Uuid) -> Result<()> {
