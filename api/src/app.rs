@@ -123,6 +123,10 @@ impl Application {
                 .wrap(ErrorHandlers::new().default_handler(middleware::problem_for_bare_errors))
                 .wrap(from_fn(middleware::request_context))
         });
+        // Database work runs on the blocking pool, and no more of it can run at once than there are
+        // pooled connections: more threads would only wait, each costing a stack and, with glibc,
+        // possibly a malloc arena of its own.
+        server = server.worker_max_blocking_threads(16);
         if let Some(workers) = config.workers {
             server = server.workers(workers);
         }
