@@ -6,7 +6,7 @@ use std::time::Duration;
 use diesel::{
     connection::{AnsiTransactionManager, SimpleConnection, TransactionManager},
     pg::PgConnection,
-    r2d2::{self, ManageConnection},
+    r2d2::{self, ManageConnection, R2D2Connection},
     sqlite::SqliteConnection,
     Connection,
 };
@@ -98,12 +98,19 @@ impl ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut DbConn) -> bool {
-        let status = match conn {
-            DbConn::Pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
-            DbConn::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+        // Diesel's own check (a lost PostgreSQL connection, a broken transaction), plus: handed
+        // back with a transaction still open.
+        let (broken, status) = match conn {
+            DbConn::Pg(c) => (
+                R2D2Connection::is_broken(c),
+                AnsiTransactionManager::transaction_manager_status_mut(c),
+            ),
+            DbConn::Sqlite(c) => (
+                R2D2Connection::is_broken(c),
+                AnsiTransactionManager::transaction_manager_status_mut(c),
+            ),
         };
-        // Broken, or handed back with a transaction still open.
-        !matches!(status.transaction_depth(), Ok(None))
+        broken || !matches!(status.transaction_depth(), Ok(None))
     }
 }
 

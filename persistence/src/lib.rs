@@ -67,6 +67,7 @@ impl Database {
             .max_size(config.pool_size)
             .min_idle(Some(1))
             .connection_timeout(config.checkout_timeout)
+            // A lost PostgreSQL connection is noticed before use, not by a failed request.
             .test_on_check_out(config.url.backend == Backend::Postgres)
             .build_unchecked(manager);
         Ok(Self {
