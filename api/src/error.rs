@@ -28,7 +28,6 @@ pub enum ErrorCode {
     Forbidden,
     AdminRoleRequired,
     OwnRoles,
-    OwnEmail,
     EmailChangeRequiresAdmin,
     UsernameImmutable,
     UserNotFound,
@@ -78,10 +77,6 @@ impl ErrorCode {
                 "Only admins grant or remove the admin role",
             ),
             OwnRoles => (StatusCode::FORBIDDEN, "Nobody edits their own roles"),
-            OwnEmail => (
-                StatusCode::FORBIDDEN,
-                "Users cannot change their own email or username",
-            ),
             EmailChangeRequiresAdmin => (
                 StatusCode::FORBIDDEN,
                 "Only an admin can change an email address",
@@ -230,7 +225,6 @@ impl From<Error> for ApiError {
             Error::Forbidden(_) => ErrorCode::Forbidden,
             Error::AdminRoleRequired => ErrorCode::AdminRoleRequired,
             Error::OwnRoles => ErrorCode::OwnRoles,
-            Error::OwnEmail => ErrorCode::OwnEmail,
             Error::EmailChangeRequiresAdmin => ErrorCode::EmailChangeRequiresAdmin,
             Error::UsernameImmutable => ErrorCode::UsernameImmutable,
             Error::UserNotFound => ErrorCode::UserNotFound,

@@ -35,8 +35,6 @@ pub enum Error {
     AdminRoleRequired,
     #[error("nobody edits their own roles")]
     OwnRoles,
-    #[error("users cannot change their own email or username")]
-    OwnEmail,
     #[error("only an admin can change an email address")]
     EmailChangeRequiresAdmin,
     #[error("the username cannot be changed once set")]

@@ -77,9 +77,6 @@ impl Database {
         })
     }
 
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
 
     fn conn(&self) -> Result<diesel::r2d2::PooledConnection<Manager>> {
         self.pool.get().map_err(|e| {
