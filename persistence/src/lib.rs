@@ -77,7 +77,6 @@ impl Database {
         })
     }
 
-
     fn conn(&self) -> Result<diesel::r2d2::PooledConnection<Manager>> {
         self.pool.get().map_err(|e| {
             tracing::warn!(error = %e, "no database connection");
