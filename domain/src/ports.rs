@@ -25,7 +25,7 @@ pub trait Accounts {
     /// Writes every field of `after` (the caller has bumped `version`); roles only where they
     /// differ from `before`.
     fn update_account(&mut self, before: &Account, after: &Account) -> Result<()>;
-    fn delete_account(&mut self, id: Uuid) -> Result<()>;
+    fn delete_account(&mut self, account: &Account) -> Result<()>;
     /// Records a sign-in time without counting as a change (no version bump).
     fn touch_last_active(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<()>;
     /// One page, `limit + 1` rows at most so the caller can tell whether more follow.

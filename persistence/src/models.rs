@@ -12,7 +12,7 @@ use domain::{
 };
 use uuid::Uuid;
 
-use crate::schema::{api_tokens, audit_events, user_roles, users};
+use crate::schema::{api_tokens, audit_events, user_prefixes, user_roles, users};
 
 pub(crate) fn naive(t: DateTime<Utc>) -> NaiveDateTime {
     t.naive_utc()
@@ -143,6 +143,54 @@ impl RoleRow {
                 })
             })
             .collect()
+    }
+}
+
+/// The longest `q` answered from `user_prefixes` (see its migration); longer ones go through
+/// the four key indexes.
+pub(crate) const INDEXED_PREFIX_CHARS: usize = 2;
+
+/// One row of `user_prefixes`: an account (by its unique username key) under one prefix.
+#[derive(Insertable, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[diesel(table_name = user_prefixes)]
+pub(crate) struct PrefixRow {
+    pub prefix: String,
+    pub username_key: String,
+}
+
+impl PrefixRow {
+    /// The distinct 1- and 2-character prefixes of an account's four search keys, as the
+    /// migration's backfill computes them (`substr` counts characters on both databases).
+    pub fn of(a: &Account) -> Vec<Self> {
+        let username_key = a.username.key();
+        let keys = [
+            username_key.clone(),
+            a.email.key(),
+            a.first_name.key(),
+            a.last_name.key(),
+        ];
+        let mut prefixes: Vec<String> = keys
+            .iter()
+            .flat_map(|key| {
+                (1..=INDEXED_PREFIX_CHARS).filter_map(move |n| {
+                    let end = key.char_indices().nth(n).map_or(key.len(), |(i, _)| i);
+                    (end > 0).then(|| key[..end].to_owned())
+                })
+            })
+            .collect();
+        prefixes.sort();
+        prefixes.dedup();
+        prefixes
+            .into_iter()
+            .map(|prefix| Self {
+                prefix,
+                username_key: username_key.clone(),
+            })
+            .collect()
+    }
+
+    pub fn all_of(accounts: &[Account]) -> Vec<Self> {
+        accounts.iter().flat_map(Self::of).collect()
     }
 }
 

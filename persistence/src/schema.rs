@@ -41,6 +41,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_prefixes (prefix, username_key) {
+        prefix -> Text,
+        username_key -> Text,
+    }
+}
+
+diesel::table! {
     api_tokens (id) {
         id -> Text,
         user_id -> Text,
@@ -92,4 +99,4 @@ diesel::table! {
 
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, user_roles, api_tokens);
+diesel::allow_tables_to_appear_in_same_query!(users, user_roles, user_prefixes, api_tokens);

@@ -3,7 +3,7 @@ use std::collections::HashSet;
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
+use crate::helpers::{Db, TestApp};
 
 /// Follows `next_cursor` from `first` to the end; returns every id in order.
 async fn walk(app: &TestApp, token: &str, first: &str) -> Vec<String> {
@@ -129,24 +129,108 @@ both! {
         let (admin, _) = app.admin().await;
         let config = app.config.clone();
         tokio::task::spawn_blocking(move || api::seed::run(&config, 64_032, 0, 8_004)).await.expect("joined").expect("seeded");
-        for sort in ["username", "-last_name"] {
+        // `AN` (two characters) is answered from `user_prefixes`, `ANA` through the key indexes.
+        for (q, sort) in [("ANA", "username"), ("ANA", "-last_name"), ("AN", "username"), ("AN", "-username")] {
             let mut names = Vec::new();
-            let mut path = format!("/api/v1/users?q=ANA&limit=200&sort={sort}");
+            let mut path = format!("/api/v1/users?q={q}&limit=200&sort={sort}");
             loop {
                 let page = app.get(&path, &admin).await;
                 page.ok(200);
                 names.extend(page.body["items"].as_array().expect("items").iter().map(|u| u["username"].as_str().unwrap_or_default().to_owned()));
                 match page.body["next_cursor"].as_str() {
-                    Some(c) => path = format!("/api/v1/users?q=ANA&limit=200&sort={sort}&cursor={c}"),
+                    Some(c) => path = format!("/api/v1/users?q={q}&limit=200&sort={sort}&cursor={c}"),
                     None => break,
                 }
             }
             let unique: HashSet<&String> = names.iter().collect();
-            assert_eq!((names.len(), unique.len()), (2001, 2001), "{sort}");
-            assert!(names.iter().all(|n| n.starts_with("ana.")), "{sort}");
-            if sort == "username" {
-                assert!(names.windows(2).all(|w| w[0] < w[1]), "in username order");
+            assert_eq!((names.len(), unique.len()), (2001, 2001), "{q} {sort}");
+            assert!(names.iter().all(|n| n.starts_with("ana.")), "{q} {sort}");
+            match sort {
+                "username" => assert!(names.windows(2).all(|w| w[0] < w[1]), "in username order"),
+                "-username" => assert!(names.windows(2).all(|w| w[0] > w[1]), "in reverse username order"),
+                _ => {}
             }
         }
+    }
+}
+
+#[derive(diesel::QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct PrefixLine {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    p: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    username_key: String,
+}
+
+/// Runs `sql` on the app's own database.
+fn prefix_lines(app: &TestApp, sql: &str) -> Vec<PrefixLine> {
+    use diesel::{Connection, RunQueryDsl};
+    let url = app.config.database_url();
+    let mut lines: Vec<PrefixLine> = match app.db {
+        Db::Sqlite => {
+            let path = url.strip_prefix("sqlite://").expect("a SQLite URL");
+            let mut conn = diesel::SqliteConnection::establish(path).expect("open SQLite");
+            diesel::sql_query(sql).load(&mut conn).expect("query")
+        }
+        Db::Postgres => {
+            let mut conn = diesel::PgConnection::establish(&url).expect("connect");
+            diesel::sql_query(sql).load(&mut conn).expect("query")
+        }
+    };
+    lines.sort();
+    lines
+}
+
+/// The migration's backfill, as a query.
+fn backfill_select(app: &TestApp) -> String {
+    let migration = match app.db {
+        Db::Sqlite => {
+            include_str!("../../migrations/sqlite/2026-11-23-000001_user_prefixes/up.sql")
+        }
+        Db::Postgres => {
+            include_str!("../../migrations/postgres/2026-11-23-000001_user_prefixes/up.sql")
+        }
+    };
+    let (_, select) = migration
+        .split_once("INSERT INTO user_prefixes (prefix, username_key)")
+        .expect("the backfill");
+    select.trim().trim_end_matches(';').to_owned()
+}
+
+both! {
+    async fn short_prefixes_follow_every_write(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let people = [("ana.lima", "Ana", "Lima"), ("zed", "Élodie", "Ørsted"), ("kim", "K", "Anand"), ("x", "Ünal", "Ñúñez")];
+        let ids = create_many(&app, &admin, people.iter().map(|(u, f, l)| (u.to_string(), f.to_string(), l.to_string()))).await;
+        let found = |body: &Value| -> Vec<String> {
+            body["items"].as_array().expect("items").iter().map(|u| u["username"].as_str().unwrap_or_default().to_owned()).collect()
+        };
+        let search = |q: &str| {
+            let path = format!("/api/v1/users?q={q}");
+            let admin = admin.clone();
+            let app = &app;
+            async move { app.get(&path, &admin).await }
+        };
+        assert_eq!(found(&search("AN").await.body), ["ana.lima", "kim"]);
+        assert_eq!(found(&search("%C3%B8").await.body), ["zed"], "Ø folds to ø");
+        assert_eq!(found(&search("%C3%BC").await.body), ["x"]);
+        assert_eq!(found(&search("AN&sort=-username").await.body), ["kim", "ana.lima"]);
+
+        // A renamed account moves between prefixes; the email change needs an admin (it is one).
+        let kim = format!("/api/v1/users/{}", ids[2]);
+        app.patch(&kim, &admin, json!({"last_name": "Berg", "first_name": "Kim", "email": "an@example.org"})).await.ok(200);
+        assert_eq!(found(&search("an").await.body), ["ana.lima", "kim"], "still an: by email now");
+        assert_eq!(found(&search("be").await.body), ["kim"]);
+        app.patch(&kim, &admin, json!({"email": "kim@example.org"})).await.ok(200);
+        assert_eq!(found(&search("an").await.body), ["ana.lima"]);
+        app.delete(&format!("/api/v1/users/{}", ids[0]), &admin).await.ok(204);
+        assert!(found(&search("an").await.body).is_empty());
+        assert!(found(&search("a").await.body).contains(&"admin".to_owned()));
+
+        // What Roster maintained equals what the migration computes from the accounts.
+        let maintained = prefix_lines(&app, "SELECT prefix AS p, username_key FROM user_prefixes");
+        let computed = prefix_lines(&app, &backfill_select(&app));
+        assert_eq!(maintained, computed);
+        assert!(maintained.iter().any(|l| l.p == "ñú" && l.username_key == "x"));
     }
 }

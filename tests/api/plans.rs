@@ -13,7 +13,7 @@ struct PlanLine {
     line: String,
 }
 
-const LOOKUPS: [(&str, &str); 6] = [
+const LOOKUPS: [(&str, &str); 7] = [
     ("account by id with roles", "SELECT * FROM users LEFT JOIN user_roles ON user_roles.user_id = users.id WHERE users.id = $1"),
     (
         "API token with owner and roles",
@@ -23,6 +23,11 @@ const LOOKUPS: [(&str, &str); 6] = [
     ("login", "SELECT * FROM users LEFT JOIN user_roles ON user_roles.user_id = users.id WHERE users.username_key = $1 OR users.email_key = $1"),
     ("roles of a page", "SELECT user_id, role FROM user_roles WHERE user_id = ANY(ARRAY['a', 'b'])"),
     ("active admins", "SELECT count(*) FROM users INNER JOIN user_roles ON user_roles.user_id = users.id WHERE user_roles.role = 'admin' AND users.active"),
+    (
+        "accounts by a short prefix, username order",
+        "SELECT users.* FROM user_prefixes INNER JOIN users ON users.username_key = user_prefixes.username_key \
+         WHERE user_prefixes.prefix = $1 AND user_prefixes.username_key > $1 ORDER BY user_prefixes.username_key LIMIT 51",
+    ),
     ("authored changes", "SELECT EXISTS (SELECT 1 FROM audit_events WHERE actor_id = $1 AND action NOT LIKE 'auth.%')"),
 ];
 

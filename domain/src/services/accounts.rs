@@ -203,7 +203,7 @@ impl Services {
                 deactivate_instead(tx, caller, account, actor, origin)?;
                 return Ok(DeleteOutcome::Deactivated);
             }
-            tx.delete_account(id)?;
+            tx.delete_account(&account)?;
             let event = AuditEvent::new(actor, action::USER_DELETED, origin)
                 .on_account(&account)
                 .details(snapshot(&account));

@@ -15,8 +15,8 @@ use uuid::Uuid;
 use super::{insert_batched, on_backend, Db, Unit};
 use crate::{
     conn::DbConn,
-    models::{naive, RoleRow, UserRow},
-    schema::{audit_events, user_roles, users},
+    models::{naive, PrefixRow, RoleRow, UserRow, INDEXED_PREFIX_CHARS},
+    schema::{audit_events, user_prefixes, user_roles, users},
 };
 
 /// Serialises last-admin checks on PostgreSQL (SQLite write transactions are already serial).
@@ -81,84 +81,69 @@ fn insert_roles(conn: &mut DbConn, account: &Account) -> Result<()> {
     Ok(())
 }
 
-impl Accounts for Unit<'_> {
-    fn count_accounts(&mut self) -> Result<i64> {
-        on_backend!(self.conn, c => users::table.count().get_result(c)).db()
-    }
+fn insert_prefixes(conn: &mut DbConn, rows: &[PrefixRow]) -> Result<()> {
+    insert_batched!(conn, user_prefixes::table, rows, 5000);
+    Ok(())
+}
 
-    fn insert_account(&mut self, account: &Account) -> Result<()> {
-        let row = UserRow::from_account(account);
-        on_backend!(self.conn, c => diesel::insert_into(users::table).values(&row).execute(c))
-            .db()?;
-        insert_roles(self.conn, account)
-    }
+fn delete_prefixes(conn: &mut DbConn, rows: &[PrefixRow]) -> Result<()> {
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    // All rows of one account: one username key.
+    let prefixes: Vec<&str> = rows.iter().map(|r| r.prefix.as_str()).collect();
+    on_backend!(conn, c => diesel::delete(
+        user_prefixes::table
+            .filter(user_prefixes::username_key.eq(&first.username_key))
+            .filter(user_prefixes::prefix.eq_any(&prefixes)),
+    )
+    .execute(c))
+    .db()?;
+    Ok(())
+}
 
-    fn insert_accounts(&mut self, accounts: &[Account]) -> Result<()> {
-        let rows: Vec<UserRow> = accounts.iter().map(UserRow::from_account).collect();
-        insert_batched!(self.conn, users::table, rows, 1000);
-        let roles = RoleRow::all_of(accounts);
-        insert_batched!(self.conn, user_roles::table, roles, 5000);
-        Ok(())
-    }
-
-    fn find_account(&mut self, id: Uuid) -> Result<Option<Account>> {
-        find_by_id(self.conn, &id.to_string())
-    }
-
-    fn find_account_for_update(&mut self, id: Uuid) -> Result<Option<Account>> {
-        let id = id.to_string();
-        if let DbConn::Pg(pg) = self.conn {
-            // Lock the account's row; SQLite's write transaction already holds its only write lock.
-            users::table
-                .find(&id)
-                .select(users::id)
-                .for_update()
-                .first::<String>(pg)
-                .optional()
-                .db()?;
+/// Applies a list's `role` and `status` filters to a boxed query over `users` (alone or joined).
+macro_rules! filter_by_role_and_status {
+    ($q:ident, $query:expr, $now:expr) => {
+        if let Some(role) = &$query.role {
+            let holders = user_roles::table
+                .filter(user_roles::role.eq(role.clone()))
+                .select(user_roles::user_id);
+            $q = $q.filter(users::id.eq_any(holders));
         }
-        find_by_id(self.conn, &id)
-    }
-
-    fn find_account_by_login(&mut self, login_key: &str) -> Result<Option<Account>> {
-        // A username match wins over another account's email match.
-        let rows = on_backend!(self.conn, c => users::table
-            .left_join(user_roles::table)
-            .filter(users::username_key.eq(login_key).or(users::email_key.eq(login_key)))
-            .select((UserRow::as_select(), user_roles::role.nullable()))
-            .order((users::username_key.ne(login_key), users::id))
-            .load(c))
-        .db()?;
-        fold_joined(rows)
-    }
-
-    fn update_account(&mut self, before: &Account, after: &Account) -> Result<()> {
-        let row = UserRow::from_account(after);
-        on_backend!(self.conn, c => diesel::update(users::table.find(&row.id)).set(&row).execute(c)).db()?;
-        if before.roles != after.roles {
-            on_backend!(self.conn, c => diesel::delete(user_roles::table.filter(user_roles::user_id.eq(&row.id))).execute(c))
-                .db()?;
-            insert_roles(self.conn, after)?;
+        if let Some(status) = $query.status {
+            let now = naive($now);
+            let usable = users::active.eq(true).and(users::locked_at.is_null());
+            let unexpired = users::expires_at.is_null().or(users::expires_at.gt(now));
+            let never_used = users::activated_at
+                .is_null()
+                .and(users::last_active_at.is_null());
+            $q = match status {
+                Status::Inactive => $q.filter(users::active.eq(false)),
+                Status::Locked => {
+                    $q.filter(users::active.eq(true).and(users::locked_at.is_not_null()))
+                }
+                Status::Expired => $q.filter(usable.and(users::expires_at.le(now))),
+                Status::Invited => $q.filter(usable.and(unexpired).and(never_used)),
+                Status::Active => $q.filter(usable.and(unexpired).and(never_used.eq(false))),
+            };
         }
-        Ok(())
-    }
+    };
+}
 
-    fn delete_account(&mut self, id: Uuid) -> Result<()> {
-        on_backend!(self.conn, c => diesel::delete(users::table.find(id.to_string())).execute(c))
-            .db()?;
-        Ok(())
-    }
+/// Whether `q` is answered by walking `user_prefixes` (short prefixes, the default sort order).
+fn answered_by_prefix_table(query: &UserQuery, prefix: &str) -> bool {
+    query.sort.field == SortField::Username && prefix.chars().count() <= INDEXED_PREFIX_CHARS
+}
 
-    fn touch_last_active(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<()> {
-        on_backend!(self.conn, c => diesel::update(users::table.find(id.to_string()))
-            .set(users::last_active_at.eq(Some(naive(at))))
-            .execute(c))
-        .db()?;
-        Ok(())
-    }
-
-    fn list_accounts(&mut self, query: &UserQuery, now: DateTime<Utc>) -> Result<Vec<Account>> {
-        let rows: Vec<UserRow> = on_backend!(self.conn, c => {
+/// Any list: matches of `q` are collected through the four key indexes and sorted (cost in
+/// proportion to the matches), or, without `q`, the sort index is walked from the cursor.
+fn list_through_key_indexes(
+    conn: &mut DbConn,
+    query: &UserQuery,
+    now: DateTime<Utc>,
+) -> Result<Vec<UserRow>> {
+    on_backend!(conn, c => {
             let mut q = users::table.select(UserRow::as_select()).into_boxed();
             if let Some(prefix) = &query.q {
                 let end = prefix_end(prefix);
@@ -174,23 +159,7 @@ impl Accounts for Unit<'_> {
                         .or(in_range!(users::last_name_key)),
                 );
             }
-            if let Some(role) = &query.role {
-                let holders = user_roles::table.filter(user_roles::role.eq(role.clone())).select(user_roles::user_id);
-                q = q.filter(users::id.eq_any(holders));
-            }
-            if let Some(status) = query.status {
-                let now = naive(now);
-                let usable = users::active.eq(true).and(users::locked_at.is_null());
-                let unexpired = users::expires_at.is_null().or(users::expires_at.gt(now));
-                let never_used = users::activated_at.is_null().and(users::last_active_at.is_null());
-                q = match status {
-                    Status::Inactive => q.filter(users::active.eq(false)),
-                    Status::Locked => q.filter(users::active.eq(true).and(users::locked_at.is_not_null())),
-                    Status::Expired => q.filter(usable.and(users::expires_at.le(now))),
-                    Status::Invited => q.filter(usable.and(unexpired).and(never_used)),
-                    Status::Active => q.filter(usable.and(unexpired).and(never_used.eq(false))),
-                };
-            }
+            filter_by_role_and_status!(q, query, now);
             macro_rules! page_by {
                 ($col:expr) => {{
                     if let Some(after) = &query.after {
@@ -233,8 +202,120 @@ impl Accounts for Unit<'_> {
                 }
             }
             q.limit(i64::from(query.limit) + 1).load(c)
-        })
+    })
+    .db()
+}
+
+impl Accounts for Unit<'_> {
+    fn count_accounts(&mut self) -> Result<i64> {
+        on_backend!(self.conn, c => users::table.count().get_result(c)).db()
+    }
+
+    fn insert_account(&mut self, account: &Account) -> Result<()> {
+        let row = UserRow::from_account(account);
+        on_backend!(self.conn, c => diesel::insert_into(users::table).values(&row).execute(c))
+            .db()?;
+        insert_roles(self.conn, account)?;
+        insert_prefixes(self.conn, &PrefixRow::of(account))
+    }
+
+    fn insert_accounts(&mut self, accounts: &[Account]) -> Result<()> {
+        let rows: Vec<UserRow> = accounts.iter().map(UserRow::from_account).collect();
+        insert_batched!(self.conn, users::table, rows, 1000);
+        let roles = RoleRow::all_of(accounts);
+        insert_batched!(self.conn, user_roles::table, roles, 5000);
+        insert_prefixes(self.conn, &PrefixRow::all_of(accounts))
+    }
+
+    fn find_account(&mut self, id: Uuid) -> Result<Option<Account>> {
+        find_by_id(self.conn, &id.to_string())
+    }
+
+    fn find_account_for_update(&mut self, id: Uuid) -> Result<Option<Account>> {
+        let id = id.to_string();
+        if let DbConn::Pg(pg) = self.conn {
+            // Lock the account's row; SQLite's write transaction already holds its only write lock.
+            users::table
+                .find(&id)
+                .select(users::id)
+                .for_update()
+                .first::<String>(pg)
+                .optional()
+                .db()?;
+        }
+        find_by_id(self.conn, &id)
+    }
+
+    fn find_account_by_login(&mut self, login_key: &str) -> Result<Option<Account>> {
+        // A username match wins over another account's email match.
+        let rows = on_backend!(self.conn, c => users::table
+            .left_join(user_roles::table)
+            .filter(users::username_key.eq(login_key).or(users::email_key.eq(login_key)))
+            .select((UserRow::as_select(), user_roles::role.nullable()))
+            .order((users::username_key.ne(login_key), users::id))
+            .load(c))
         .db()?;
+        fold_joined(rows)
+    }
+
+    fn update_account(&mut self, before: &Account, after: &Account) -> Result<()> {
+        let row = UserRow::from_account(after);
+        on_backend!(self.conn, c => diesel::update(users::table.find(&row.id)).set(&row).execute(c)).db()?;
+        if before.roles != after.roles {
+            on_backend!(self.conn, c => diesel::delete(user_roles::table.filter(user_roles::user_id.eq(&row.id))).execute(c))
+                .db()?;
+            insert_roles(self.conn, after)?;
+        }
+        let (old, new) = (PrefixRow::of(before), PrefixRow::of(after));
+        if old != new {
+            let gone: Vec<PrefixRow> = old.iter().filter(|r| !new.contains(r)).cloned().collect();
+            let added: Vec<PrefixRow> = new.iter().filter(|r| !old.contains(r)).cloned().collect();
+            delete_prefixes(self.conn, &gone)?;
+            insert_prefixes(self.conn, &added)?;
+        }
+        Ok(())
+    }
+
+    fn delete_account(&mut self, account: &Account) -> Result<()> {
+        on_backend!(self.conn, c => diesel::delete(users::table.find(account.id.to_string())).execute(c))
+            .db()?;
+        delete_prefixes(self.conn, &PrefixRow::of(account))
+    }
+
+    fn touch_last_active(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<()> {
+        on_backend!(self.conn, c => diesel::update(users::table.find(id.to_string()))
+            .set(users::last_active_at.eq(Some(naive(at))))
+            .execute(c))
+        .db()?;
+        Ok(())
+    }
+
+    fn list_accounts(&mut self, query: &UserQuery, now: DateTime<Utc>) -> Result<Vec<Account>> {
+        let rows: Vec<UserRow> = match &query.q {
+            Some(prefix) if answered_by_prefix_table(query, prefix) => {
+                on_backend!(self.conn, c => {
+                    // Walks `user_prefixes`' primary key from the cursor: rows come in username
+                    // order, so the limit stops the walk however many accounts match.
+                    let mut q = user_prefixes::table
+                        .inner_join(users::table.on(users::username_key.eq(user_prefixes::username_key)))
+                        .filter(user_prefixes::prefix.eq(prefix.clone()))
+                        .select(UserRow::as_select())
+                        .into_boxed();
+                    filter_by_role_and_status!(q, query, now);
+                    // Usernames are unique, so the key alone is a position.
+                    let key = user_prefixes::username_key;
+                    q = match (&query.after, query.sort.descending) {
+                        (Some(after), false) => q.filter(key.gt(after.key.clone())).order(key.asc()),
+                        (Some(after), true) => q.filter(key.lt(after.key.clone())).order(key.desc()),
+                        (None, false) => q.order(key.asc()),
+                        (None, true) => q.order(key.desc()),
+                    };
+                    q.limit(i64::from(query.limit) + 1).load(c)
+                })
+                .db()?
+            }
+            _ => list_through_key_indexes(self.conn, query, now)?,
+        };
         with_roles(self.conn, rows)
     }
 
