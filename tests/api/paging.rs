@@ -75,6 +75,15 @@ both! {
         assert_eq!(active.body["items"].as_array().expect("items").len(), 1);
         let admins = app.get("/api/v1/users?role=admin", &admin).await;
         assert_eq!(admins.body["items"][0]["username"], "admin");
+        assert_eq!(admins.body["items"][0]["roles"], json!(["admin"]));
+        app.user(&admin, "multi", &["user_manager", "user"]).await;
+        for q in ["mu", "multi"] {
+            let page = app.get(&format!("/api/v1/users?q={q}"), &admin).await;
+            assert_eq!(page.body["items"][0]["roles"], json!(["user", "user_manager"]), "every role of a listed account, sorted");
+        }
+        app.post("/api/v1/users", &admin, json!({"username": "norole", "email": "norole@example.org", "first_name": "N", "last_name": "R", "roles": []})).await.ok(201);
+        let page = app.get("/api/v1/users?q=no", &admin).await;
+        assert_eq!(page.body["items"][0]["roles"], json!([]), "an account without roles");
         app.get("/api/v1/users?limit=0", &admin).await.problem(400, "invalid_query");
         app.get("/api/v1/users?limit=201", &admin).await.problem(400, "invalid_query");
         app.get("/api/v1/users?sort=password", &admin).await.problem(400, "invalid_query");

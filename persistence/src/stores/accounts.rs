@@ -1,7 +1,10 @@
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
-use diesel::{dsl::exists, prelude::*};
+use diesel::{
+    dsl::{exists, sql},
+    expression::SqlLiteral,
+    prelude::*,
+    sql_types::{Nullable, Text},
+};
 use domain::{
     account::{Account, Status},
     audit::action::SIGN_IN_PREFIX,
@@ -27,27 +30,32 @@ fn prefix_end(prefix: &str) -> String {
     format!("{prefix}\u{10FFFF}")
 }
 
-/// Attaches roles to rows, keeping the rows' order (one query for the whole page).
-fn with_roles(conn: &mut DbConn, rows: Vec<UserRow>) -> Result<Vec<Account>> {
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let pairs: Vec<(String, String)> = if ids.is_empty() {
-        Vec::new()
-    } else {
-        on_backend!(conn, c => user_roles::table
-            .filter(user_roles::user_id.eq_any(&ids))
-            .select((user_roles::user_id, user_roles::role))
-            .order((user_roles::user_id, user_roles::role))
-            .load(c))
-        .db()?
-    };
-    let mut roles: HashMap<String, Vec<String>> = HashMap::new();
-    for (user, role) in pairs {
-        roles.entry(user).or_default().push(role);
-    }
+/// A list row: the account and its roles, comma-separated (role names have no commas).
+type ListRow = (UserRow, Option<String>);
+
+/// The `roles` column of a list row: a correlated subquery on `user_roles`' primary key, so a
+/// page is one statement (the same text for every page, so it stays prepared).
+fn roles_column(conn: &DbConn) -> SqlLiteral<Nullable<Text>> {
+    sql(match conn {
+        DbConn::Pg(_) => {
+            "(SELECT string_agg(role, ',') FROM user_roles WHERE user_roles.user_id = users.id)"
+        }
+        DbConn::Sqlite(_) => {
+            "(SELECT group_concat(role, ',') FROM user_roles WHERE user_roles.user_id = users.id)"
+        }
+    })
+}
+
+fn from_list_rows(rows: Vec<ListRow>) -> Result<Vec<Account>> {
     rows.into_iter()
-        .map(|row| {
-            let r = roles.remove(&row.id).unwrap_or_default();
-            row.into_account(r)
+        .map(|(row, roles)| {
+            let mut roles: Vec<String> = roles
+                .iter()
+                .flat_map(|r| r.split(','))
+                .map(str::to_owned)
+                .collect();
+            roles.sort();
+            row.into_account(roles)
         })
         .collect()
 }
@@ -142,9 +150,10 @@ fn list_through_key_indexes(
     conn: &mut DbConn,
     query: &UserQuery,
     now: DateTime<Utc>,
-) -> Result<Vec<UserRow>> {
+    roles: SqlLiteral<Nullable<Text>>,
+) -> Result<Vec<ListRow>> {
     on_backend!(conn, c => {
-            let mut q = users::table.select(UserRow::as_select()).into_boxed();
+            let mut q = users::table.select((UserRow::as_select(), roles.clone())).into_boxed();
             if let Some(prefix) = &query.q {
                 let end = prefix_end(prefix);
                 macro_rules! in_range {
@@ -291,7 +300,8 @@ impl Accounts for Unit<'_> {
     }
 
     fn list_accounts(&mut self, query: &UserQuery, now: DateTime<Utc>) -> Result<Vec<Account>> {
-        let rows: Vec<UserRow> = match &query.q {
+        let roles = roles_column(self.conn);
+        let rows: Vec<ListRow> = match &query.q {
             Some(prefix) if answered_by_prefix_table(query, prefix) => {
                 on_backend!(self.conn, c => {
                     // Walks `user_prefixes`' primary key from the cursor: rows come in username
@@ -299,7 +309,7 @@ impl Accounts for Unit<'_> {
                     let mut q = user_prefixes::table
                         .inner_join(users::table.on(users::username_key.eq(user_prefixes::username_key)))
                         .filter(user_prefixes::prefix.eq(prefix.clone()))
-                        .select(UserRow::as_select())
+                        .select((UserRow::as_select(), roles.clone()))
                         .into_boxed();
                     filter_by_role_and_status!(q, query, now);
                     // Usernames are unique, so the key alone is a position.
@@ -314,9 +324,9 @@ impl Accounts for Unit<'_> {
                 })
                 .db()?
             }
-            _ => list_through_key_indexes(self.conn, query, now)?,
+            _ => list_through_key_indexes(self.conn, query, now, roles)?,
         };
-        with_roles(self.conn, rows)
+        from_list_rows(rows)
     }
 
     fn lock_admin_set(&mut self) -> Result<()> {
