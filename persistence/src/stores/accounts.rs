@@ -1,9 +1,12 @@
 use chrono::{DateTime, Utc};
 use diesel::{
-    dsl::{exists, sql},
-    expression::SqlLiteral,
+    dsl::exists,
+    expression::{is_aggregate, AppearsOnTable, SelectableExpression, ValidGrouping},
+    pg::Pg,
     prelude::*,
+    query_builder::{AstPass, QueryFragment, QueryId},
     sql_types::{Nullable, Text},
+    sqlite::Sqlite,
 };
 use domain::{
     account::{Account, Status},
@@ -34,16 +37,39 @@ fn prefix_end(prefix: &str) -> String {
 type ListRow = (UserRow, Option<String>);
 
 /// The `roles` column of a list row: a correlated subquery on `user_roles`' primary key, so a
-/// page is one statement (the same text for every page, so it stays prepared).
-fn roles_column(conn: &DbConn) -> SqlLiteral<Nullable<Text>> {
-    sql(match conn {
-        DbConn::Pg(_) => {
-            "(SELECT string_agg(role, ',') FROM user_roles WHERE user_roles.user_id = users.id)"
-        }
-        DbConn::Sqlite(_) => {
-            "(SELECT group_concat(role, ',') FROM user_roles WHERE user_roles.user_id = users.id)"
-        }
-    })
+/// page is one statement. Written as an expression type rather than `sql()` because diesel never
+/// keeps a statement with an `sql()` fragment prepared.
+#[derive(Debug, Clone, Copy, QueryId)]
+struct RolesOfUser;
+
+impl Expression for RolesOfUser {
+    type SqlType = Nullable<Text>;
+}
+
+impl<QS> AppearsOnTable<QS> for RolesOfUser {}
+
+impl<QS> SelectableExpression<QS> for RolesOfUser {}
+
+impl ValidGrouping<()> for RolesOfUser {
+    type IsAggregate = is_aggregate::Never;
+}
+
+impl QueryFragment<Sqlite> for RolesOfUser {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql(
+            "(SELECT group_concat(role, ',') FROM user_roles WHERE user_roles.user_id = users.id)",
+        );
+        Ok(())
+    }
+}
+
+impl QueryFragment<Pg> for RolesOfUser {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "(SELECT string_agg(role, ',') FROM user_roles WHERE user_roles.user_id = users.id)",
+        );
+        Ok(())
+    }
 }
 
 fn from_list_rows(rows: Vec<ListRow>) -> Result<Vec<Account>> {
@@ -150,10 +176,9 @@ fn list_through_key_indexes(
     conn: &mut DbConn,
     query: &UserQuery,
     now: DateTime<Utc>,
-    roles: SqlLiteral<Nullable<Text>>,
 ) -> Result<Vec<ListRow>> {
     on_backend!(conn, c => {
-            let mut q = users::table.select((UserRow::as_select(), roles.clone())).into_boxed();
+            let mut q = users::table.select((UserRow::as_select(), RolesOfUser)).into_boxed();
             if let Some(prefix) = &query.q {
                 let end = prefix_end(prefix);
                 macro_rules! in_range {
@@ -300,7 +325,6 @@ impl Accounts for Unit<'_> {
     }
 
     fn list_accounts(&mut self, query: &UserQuery, now: DateTime<Utc>) -> Result<Vec<Account>> {
-        let roles = roles_column(self.conn);
         let rows: Vec<ListRow> = match &query.q {
             Some(prefix) if answered_by_prefix_table(query, prefix) => {
                 on_backend!(self.conn, c => {
@@ -309,7 +333,7 @@ impl Accounts for Unit<'_> {
                     let mut q = user_prefixes::table
                         .inner_join(users::table.on(users::username_key.eq(user_prefixes::username_key)))
                         .filter(user_prefixes::prefix.eq(prefix.clone()))
-                        .select((UserRow::as_select(), roles.clone()))
+                        .select((UserRow::as_select(), RolesOfUser))
                         .into_boxed();
                     filter_by_role_and_status!(q, query, now);
                     // Usernames are unique, so the key alone is a position.
@@ -324,7 +348,7 @@ impl Accounts for Unit<'_> {
                 })
                 .db()?
             }
-            _ => list_through_key_indexes(self.conn, query, now, roles)?,
+            _ => list_through_key_indexes(self.conn, query, now)?,
         };
         from_list_rows(rows)
     }
