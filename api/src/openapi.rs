@@ -3,7 +3,7 @@
 
 use utoipa::{
     openapi::{
-        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+        security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
         ContentBuilder, OpenApi, Ref, ResponseBuilder,
     },
     Modify,
@@ -21,6 +21,7 @@ use crate::error::{ErrorCode, Problem, ProblemFieldError};
             with a stable `code`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
+    servers((url = "/", description = "The Roster serving this document")),
     components(schemas(Problem, ProblemFieldError, ErrorCode)),
     modifiers(&BearerAuth),
     tags(
@@ -72,7 +73,11 @@ pub fn finish(mut api: OpenApi) -> OpenApi {
             &mut item.delete,
         ];
         for operation in operations.into_iter().flatten() {
-            let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+            // `security: [{}]` marks an operation open to anyone.
+            let secured = operation
+                .security
+                .as_ref()
+                .is_some_and(|s| s.iter().any(|r| *r != SecurityRequirement::default()));
             let responses = &mut operation.responses.responses;
             if secured && !responses.contains_key("401") {
                 let r = ResponseBuilder::new()

@@ -19,7 +19,7 @@ fn openapi_yaml_matches_the_code() {
 }
 
 #[test]
-fn every_operation_has_an_id_a_summary_and_documented_errors() {
+fn every_operation_has_an_id_a_summary_documented_errors_and_body_examples() {
     let doc = serde_json::to_value(api::openapi_document()).expect("JSON");
     assert_eq!(doc["openapi"], "3.1.0");
     for (path, item) in doc["paths"].as_object().expect("paths") {
@@ -30,6 +30,16 @@ fn every_operation_has_an_id_a_summary_and_documented_errors() {
             );
             assert!(op["summary"].is_string(), "{method} {path}: summary");
             assert!(op["tags"].is_array(), "{method} {path}: tags");
+            if let Some(body) = op.get("requestBody") {
+                let schema = body["content"]["application/json"]["schema"]["$ref"]
+                    .as_str()
+                    .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                    .expect("a named request body schema");
+                assert!(
+                    doc["components"]["schemas"][schema]["example"].is_object(),
+                    "{method} {path}: {schema} has no example"
+                );
+            }
             for (status, response) in op["responses"].as_object().expect("responses") {
                 if status.starts_with('4') || status.starts_with('5') {
                     assert!(

@@ -28,7 +28,7 @@ pub struct TokenResponse {
 
 /// Sign in with a username or email and a password. Every failure answers the same 401.
 #[utoipa::path(
-    tag = "auth", operation_id = "login", request_body = LoginRequest,
+    tag = "auth", operation_id = "login", request_body = LoginRequest, security(()),
     responses(
         (status = 200, description = "Signed in.", body = TokenResponse),
         (status = 400, description = "`malformed_json`."),

@@ -13,7 +13,7 @@ pub struct Health {
 }
 
 /// The process is up.
-#[utoipa::path(tag = "health", operation_id = "healthz", responses((status = 200, description = "Alive.", body = Health)))]
+#[utoipa::path(tag = "health", operation_id = "healthz", security(()), responses((status = 200, description = "Alive.", body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
@@ -21,7 +21,7 @@ pub async fn healthz() -> web::Json<Health> {
 
 /// The database answers.
 #[utoipa::path(
-    tag = "health", operation_id = "readyz",
+    tag = "health", operation_id = "readyz", security(()),
     responses((status = 200, description = "Ready.", body = Health), (status = 503, description = "`database_unavailable`."))
 )]
 #[get("/readyz")]

@@ -29,7 +29,7 @@ pub struct SetupRequest {
 }
 
 /// Whether Roster still needs its first admin.
-#[utoipa::path(tag = "setup", operation_id = "get_setup", responses((status = 200, description = "Setup state.", body = SetupStatus)))]
+#[utoipa::path(tag = "setup", operation_id = "get_setup", security(()), responses((status = 200, description = "Setup state.", body = SetupStatus)))]
 #[get("/setup")]
 pub async fn get_setup(state: web::Data<AppState>) -> ApiResult<web::Json<SetupStatus>> {
     let services = state.services.clone();
@@ -40,7 +40,7 @@ pub async fn get_setup(state: web::Data<AppState>) -> ApiResult<web::Json<SetupS
 /// Create the first account, an admin and the primary contact. Works only while no account
 /// exists; of concurrent calls exactly one succeeds.
 #[utoipa::path(
-    tag = "setup", operation_id = "run_setup", request_body = SetupRequest,
+    tag = "setup", operation_id = "run_setup", request_body = SetupRequest, security(()),
     responses(
         (status = 201, description = "The first admin.", body = UserResponse),
         (status = 400, description = "`malformed_json`."),
