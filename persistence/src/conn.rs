@@ -57,7 +57,8 @@ impl DatabaseUrl {
     }
 }
 
-/// Opens connections for r2d2; SQLite ones get WAL, a busy timeout and foreign keys.
+/// Opens connections for r2d2; SQLite ones get WAL, a busy timeout and foreign keys, and leave
+/// checkpoints to the checkpoint thread.
 #[derive(Debug, Clone)]
 pub struct Manager {
     url: DatabaseUrl,
@@ -83,7 +84,8 @@ impl ManageConnection for Manager {
                 let mut c = SqliteConnection::establish(&self.url.target)
                     .map_err(r2d2::Error::ConnectionError)?;
                 let pragmas = format!(
-                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA wal_autocheckpoint = 0;",
                     self.busy_timeout.as_millis()
                 );
                 c.batch_execute(&pragmas).map_err(r2d2::Error::QueryError)?;

@@ -1,6 +1,7 @@
 //! Storage for Roster: diesel + r2d2 implementations of `domain::ports` over SQLite (embedded,
 //! the default) and PostgreSQL, with embedded migrations for each.
 
+mod checkpoint;
 mod conn;
 mod error;
 mod models;
@@ -48,6 +49,8 @@ pub struct Database {
     /// queue here instead, so the lock passes straight to the next one; the busy timeout still
     /// covers other processes (`roster seed`, `roster migrate`).
     sqlite_writer: Arc<Mutex<()>>,
+    /// Dropped with the last clone, which stops the SQLite checkpoint thread.
+    _alive: Arc<()>,
 }
 
 impl Database {
@@ -62,7 +65,8 @@ impl Database {
                     .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             }
         }
-        let manager = Manager::new(config.url.clone(), Duration::from_secs(5));
+        let busy_timeout = Duration::from_secs(5);
+        let manager = Manager::new(config.url.clone(), busy_timeout);
         let pool = Pool::builder()
             .max_size(config.pool_size)
             .min_idle(Some(1))
@@ -70,10 +74,16 @@ impl Database {
             // A lost PostgreSQL connection is noticed before use, not by a failed request.
             .test_on_check_out(config.url.backend == Backend::Postgres)
             .build_unchecked(manager);
+        let alive = Arc::new(());
+        let sqlite_writer = Arc::new(Mutex::new(()));
+        if let Some(path) = config.url.sqlite_path() {
+            checkpoint::start(path, busy_timeout, &alive, sqlite_writer.clone());
+        }
         Ok(Self {
             pool,
             backend: config.url.backend,
-            sqlite_writer: Arc::new(Mutex::new(())),
+            sqlite_writer,
+            _alive: alive,
         })
     }
 

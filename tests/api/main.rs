@@ -11,4 +11,5 @@ mod errors;
 mod paging;
 mod plans;
 mod setup;
+mod sqlite;
 mod users;
