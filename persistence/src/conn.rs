@@ -1,7 +1,10 @@
 //! One connection type over SQLite and PostgreSQL, chosen by the URL scheme; SQLite pragmas set
 //! on every new connection; transactions that take SQLite's write lock up front.
 
-use std::time::Duration;
+use std::{
+    ops::{Deref, DerefMut},
+    time::{Duration, Instant},
+};
 
 use diesel::{
     connection::{AnsiTransactionManager, SimpleConnection, TransactionManager},
@@ -71,11 +74,73 @@ impl Manager {
     }
 }
 
+/// A connection idle this long is checked (`SELECT 1`) before it is handed out.
+const CHECK_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// A pooled connection and when it was last handed back. Checking every connection at every
+/// checkout costs PostgreSQL a round trip per request (a third of a read's); a connection in
+/// steady use is not checked, one that sat idle (across a database restart, say) is. A connection
+/// that fails in use is discarded on return (`has_broken`), and that request answers 503.
+pub struct Pooled {
+    conn: DbConn,
+    returned: Instant,
+}
+
+impl Deref for Pooled {
+    type Target = DbConn;
+    fn deref(&self) -> &DbConn {
+        &self.conn
+    }
+}
+
+impl DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        &mut self.conn
+    }
+}
+
 impl ManageConnection for Manager {
-    type Connection = DbConn;
+    type Connection = Pooled;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+    fn connect(&self) -> Result<Pooled, r2d2::Error> {
+        let conn = self.open()?;
+        Ok(Pooled {
+            conn,
+            returned: Instant::now(),
+        })
+    }
+
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), r2d2::Error> {
+        if pooled.returned.elapsed() < CHECK_WHEN_IDLE_FOR {
+            return Ok(());
+        }
+        pooled
+            .conn
+            .batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        pooled.returned = Instant::now();
+        // Diesel's own check (a lost PostgreSQL connection, a broken transaction), plus: handed
+        // back with a transaction still open.
+        let (broken, status) = match &mut pooled.conn {
+            DbConn::Pg(c) => (
+                R2D2Connection::is_broken(c),
+                AnsiTransactionManager::transaction_manager_status_mut(c),
+            ),
+            DbConn::Sqlite(c) => (
+                R2D2Connection::is_broken(c),
+                AnsiTransactionManager::transaction_manager_status_mut(c),
+            ),
+        };
+        broken || !matches!(status.transaction_depth(), Ok(None))
+    }
+}
+
+impl Manager {
+    fn open(&self) -> Result<DbConn, r2d2::Error> {
         match self.url.backend {
             Backend::Postgres => PgConnection::establish(&self.url.target)
                 .map(DbConn::Pg)
@@ -92,27 +157,6 @@ impl ManageConnection for Manager {
                 Ok(DbConn::Sqlite(c))
             }
         }
-    }
-
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
-        // Diesel's own check (a lost PostgreSQL connection, a broken transaction), plus: handed
-        // back with a transaction still open.
-        let (broken, status) = match conn {
-            DbConn::Pg(c) => (
-                R2D2Connection::is_broken(c),
-                AnsiTransactionManager::transaction_manager_status_mut(c),
-            ),
-            DbConn::Sqlite(c) => (
-                R2D2Connection::is_broken(c),
-                AnsiTransactionManager::transaction_manager_status_mut(c),
-            ),
-        };
-        broken || !matches!(status.transaction_depth(), Ok(None))
     }
 }
 

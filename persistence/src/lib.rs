@@ -99,7 +99,7 @@ impl Database {
         let mut conn = self
             .conn()
             .map_err(|_| "cannot connect to the database".to_string())?;
-        let applied = match &mut *conn {
+        let applied = match &mut **conn {
             DbConn::Sqlite(c) => run(c, SQLITE_MIGRATIONS)?,
             DbConn::Pg(c) => {
                 diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
@@ -122,7 +122,7 @@ impl Database {
         let mut conn = self
             .conn()
             .map_err(|_| "cannot connect to the database".to_string())?;
-        if let DbConn::Pg(pg) = &mut *conn {
+        if let DbConn::Pg(pg) = &mut **conn {
             diesel::connection::SimpleConnection::batch_execute(
                 pg,
                 "ANALYZE users, user_roles, audit_events",
@@ -141,7 +141,7 @@ impl Database {
         let stored: Option<String> = instance_state::table
             .find("secret_fingerprint")
             .select(instance_state::value)
-            .first(&mut *conn)
+            .first(&mut **conn)
             .optional()
             .map_err(|e| e.to_string())?;
         match stored {
@@ -151,7 +151,7 @@ impl Database {
                 .into()),
             None => diesel::insert_into(instance_state::table)
                 .values((instance_state::name.eq("secret_fingerprint"), instance_state::value.eq(fingerprint)))
-                .execute(&mut *conn)
+                .execute(&mut **conn)
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
         }
@@ -185,7 +185,7 @@ impl Store for Database {
     fn ping(&self) -> Result<()> {
         let mut conn = self.conn()?;
         diesel::sql_query("SELECT 1")
-            .execute(&mut *conn)
+            .execute(&mut **conn)
             .db()
             .map(|_| ())
     }

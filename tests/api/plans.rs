@@ -1,4 +1,4 @@
-//! On PostgreSQL, the lookups every request makes can use indexes. With sequential scans
+//! PostgreSQL specifics. The lookups every request makes can use indexes. With sequential scans
 //! disabled, a scan without an index condition (a `Seq Scan`, or a whole index walked with the
 //! condition as a mere filter) means no index fits — for example, a join between columns of
 //! different collations: at a million accounts that is seconds per request.
@@ -85,4 +85,28 @@ fn every_scan_is_bounded(plan: &[String]) -> bool {
         n.iter()
             .any(|l| l.contains("Index Cond:") || l.contains("Recheck Cond:"))
     })
+}
+
+/// Connections that sat idle are checked before use: after PostgreSQL drops every connection of
+/// Roster's (as a restart does), the next request after a pause is served, not answered 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_dropped_while_idle_are_replaced() {
+    let Some(app) = TestApp::spawn_postgres().await else {
+        return;
+    };
+    let (admin, _) = app.admin().await;
+    app.get("/api/v1/users", &admin).await.ok(200);
+    let url = app.config.database_url.clone().expect("a PostgreSQL URL");
+    let mut conn = diesel::PgConnection::establish(&url).expect("connect");
+    let dropped: Vec<PlanLine> = diesel::sql_query(
+        "SELECT pg_terminate_backend(pid)::text AS \"QUERY PLAN\" FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .load(&mut conn)
+    .expect("terminate");
+    assert!(!dropped.is_empty(), "Roster held connections");
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    for _ in 0..3 {
+        app.get("/api/v1/users", &admin).await.ok(200);
+    }
 }
