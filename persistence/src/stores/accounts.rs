@@ -33,14 +33,15 @@ fn prefix_end(prefix: &str) -> String {
     format!("{prefix}\u{10FFFF}")
 }
 
-/// A list row: the account and its roles, comma-separated (role names have no commas).
-type ListRow = (UserRow, Option<String>);
+/// An account row and its roles, comma-separated (role names have no commas): what
+/// `(UserRow::as_select(), RolesOfUser)` selects, so an account and its roles are one statement.
+pub(crate) type AccountRow = (UserRow, Option<String>);
 
-/// The `roles` column of a list row: a correlated subquery on `user_roles`' primary key, so a
-/// page is one statement. Written as an expression type rather than `sql()` because diesel never
+/// The `roles` column of an [`AccountRow`]: a correlated subquery on `user_roles`' primary key, so
+/// a page of accounts is one statement too. Written as an expression type rather than `sql()` because diesel never
 /// keeps a statement with an `sql()` fragment prepared.
 #[derive(Debug, Clone, Copy, QueryId)]
-struct RolesOfUser;
+pub(crate) struct RolesOfUser;
 
 impl Expression for RolesOfUser {
     type SqlType = Nullable<Text>;
@@ -72,41 +73,26 @@ impl QueryFragment<Pg> for RolesOfUser {
     }
 }
 
-fn from_list_rows(rows: Vec<ListRow>) -> Result<Vec<Account>> {
-    rows.into_iter()
-        .map(|(row, roles)| {
-            let mut roles: Vec<String> = roles
-                .iter()
-                .flat_map(|r| r.split(','))
-                .map(str::to_owned)
-                .collect();
-            roles.sort();
-            row.into_account(roles)
-        })
-        .collect()
-}
-
-/// Rows of `users LEFT JOIN user_roles` for one account (the first row's), folded into it.
-pub(crate) fn fold_joined(rows: Vec<(UserRow, Option<String>)>) -> Result<Option<Account>> {
-    let mut rows = rows.into_iter();
-    let Some((user, first_role)) = rows.next() else {
-        return Ok(None);
-    };
-    let mut roles: Vec<String> = first_role.into_iter().collect();
-    roles.extend(rows.filter(|(u, _)| u.id == user.id).filter_map(|(_, r)| r));
+pub(crate) fn into_account((row, roles): AccountRow) -> Result<Account> {
+    let mut roles: Vec<String> = roles
+        .iter()
+        .flat_map(|r| r.split(','))
+        .map(str::to_owned)
+        .collect();
     roles.sort();
-    user.into_account(roles).map(Some)
+    row.into_account(roles)
 }
 
 /// An account and its roles in one statement.
 fn find_by_id(conn: &mut DbConn, id: &str) -> Result<Option<Account>> {
-    let rows = on_backend!(conn, c => users::table
-        .left_join(user_roles::table)
+    on_backend!(conn, c => users::table
         .filter(users::id.eq(id))
-        .select((UserRow::as_select(), user_roles::role.nullable()))
-        .load(c))
-    .db()?;
-    fold_joined(rows)
+        .select((UserRow::as_select(), RolesOfUser))
+        .first::<AccountRow>(c)
+        .optional())
+    .db()?
+    .map(into_account)
+    .transpose()
 }
 
 fn insert_roles(conn: &mut DbConn, account: &Account) -> Result<()> {
@@ -176,7 +162,7 @@ fn list_through_key_indexes(
     conn: &mut DbConn,
     query: &UserQuery,
     now: DateTime<Utc>,
-) -> Result<Vec<ListRow>> {
+) -> Result<Vec<AccountRow>> {
     on_backend!(conn, c => {
             let mut q = users::table.select((UserRow::as_select(), RolesOfUser)).into_boxed();
             if let Some(prefix) = &query.q {
@@ -282,14 +268,15 @@ impl Accounts for Unit<'_> {
 
     fn find_account_by_login(&mut self, login_key: &str) -> Result<Option<Account>> {
         // A username match wins over another account's email match.
-        let rows = on_backend!(self.conn, c => users::table
-            .left_join(user_roles::table)
+        on_backend!(self.conn, c => users::table
             .filter(users::username_key.eq(login_key).or(users::email_key.eq(login_key)))
-            .select((UserRow::as_select(), user_roles::role.nullable()))
+            .select((UserRow::as_select(), RolesOfUser))
             .order((users::username_key.ne(login_key), users::id))
-            .load(c))
-        .db()?;
-        fold_joined(rows)
+            .first::<AccountRow>(c)
+            .optional())
+        .db()?
+        .map(into_account)
+        .transpose()
     }
 
     fn update_account(&mut self, before: &Account, after: &Account) -> Result<()> {
@@ -325,7 +312,7 @@ impl Accounts for Unit<'_> {
     }
 
     fn list_accounts(&mut self, query: &UserQuery, now: DateTime<Utc>) -> Result<Vec<Account>> {
-        let rows: Vec<ListRow> = match &query.q {
+        let rows: Vec<AccountRow> = match &query.q {
             Some(prefix) if answered_by_prefix_table(query, prefix) => {
                 on_backend!(self.conn, c => {
                     // Walks `user_prefixes`' primary key from the cursor: rows come in username
@@ -350,7 +337,7 @@ impl Accounts for Unit<'_> {
             }
             _ => list_through_key_indexes(self.conn, query, now)?,
         };
-        from_list_rows(rows)
+        rows.into_iter().map(into_account).collect()
     }
 
     fn lock_admin_set(&mut self) -> Result<()> {

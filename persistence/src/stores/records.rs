@@ -10,11 +10,14 @@ use domain::{
 };
 use uuid::Uuid;
 
-use super::{accounts::fold_joined, insert_batched, on_backend, Db, Unit};
+use super::{
+    accounts::{into_account, AccountRow, RolesOfUser},
+    insert_batched, on_backend, Db, Unit,
+};
 use crate::{
     error::is_unique_violation,
     models::{naive, ApiTokenRow, AuditRow, UserRow},
-    schema::{api_tokens, audit_events, settings, setup_claim, user_roles, users},
+    schema::{api_tokens, audit_events, settings, setup_claim, users},
 };
 
 impl SetupClaim for Unit<'_> {
@@ -67,19 +70,15 @@ impl ApiTokens for Unit<'_> {
     }
 
     fn find_api_token(&mut self, hash: &str) -> Result<Option<(ApiToken, Account)>> {
-        let rows: Vec<(ApiTokenRow, (UserRow, Option<String>))> =
-            on_backend!(self.conn, c => api_tokens::table
-            .inner_join(users::table.left_join(user_roles::table))
+        let row: Option<(ApiTokenRow, AccountRow)> = on_backend!(self.conn, c => api_tokens::table
+            .inner_join(users::table)
             .filter(api_tokens::token_hash.eq(hash))
-            .select((ApiTokenRow::as_select(), (UserRow::as_select(), user_roles::role.nullable())))
-            .load(c))
-            .db()?;
-        let Some(token) = rows.first().map(|(t, _)| t.clone()) else {
-            return Ok(None);
-        };
-        let account = fold_joined(rows.into_iter().map(|(_, user)| user).collect())?
-            .ok_or_else(|| Error::Internal("token owner vanished".into()))?;
-        Ok(Some((token.into_token()?, account)))
+            .select((ApiTokenRow::as_select(), (UserRow::as_select(), RolesOfUser)))
+            .first(c)
+            .optional())
+        .db()?;
+        row.map(|(token, account)| Ok((token.into_token()?, into_account(account)?)))
+            .transpose()
     }
 
     fn touch_api_token(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<()> {
