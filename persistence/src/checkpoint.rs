@@ -12,9 +12,9 @@ use std::{
     time::Duration,
 };
 
-use diesel::{
-    sql_query, sql_types::BigInt, Connection, QueryableByName, RunQueryDsl, SqliteConnection,
-};
+use diesel::{sql_query, sql_types::BigInt, QueryableByName, RunQueryDsl, SqliteConnection};
+
+use crate::conn::{DbConn, Manager};
 
 /// How often the WAL is copied back (the WAL holds at most this long's writes, plus whatever
 /// readers still use).
@@ -28,34 +28,31 @@ struct Checkpoint {
     log: i64,
 }
 
-/// Starts the checkpointer for the SQLite file at `path`; it stops once `alive` is dropped.
-/// `writer` is the lock Roster's writers take before `BEGIN IMMEDIATE`.
-pub(crate) fn start(path: &str, busy_timeout: Duration, alive: &Arc<()>, writer: Arc<Mutex<()>>) {
-    let path = path.to_owned();
+/// Starts the checkpointer, connecting as the pool does (`manager`, a SQLite one); it stops once
+/// `alive` is dropped. `writer` is the lock Roster's writers take before `BEGIN IMMEDIATE`.
+pub(crate) fn start(manager: Manager, alive: &Arc<()>, writer: Arc<Mutex<()>>) {
     let alive: Weak<()> = Arc::downgrade(alive);
     let spawned = thread::Builder::new()
         .name("sqlite-checkpoint".into())
-        .spawn(move || run(&path, busy_timeout, &alive, &writer));
+        .spawn(move || run(&manager, &alive, &writer));
     if let Err(e) = spawned {
         tracing::warn!(error = %e, "no checkpoint thread; the WAL grows until restart");
     }
 }
 
-fn run(path: &str, busy_timeout: Duration, alive: &Weak<()>, writer: &Mutex<()>) {
+fn run(manager: &Manager, alive: &Weak<()>, writer: &Mutex<()>) {
     let mut conn: Option<SqliteConnection> = None;
     while alive.strong_count() > 0 {
         thread::sleep(INTERVAL);
         if conn.is_none() {
-            conn = SqliteConnection::establish(path)
-                .and_then(|mut c| {
-                    let pragma = format!("PRAGMA busy_timeout = {}", busy_timeout.as_millis());
-                    sql_query(pragma)
-                        .execute(&mut c)
-                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                    Ok(c)
-                })
-                .map_err(|e| tracing::warn!(error = %e, "checkpoint: cannot open the database"))
-                .ok();
+            conn = match manager.open() {
+                Ok(DbConn::Sqlite(c)) => Some(c),
+                Ok(DbConn::Pg(_)) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "checkpoint: cannot open the database");
+                    None
+                }
+            };
         }
         let Some(c) = conn.as_mut() else { continue };
         // With nothing new in the WAL this is cheap; PASSIVE never waits for readers or writers.

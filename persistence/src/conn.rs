@@ -140,7 +140,8 @@ impl ManageConnection for Manager {
 }
 
 impl Manager {
-    fn open(&self) -> Result<DbConn, r2d2::Error> {
+    /// A new connection, set up as the pool's are.
+    pub(crate) fn open(&self) -> Result<DbConn, r2d2::Error> {
         match self.url.backend {
             Backend::Postgres => PgConnection::establish(&self.url.target)
                 .map(DbConn::Pg)

@@ -65,20 +65,19 @@ impl Database {
                     .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             }
         }
-        let busy_timeout = Duration::from_secs(5);
-        let manager = Manager::new(config.url.clone(), busy_timeout);
+        let manager = Manager::new(config.url.clone(), Duration::from_secs(5));
+        let alive = Arc::new(());
+        let sqlite_writer = Arc::new(Mutex::new(()));
+        if config.url.backend == Backend::Sqlite {
+            checkpoint::start(manager.clone(), &alive, sqlite_writer.clone());
+        }
         let pool = Pool::builder()
             .max_size(config.pool_size)
             .min_idle(Some(1))
             .connection_timeout(config.checkout_timeout)
-            // A lost PostgreSQL connection is noticed before use, not by a failed request.
+            // A PostgreSQL connection that sat idle is checked before use (see `conn::Pooled`).
             .test_on_check_out(config.url.backend == Backend::Postgres)
             .build_unchecked(manager);
-        let alive = Arc::new(());
-        let sqlite_writer = Arc::new(Mutex::new(()));
-        if let Some(path) = config.url.sqlite_path() {
-            checkpoint::start(path, busy_timeout, &alive, sqlite_writer.clone());
-        }
         Ok(Self {
             pool,
             backend: config.url.backend,
