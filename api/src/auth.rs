@@ -166,7 +166,7 @@ impl Authenticated {
             work(&services, caller)
         };
         if hashing {
-            crate::blocking::run_hashing(&state.hash_permits, job).await
+            state.hashing.run(job).await
         } else {
             crate::blocking::run(job).await
         }

@@ -4,7 +4,7 @@ use actix_web::{post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{app::AppState, auth::RequestOrigin, blocking, error::ApiResult};
+use crate::{app::AppState, auth::RequestOrigin, error::ApiResult};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -46,10 +46,10 @@ pub async fn login(
 ) -> ApiResult<web::Json<TokenResponse>> {
     let LoginRequest { login, password } = body.into_inner();
     let services = state.services.clone();
-    let signed_in = blocking::run_hashing(&state.hash_permits, move || {
-        services.login(&login, &password, &origin.0)
-    })
-    .await?;
+    let signed_in = state
+        .hashing
+        .run(move || services.login(&login, &password, &origin.0))
+        .await?;
     let access_token = state.tokens.issue(signed_in.account.id)?;
     Ok(web::Json(TokenResponse {
         access_token,

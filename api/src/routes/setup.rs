@@ -66,9 +66,9 @@ pub async fn run_setup(
         locale: b.locale,
     };
     let services = state.services.clone();
-    let account = blocking::run_hashing(&state.hash_permits, move || {
-        services.setup(input, &origin.0)
-    })
-    .await?;
+    let account = state
+        .hashing
+        .run(move || services.setup(input, &origin.0))
+        .await?;
     Ok(account_response(StatusCode::CREATED, &account))
 }
