@@ -26,9 +26,13 @@ pub(crate) fn parse_id(s: &str) -> Result<Uuid> {
     Uuid::parse_str(s).map_err(|_| Error::Internal(format!("stored id {s:?} is not a UUID")))
 }
 
+/// Every column is always written: `None` as NULL, both in inserts (`treat_none_as_default_value`)
+/// and in updates (`treat_none_as_null`), so the statements' text never varies and diesel keeps them
+/// prepared.
 #[derive(Queryable, Selectable, Insertable, AsChangeset, Clone)]
+#[cfg_attr(test, derive(Default))]
 #[diesel(table_name = users)]
-#[diesel(treat_none_as_null = true)]
+#[diesel(treat_none_as_null = true, treat_none_as_default_value = false)]
 pub(crate) struct UserRow {
     pub id: String,
     pub username: String,
@@ -125,8 +129,12 @@ impl UserRow {
     }
 }
 
+/// `treat_none_as_default_value = false` here too: without it diesel wraps every value as one that
+/// could be `DEFAULT`, and never keeps the statement prepared.
 #[derive(Insertable)]
+#[cfg_attr(test, derive(Default))]
 #[diesel(table_name = user_roles)]
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct RoleRow {
     pub user_id: String,
     pub role: String,
@@ -152,7 +160,9 @@ pub(crate) const INDEXED_PREFIX_CHARS: usize = 2;
 
 /// One row of `user_prefixes`: an account (by its unique username key) under one prefix.
 #[derive(Insertable, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(test, derive(Default))]
 #[diesel(table_name = user_prefixes)]
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct PrefixRow {
     pub prefix: String,
     pub username_key: String,
@@ -196,6 +206,7 @@ impl PrefixRow {
 
 #[derive(Queryable, Selectable, Insertable, Clone)]
 #[diesel(table_name = api_tokens)]
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct ApiTokenRow {
     pub id: String,
     pub user_id: String,
@@ -235,7 +246,9 @@ impl ApiTokenRow {
 }
 
 #[derive(Insertable)]
+#[cfg_attr(test, derive(Default))]
 #[diesel(table_name = audit_events)]
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct AuditRow {
     pub id: String,
     pub at: NaiveDateTime,

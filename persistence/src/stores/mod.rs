@@ -49,3 +49,28 @@ macro_rules! insert_batched {
     }};
 }
 pub(crate) use insert_batched;
+
+/// Inserts the few rows of one account (its roles; its prefixes, at most eight) with one statement
+/// of fixed arity, which diesel keeps prepared (it never keeps one built from a slice of any
+/// length); more rows go through [`insert_batched`].
+macro_rules! insert_few {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        $crate::stores::insert_few!(@arities $conn, $table, $rows, 1 2 3 4 5 6 7 8)
+    };
+    (@arities $conn:expr, $table:expr, $rows:expr, $($n:literal)*) => {{
+        use diesel::RunQueryDsl as _;
+        use $crate::stores::Db as _;
+        let rows = $rows;
+        match rows.len() {
+            0 => {}
+            $($n => {
+                let fixed: &[_; $n] = rows
+                    .try_into()
+                    .map_err(|_| domain::Error::Internal("row count changed".into()))?;
+                $crate::stores::on_backend!($conn, c => diesel::insert_into($table).values(fixed).execute(c)).db()?;
+            })*
+            _ => $crate::stores::insert_batched!($conn, $table, rows, 5000),
+        }
+    }};
+}
+pub(crate) use insert_few;
