@@ -17,7 +17,9 @@ request = function()
 end
 response = function(status, headers, body)
   local depth = tonumber((headers["X-Request-Id"] or headers["x-request-id"] or ""):match("^deep%-(%d+)$"))
-  local cursor = body:match('"next_cursor":"([^"]+)"')
+  -- `next_cursor` follows the items: look in the page's tail first (a pattern match over the
+  -- whole ~27 KB page cost wrk a sixth of the machine's CPU, taken from the server measured).
+  local cursor = body:sub(-400):match('"next_cursor":"([^"]+)"') or body:match('"next_cursor":"([^"]+)"')
   if depth and cursor and depth + 1 < 200 then
     table.insert(pending, { cursor = cursor, depth = depth + 1 })
   end
