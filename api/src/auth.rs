@@ -102,7 +102,7 @@ pub fn fingerprint(secret: &str) -> String {
         .chain_update(b"roster:fingerprint:")
         .chain_update(secret.as_bytes())
         .finalize();
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    format!("{digest:x}")
 }
 
 fn unauthenticated(detail: &str) -> ApiError {

@@ -45,8 +45,7 @@ impl ApiTokenSecret {
 
     /// The stored form: SHA-256, hex. A high-entropy secret needs no salt or slow hash.
     pub fn hash(&self) -> String {
-        let digest = Sha256::digest(self.0.as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        format!("{:x}", Sha256::digest(self.0.as_bytes()))
     }
 
     pub fn display_prefix(&self) -> &str {
@@ -80,7 +79,11 @@ mod tests {
         assert!(t.expose().starts_with("rst_"));
         assert_eq!(t.expose().len(), 4 + 43);
         assert_eq!(ApiTokenSecret::parse(t.expose()), Some(t.clone()));
-        assert_eq!(t.hash().len(), 64);
+        // Stored hashes must never change form: sha256sum of the token's text, lower-case hex.
+        assert_eq!(
+            t.hash(),
+            "ac242543db9e6c0c99229d43b7ea962a5afeafbb3c0f13a358e3cfadac0debef"
+        );
         assert_ne!(t.hash(), ApiTokenSecret::from_random([8; 32]).hash());
         assert!(!format!("{t:?}").contains(&t.expose()[8..]));
     }

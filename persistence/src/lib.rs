@@ -6,6 +6,7 @@ mod conn;
 mod error;
 mod models;
 mod schema;
+mod stamp;
 mod stores;
 
 use std::{

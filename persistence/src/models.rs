@@ -12,7 +12,10 @@ use domain::{
 };
 use uuid::Uuid;
 
-use crate::schema::{api_tokens, audit_events, user_prefixes, user_roles, users};
+use crate::{
+    schema::{api_tokens, audit_events, user_prefixes, user_roles, users},
+    stamp::Stamp,
+};
 
 pub(crate) fn naive(t: DateTime<Utc>) -> NaiveDateTime {
     t.naive_utc()
@@ -51,16 +54,16 @@ pub(crate) struct UserRow {
     pub active: bool,
     pub mfa_required: bool,
     pub mfa_enabled: bool,
-    pub expires_at: Option<NaiveDateTime>,
+    pub expires_at: Option<Stamp>,
     pub email_notifications: bool,
     pub password_hash: Option<String>,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
+    pub created_at: Stamp,
+    pub updated_at: Stamp,
     pub created_by: Option<String>,
     pub updated_by: Option<String>,
-    pub activated_at: Option<NaiveDateTime>,
-    pub last_active_at: Option<NaiveDateTime>,
-    pub locked_at: Option<NaiveDateTime>,
+    pub activated_at: Option<Stamp>,
+    pub last_active_at: Option<Stamp>,
+    pub locked_at: Option<Stamp>,
     pub version: i64,
 }
 
@@ -84,16 +87,16 @@ impl UserRow {
             active: a.active,
             mfa_required: a.mfa_required,
             mfa_enabled: a.mfa_enabled,
-            expires_at: a.expires_at.map(naive),
+            expires_at: a.expires_at.map(Stamp::from),
             email_notifications: a.email_notifications,
             password_hash: a.password_hash.as_ref().map(|h| h.as_phc().to_owned()),
-            created_at: naive(a.created_at),
-            updated_at: naive(a.updated_at),
+            created_at: a.created_at.into(),
+            updated_at: a.updated_at.into(),
             created_by: a.created_by.map(|id| id.to_string()),
             updated_by: a.updated_by.map(|id| id.to_string()),
-            activated_at: a.activated_at.map(naive),
-            last_active_at: a.last_active_at.map(naive),
-            locked_at: a.locked_at.map(naive),
+            activated_at: a.activated_at.map(Stamp::from),
+            last_active_at: a.last_active_at.map(Stamp::from),
+            locked_at: a.locked_at.map(Stamp::from),
             version: a.version,
         }
     }
@@ -114,16 +117,16 @@ impl UserRow {
             active: self.active,
             mfa_required: self.mfa_required,
             mfa_enabled: self.mfa_enabled,
-            expires_at: self.expires_at.map(utc),
+            expires_at: self.expires_at.map(Into::into),
             email_notifications: self.email_notifications,
             password_hash: self.password_hash.map(PasswordHash::from_phc),
-            created_at: utc(self.created_at),
-            updated_at: utc(self.updated_at),
+            created_at: self.created_at.into(),
+            updated_at: self.updated_at.into(),
             created_by: self.created_by.as_deref().map(parse_id).transpose()?,
             updated_by: self.updated_by.as_deref().map(parse_id).transpose()?,
-            activated_at: self.activated_at.map(utc),
-            last_active_at: self.last_active_at.map(utc),
-            locked_at: self.locked_at.map(utc),
+            activated_at: self.activated_at.map(Into::into),
+            last_active_at: self.last_active_at.map(Into::into),
+            locked_at: self.locked_at.map(Into::into),
             version: self.version,
         })
     }
