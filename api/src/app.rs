@@ -38,11 +38,16 @@ impl Core {
         let url = DatabaseUrl::parse(&config.database_url())?;
         let backend = url.backend;
         // SQLite: two database threads per worker and a hashing thread per core (see
-        // `database_threads`), never waiting for a connection.
+        // `database_threads`), never waiting for a connection. PostgreSQL: PostgreSQL's own sizing
+        // rule, two connections per core plus one, for the common case of the database on the
+        // same machine (as in docker-compose.yml). More only time-slice the same cores: on two
+        // cores with 5 connections instead of 16, `read` and `list` kept their throughput and
+        // their p99 fell from 25–48 ms to 16–24 ms. A dedicated, larger PostgreSQL server wants
+        // `ROSTER_DATABASE_POOL_SIZE` raised.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
         let pool_size = config.database_pool_size.unwrap_or(match backend {
             Backend::Sqlite => (3 * cores).max(8),
-            Backend::Postgres => 16,
+            Backend::Postgres => 2 * cores + 1,
         });
         let database = Database::open(&DatabaseConfig {
             url,
