@@ -65,6 +65,9 @@ pub(crate) struct UserRow {
     pub last_active_at: Option<Stamp>,
     pub locked_at: Option<Stamp>,
     pub version: i64,
+    /// The account's roles, sorted and comma-separated: `user_roles` repeated, so that reading an
+    /// account is one row (see the migration `users_roles_column`).
+    pub roles: String,
 }
 
 impl UserRow {
@@ -98,10 +101,22 @@ impl UserRow {
             last_active_at: a.last_active_at.map(Stamp::from),
             locked_at: a.locked_at.map(Stamp::from),
             version: a.version,
+            roles: {
+                let mut roles: Vec<&str> = a.roles.iter().map(String::as_str).collect();
+                roles.sort_unstable();
+                roles.dedup();
+                roles.join(",")
+            },
         }
     }
 
-    pub fn into_account(self, roles: Vec<String>) -> Result<Account> {
+    pub fn into_account(self) -> Result<Account> {
+        let roles = self
+            .roles
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned)
+            .collect();
         Ok(Account {
             id: parse_id(&self.id)?,
             username: Username::from_trusted(self.username),

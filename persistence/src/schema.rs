@@ -30,6 +30,7 @@ diesel::table! {
         last_active_at -> Nullable<Timestamp>,
         locked_at -> Nullable<Timestamp>,
         version -> BigInt,
+        roles -> Text,
     }
 }
 

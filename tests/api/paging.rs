@@ -171,11 +171,17 @@ struct PrefixLine {
     username_key: String,
 }
 
-/// Runs `sql` on the app's own database.
-fn prefix_lines(app: &TestApp, sql: &str) -> Vec<PrefixLine> {
+/// Runs `sql` on the app's own database; the rows sorted.
+fn lines<T>(app: &TestApp, sql: &str) -> Vec<T>
+where
+    T: Ord
+        + diesel::QueryableByName<diesel::sqlite::Sqlite>
+        + diesel::QueryableByName<diesel::pg::Pg>
+        + 'static,
+{
     use diesel::{Connection, RunQueryDsl};
     let url = app.config.database_url();
-    let mut lines: Vec<PrefixLine> = match app.db {
+    let mut lines: Vec<T> = match app.db {
         Db::Sqlite => {
             let path = url.strip_prefix("sqlite://").expect("a SQLite URL");
             let mut conn = diesel::SqliteConnection::establish(path).expect("open SQLite");
@@ -237,9 +243,45 @@ both! {
         assert!(found(&search("a").await.body).contains(&"admin".to_owned()));
 
         // What Roster maintained equals what the migration computes from the accounts.
-        let maintained = prefix_lines(&app, "SELECT prefix AS p, username_key FROM user_prefixes");
-        let computed = prefix_lines(&app, &backfill_select(&app));
+        let maintained: Vec<PrefixLine> = lines(&app, "SELECT prefix AS p, username_key FROM user_prefixes");
+        let computed: Vec<PrefixLine> = lines(&app, &backfill_select(&app));
         assert_eq!(maintained, computed);
         assert!(maintained.iter().any(|l| l.p == "ñú" && l.username_key == "x"));
+    }
+}
+
+#[derive(diesel::QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct RolesLine {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    username: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    roles: String,
+}
+
+both! {
+    async fn the_roles_column_follows_every_write(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let ana = app.user(&admin, "ana", &["user_manager", "user"]).await;
+        let bo = app.user(&admin, "bo", &["guest"]).await;
+        app.post("/api/v1/users", &admin, json!({"username": "cy", "email": "cy@example.org", "first_name": "Cy", "last_name": "Default"})).await.ok(201);
+        app.patch(&format!("/api/v1/users/{bo}"), &admin, json!({"roles": ["user", "admin"]})).await.ok(200);
+        app.patch(&format!("/api/v1/users/{ana}"), &admin, json!({"first_name": "Ana"})).await.ok(200);
+        let read = app.get(&format!("/api/v1/users/{bo}"), &admin).await;
+        assert_eq!(read.body["roles"], json!(["admin", "user"]));
+
+        // What Roster wrote equals what the migration computes from `user_roles`.
+        let migration = match app.db {
+            Db::Sqlite => include_str!("../../migrations/sqlite/2026-11-23-000002_users_roles_column/up.sql"),
+            Db::Postgres => include_str!("../../migrations/postgres/2026-11-23-000002_users_roles_column/up.sql"),
+        };
+        let (_, computed) = migration.split_once("UPDATE users SET roles = ").expect("the backfill");
+        let computed = computed.trim().trim_end_matches(';');
+        let written: Vec<RolesLine> = lines(&app, "SELECT username, roles FROM users");
+        let from_user_roles: Vec<RolesLine> = lines(&app, &format!("SELECT username, {computed} AS roles FROM users"));
+        assert_eq!(written, from_user_roles);
+        let of = |name: &str| written.iter().find(|l| l.username == name).map(|l| l.roles.clone());
+        assert_eq!(of("ana").as_deref(), Some("user,user_manager"));
+        assert_eq!(of("bo").as_deref(), Some("admin,user"));
+        assert_eq!(of("cy").as_deref(), Some("user"), "the default role");
     }
 }

@@ -13,30 +13,21 @@ struct PlanLine {
     line: String,
 }
 
-/// The `roles` column Roster selects with every account.
-macro_rules! roles_of_user {
-    () => {
-        "(SELECT string_agg(role, ',') FROM user_roles WHERE user_roles.user_id = users.id)"
-    };
-}
-
 const LOOKUPS: [(&str, &str); 6] = [
-    ("account by id with roles", concat!("SELECT users.*, ", roles_of_user!(), " FROM users WHERE users.id = $1")),
+    ("account by id", "SELECT users.* FROM users WHERE users.id = $1"),
     (
         "API token with owner and roles",
-        concat!("SELECT api_tokens.*, users.*, ", roles_of_user!(), " FROM api_tokens INNER JOIN users ON api_tokens.user_id = users.id WHERE api_tokens.token_hash = $1"),
+        "SELECT api_tokens.*, users.* FROM api_tokens INNER JOIN users ON api_tokens.user_id = users.id WHERE api_tokens.token_hash = $1",
     ),
     (
         "login",
-        concat!("SELECT users.*, ", roles_of_user!(), " FROM users WHERE users.username_key = $1 OR users.email_key = $1 ORDER BY users.username_key <> $1, users.id LIMIT 1"),
+        "SELECT users.* FROM users WHERE users.username_key = $1 OR users.email_key = $1 ORDER BY users.username_key <> $1, users.id LIMIT 1",
     ),
     ("active admins", "SELECT count(*) FROM users INNER JOIN user_roles ON user_roles.user_id = users.id WHERE user_roles.role = 'admin' AND users.active"),
     (
         "accounts by a short prefix, username order",
-        concat!(
-            "SELECT users.*, ", roles_of_user!(), " FROM user_prefixes INNER JOIN users ON users.username_key = user_prefixes.username_key \
-             WHERE user_prefixes.prefix = $1 AND user_prefixes.username_key > $1 ORDER BY user_prefixes.username_key LIMIT 51"
-        ),
+        "SELECT users.* FROM user_prefixes INNER JOIN users ON users.username_key = user_prefixes.username_key \
+         WHERE user_prefixes.prefix = $1 AND user_prefixes.username_key > $1 ORDER BY user_prefixes.username_key LIMIT 51",
     ),
     ("authored changes", "SELECT EXISTS (SELECT 1 FROM audit_events WHERE actor_id = $1 AND action NOT LIKE 'auth.%')"),
 ];

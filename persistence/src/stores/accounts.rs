@@ -1,12 +1,9 @@
 use chrono::{DateTime, Utc};
 use diesel::{
     dsl::exists,
-    expression::{is_aggregate, AppearsOnTable, SelectableExpression, ValidGrouping},
-    pg::Pg,
     prelude::*,
     query_builder::{AstPass, Query, QueryFragment, QueryId},
-    sql_types::{Nullable, Text},
-    sqlite::Sqlite,
+    sql_types::Text,
 };
 use domain::{
     account::{Account, Status},
@@ -31,56 +28,6 @@ const ADMIN_SET_LOCK: i64 = 0x526f_7374_6572_0001;
 /// The upper bound of a prefix range: every string starting with `prefix` sorts below it.
 fn prefix_end(prefix: &str) -> String {
     format!("{prefix}\u{10FFFF}")
-}
-
-/// An account row and its roles, comma-separated (role names have no commas): what
-/// `(UserRow::as_select(), RolesOfUser)` selects, so an account and its roles are one statement.
-pub(crate) type AccountRow = (UserRow, Option<String>);
-
-/// The `roles` column of an [`AccountRow`]: a correlated subquery on `user_roles`' primary key, so
-/// a page of accounts is one statement too. Written as an expression type rather than `sql()` because diesel never
-/// keeps a statement with an `sql()` fragment prepared.
-#[derive(Debug, Clone, Copy, QueryId)]
-pub(crate) struct RolesOfUser;
-
-impl Expression for RolesOfUser {
-    type SqlType = Nullable<Text>;
-}
-
-impl<QS> AppearsOnTable<QS> for RolesOfUser {}
-
-impl<QS> SelectableExpression<QS> for RolesOfUser {}
-
-impl ValidGrouping<()> for RolesOfUser {
-    type IsAggregate = is_aggregate::Never;
-}
-
-impl QueryFragment<Sqlite> for RolesOfUser {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-        out.push_sql(
-            "(SELECT group_concat(role, ',') FROM user_roles WHERE user_roles.user_id = users.id)",
-        );
-        Ok(())
-    }
-}
-
-impl QueryFragment<Pg> for RolesOfUser {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(
-            "(SELECT string_agg(role, ',') FROM user_roles WHERE user_roles.user_id = users.id)",
-        );
-        Ok(())
-    }
-}
-
-pub(crate) fn into_account((row, roles): AccountRow) -> Result<Account> {
-    let mut roles: Vec<String> = roles
-        .iter()
-        .flat_map(|r| r.split(','))
-        .map(str::to_owned)
-        .collect();
-    roles.sort();
-    row.into_account(roles)
 }
 
 /// `UPDATE users SET <every column but id> WHERE id = …`. Diesel never keeps an `UpdateStatement`
@@ -165,11 +112,11 @@ impl<Q, Conn> RunQueryDsl<Conn> for LimitedTo<Q> {}
 fn find_by_id(conn: &mut DbConn, id: &str) -> Result<Option<Account>> {
     on_backend!(conn, c => users::table
         .filter(users::id.eq(id))
-        .select((UserRow::as_select(), RolesOfUser))
-        .first::<AccountRow>(c)
+        .select(UserRow::as_select())
+        .first::<UserRow>(c)
         .optional())
     .db()?
-    .map(into_account)
+    .map(UserRow::into_account)
     .transpose()
 }
 
@@ -240,9 +187,9 @@ fn list_through_key_indexes(
     conn: &mut DbConn,
     query: &UserQuery,
     now: DateTime<Utc>,
-) -> Result<Vec<AccountRow>> {
+) -> Result<Vec<UserRow>> {
     on_backend!(conn, c => {
-            let mut q = users::table.select((UserRow::as_select(), RolesOfUser)).into_boxed();
+            let mut q = users::table.select(UserRow::as_select()).into_boxed();
             if let Some(prefix) = &query.q {
                 let end = prefix_end(prefix);
                 macro_rules! in_range {
@@ -335,12 +282,12 @@ impl Accounts for Unit<'_> {
             // Reads the account and locks its row in one statement.
             DbConn::Pg(pg) => users::table
                 .filter(users::id.eq(&id))
-                .select((UserRow::as_select(), RolesOfUser))
+                .select(UserRow::as_select())
                 .for_update()
-                .first::<AccountRow>(pg)
+                .first::<UserRow>(pg)
                 .optional()
                 .db()?
-                .map(into_account)
+                .map(UserRow::into_account)
                 .transpose(),
             // SQLite's write transaction already holds its only write lock.
             DbConn::Sqlite(_) => find_by_id(self.conn, &id),
@@ -351,12 +298,12 @@ impl Accounts for Unit<'_> {
         // A username match wins over another account's email match.
         on_backend!(self.conn, c => users::table
             .filter(users::username_key.eq(login_key).or(users::email_key.eq(login_key)))
-            .select((UserRow::as_select(), RolesOfUser))
+            .select(UserRow::as_select())
             .order((users::username_key.ne(login_key), users::id))
-            .first::<AccountRow>(c)
+            .first::<UserRow>(c)
             .optional())
         .db()?
-        .map(into_account)
+        .map(UserRow::into_account)
         .transpose()
     }
 
@@ -393,7 +340,7 @@ impl Accounts for Unit<'_> {
     }
 
     fn list_accounts(&mut self, query: &UserQuery, now: DateTime<Utc>) -> Result<Vec<Account>> {
-        let rows: Vec<AccountRow> = match &query.q {
+        let rows: Vec<UserRow> = match &query.q {
             Some(prefix) if answered_by_prefix_table(query, prefix) => {
                 on_backend!(self.conn, c => {
                     // Walks `user_prefixes`' primary key from the cursor: rows come in username
@@ -401,7 +348,7 @@ impl Accounts for Unit<'_> {
                     let mut q = user_prefixes::table
                         .inner_join(users::table.on(users::username_key.eq(user_prefixes::username_key)))
                         .filter(user_prefixes::prefix.eq(prefix.clone()))
-                        .select((UserRow::as_select(), RolesOfUser))
+                        .select(UserRow::as_select())
                         .into_boxed();
                     filter_by_role_and_status!(q, query, now);
                     // Usernames are unique, so the key alone is a position.
@@ -418,7 +365,7 @@ impl Accounts for Unit<'_> {
             }
             _ => list_through_key_indexes(self.conn, query, now)?,
         };
-        rows.into_iter().map(into_account).collect()
+        rows.into_iter().map(UserRow::into_account).collect()
     }
 
     fn lock_admin_set(&mut self) -> Result<()> {
@@ -453,7 +400,7 @@ impl Accounts for Unit<'_> {
 
 #[cfg(test)]
 mod tests {
-    use diesel::{backend::Backend, query_builder::QueryFragment};
+    use diesel::{backend::Backend, pg::Pg, query_builder::QueryFragment, sqlite::Sqlite};
 
     use super::*;
     use crate::{models::AuditRow, schema::audit_events};
