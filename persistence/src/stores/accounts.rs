@@ -206,6 +206,21 @@ fn list_through_key_indexes(
             }
             filter_by_role_and_status!(q, query, now);
             macro_rules! page_by {
+                // Usernames and emails are unique: the key alone is a position and an order, so
+                // PostgreSQL walks the index without sorting ties by id (an incremental sort that
+                // cost `list_deep` ~6 % of the CPU).
+                (unique $col:expr) => {{
+                    if let Some(after) = &query.after {
+                        let key = after.key.clone();
+                        q = if query.sort.descending { q.filter($col.lt(key)) } else { q.filter($col.gt(key)) };
+                    }
+                    q = match (query.sort.descending, query.q.is_some()) {
+                        (false, false) => q.order($col.asc()),
+                        (true, false) => q.order($col.desc()),
+                        (false, true) => q.order($col.concat("").asc()),
+                        (true, true) => q.order($col.concat("").desc()),
+                    };
+                }};
                 ($col:expr) => {{
                     if let Some(after) = &query.after {
                         // `key >= k AND (key > k OR id > i)`: the first term starts an index range
@@ -230,8 +245,8 @@ fn list_through_key_indexes(
                 }};
             }
             match query.sort.field {
-                SortField::Username => page_by!(users::username_key),
-                SortField::Email => page_by!(users::email_key),
+                SortField::Username => page_by!(unique users::username_key),
+                SortField::Email => page_by!(unique users::email_key),
                 SortField::LastName => page_by!(users::last_name_key),
                 SortField::CreatedAt => {
                     if let Some(after) = &query.after {
