@@ -44,7 +44,7 @@ impl Core {
         // cores with 5 connections instead of 16, `read` and `list` kept their throughput and
         // their p99 fell from 25–48 ms to 16–24 ms. A dedicated, larger PostgreSQL server wants
         // `ROSTER_DATABASE_POOL_SIZE` raised.
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
+        let cores = cores() as u32;
         let pool_size = config.database_pool_size.unwrap_or(match backend {
             Backend::Sqlite => (3 * cores).max(8),
             Backend::Postgres => 2 * cores + 1,
@@ -103,7 +103,7 @@ impl Application {
             pool_size,
             ..
         } = Core::open(config)?;
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = cores();
         let state = web::Data::new(AppState {
             services,
             tokens: TokenKeys::new(&secret, config.access_token_ttl),
@@ -205,6 +205,11 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
         .configure(routes::configure)
         .split_for_parts();
     openapi::finish(api)
+}
+
+/// The cores this process may use (2 when the system cannot tell).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// Blocking-pool threads per worker for database work (actix gives each worker a pool of its own).

@@ -40,7 +40,7 @@ type Job = Box<dyn FnOnce() + Send>;
 /// milliseconds of CPU and 19 MiB per hash, so no more hashes run at once than there are cores, and
 /// the rest wait their turn in the queue.
 pub struct HashingPool {
-    jobs: Mutex<mpsc::Sender<Job>>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl HashingPool {
@@ -59,9 +59,7 @@ impl HashingPool {
                     let _ = catch_unwind(AssertUnwindSafe(job));
                 })?;
         }
-        Ok(Self {
-            jobs: Mutex::new(jobs),
-        })
+        Ok(Self { jobs })
     }
 
     /// Runs `work` on one of the pool's threads, once one is free.
@@ -76,8 +74,6 @@ impl HashingPool {
             let _ = answer.send(span.in_scope(work));
         });
         self.jobs
-            .lock()
-            .map_err(|_| failed("the hashing queue is poisoned"))?
             .send(job)
             .map_err(|_| failed("the hashing threads have stopped"))?;
         answered
