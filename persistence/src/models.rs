@@ -21,10 +21,6 @@ pub(crate) fn naive(t: DateTime<Utc>) -> NaiveDateTime {
     t.naive_utc()
 }
 
-pub(crate) fn utc(t: NaiveDateTime) -> DateTime<Utc> {
-    t.and_utc()
-}
-
 pub(crate) fn parse_id(s: &str) -> Result<Uuid> {
     Uuid::parse_str(s).map_err(|_| Error::Internal(format!("stored id {s:?} is not a UUID")))
 }
@@ -231,9 +227,9 @@ pub(crate) struct ApiTokenRow {
     pub name: String,
     pub token_hash: String,
     pub display_prefix: String,
-    pub created_at: NaiveDateTime,
-    pub expires_at: Option<NaiveDateTime>,
-    pub last_used_at: Option<NaiveDateTime>,
+    pub created_at: Stamp,
+    pub expires_at: Option<Stamp>,
+    pub last_used_at: Option<Stamp>,
 }
 
 impl ApiTokenRow {
@@ -244,9 +240,9 @@ impl ApiTokenRow {
             name: t.name.clone(),
             token_hash: hash.to_owned(),
             display_prefix: t.display_prefix.clone(),
-            created_at: naive(t.created_at),
-            expires_at: t.expires_at.map(naive),
-            last_used_at: t.last_used_at.map(naive),
+            created_at: t.created_at.into(),
+            expires_at: t.expires_at.map(Stamp::from),
+            last_used_at: t.last_used_at.map(Stamp::from),
         }
     }
 
@@ -256,9 +252,9 @@ impl ApiTokenRow {
             user_id: parse_id(&self.user_id)?,
             name: self.name,
             display_prefix: self.display_prefix,
-            created_at: utc(self.created_at),
-            expires_at: self.expires_at.map(utc),
-            last_used_at: self.last_used_at.map(utc),
+            created_at: self.created_at.into(),
+            expires_at: self.expires_at.map(Into::into),
+            last_used_at: self.last_used_at.map(Into::into),
         })
     }
 }
