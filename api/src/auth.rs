@@ -156,6 +156,13 @@ impl Authenticated {
         let Self { credential, state } = self;
         let services = state.services.clone();
         let job = move || {
+            // Password hashing waits tens of milliseconds between its database units: it takes a
+            // connection for each instead of holding one throughout.
+            let services = if hashing {
+                services
+            } else {
+                services.session()?
+            };
             let caller = match &credential {
                 Credential::Access(id) => services.caller_by_id(*id),
                 Credential::ApiToken(secret) => services.caller_by_api_token(secret),

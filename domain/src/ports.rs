@@ -85,6 +85,11 @@ pub trait Store: Send + Sync {
     ) -> Result<()>;
     /// Whether the database answers.
     fn ping(&self) -> Result<()>;
+    /// This database through one connection, held until the returned store is dropped: for one
+    /// request's few short units of work (the caller's lookup, then the work). Consecutive reads
+    /// share one read snapshot on SQLite, until a write or the end. Not for work that waits on
+    /// anything else (a password hash): the connection stays out of the pool meanwhile.
+    fn session(&self) -> Result<Box<dyn Store>>;
 }
 
 impl dyn Store {

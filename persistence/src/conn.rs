@@ -163,8 +163,7 @@ impl Manager {
 
 /// Runs `work` in one transaction. A write transaction on SQLite starts with `BEGIN IMMEDIATE`
 /// so it queues for the write lock (busy timeout) instead of failing when it later writes. Read
-/// units run without a transaction. Reads
-/// on SQLite get one snapshot for all their statements; reads on PostgreSQL run without one.
+/// units run statement by statement, or inside the read transaction of a session (`session`).
 pub fn in_transaction<T>(
     conn: &mut DbConn,
     mode: TxMode,

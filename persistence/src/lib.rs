@@ -6,11 +6,12 @@ mod conn;
 mod error;
 mod models;
 mod schema;
+mod session;
 mod stamp;
 mod stores;
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
 
@@ -84,6 +85,16 @@ impl Database {
             backend: config.url.backend,
             sqlite_writer,
             _alive: alive,
+        })
+    }
+
+    /// A write's turn on SQLite (see `sqlite_writer`), taken after its connection: whoever waits
+    /// for the turn already holds one, so a turn never waits for the pool.
+    fn writer_turn(&self, mode: TxMode) -> Option<MutexGuard<'_, ()>> {
+        (mode == TxMode::Write && self.backend == Backend::Sqlite).then(|| {
+            self.sqlite_writer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
         })
     }
 
@@ -173,12 +184,8 @@ impl Store for Database {
         mode: TxMode,
         work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
     ) -> Result<()> {
-        let _writer = (mode == TxMode::Write && self.backend == Backend::Sqlite).then(|| {
-            self.sqlite_writer
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-        });
         let mut conn = self.conn()?;
+        let _turn = self.writer_turn(mode);
         in_transaction(&mut conn, mode, |c| work(&mut Unit { conn: c }))
     }
 
@@ -188,5 +195,9 @@ impl Store for Database {
             .execute(&mut **conn)
             .db()
             .map(|_| ())
+    }
+
+    fn session(&self) -> Result<Box<dyn Store>> {
+        Ok(Box::new(session::Session::new(self)?))
     }
 }

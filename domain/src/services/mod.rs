@@ -43,6 +43,14 @@ impl Services {
         &self.catalog
     }
 
+    /// These services over one [`Store::session`], for one request's work.
+    pub fn session(&self) -> crate::Result<Self> {
+        Ok(Self {
+            store: Arc::from(self.store.session()?),
+            ..self.clone()
+        })
+    }
+
     /// Whether the database answers (`/readyz`).
     pub fn ping(&self) -> crate::Result<()> {
         self.store.ping()
