@@ -60,7 +60,7 @@ impl Held {
 
     fn begin_read(&mut self) -> Result<()> {
         if let (false, Some(c)) = (self.reading, self.sqlite()) {
-            Statement("BEGIN").execute(c).db()?;
+            Begin.execute(c).db()?;
             self.reading = true;
         }
         Ok(())
@@ -76,7 +76,7 @@ impl Held {
         let Some(c) = self.sqlite() else {
             return Ok(());
         };
-        if let Err(e) = Statement("COMMIT").execute(c) {
+        if let Err(e) = Commit.execute(c) {
             AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error();
             return Err(crate::error::map(e));
         }
@@ -117,24 +117,25 @@ impl Drop for Session {
     }
 }
 
-/// A fixed statement with a type of its own, so diesel prepares it once per connection.
-#[derive(Clone, Copy)]
-struct Statement(&'static str);
+/// `BEGIN` and `COMMIT`, each a type of its own, so diesel keeps them prepared and finds them by
+/// type (a statement keyed by its text is rebuilt and hashed at every use).
+macro_rules! fixed_statement {
+    ($($name:ident => $sql:literal),*) => {$(
+        #[derive(Clone, Copy, QueryId)]
+        struct $name;
 
-impl QueryId for Statement {
-    type QueryId = ();
-    // The text is not known from the type: keyed by its text.
-    const HAS_STATIC_QUERY_ID: bool = false;
+        impl QueryFragment<Sqlite> for $name {
+            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+                out.push_sql($sql);
+                Ok(())
+            }
+        }
+
+        impl RunQueryDsl<SqliteConnection> for $name {}
+    )*};
 }
 
-impl QueryFragment<Sqlite> for Statement {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-        out.push_sql(self.0);
-        Ok(())
-    }
-}
-
-impl RunQueryDsl<SqliteConnection> for Statement {}
+fixed_statement!(Begin => "BEGIN", Commit => "COMMIT");
 
 #[cfg(test)]
 mod tests {

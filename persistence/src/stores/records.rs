@@ -10,7 +10,7 @@ use domain::{
 };
 use uuid::Uuid;
 
-use super::{insert_batched, on_backend, Db, Unit};
+use super::{insert_batched, on_backend, Db, Kept, Unit};
 use crate::{
     error::is_unique_violation,
     models::{naive, ApiTokenRow, AuditRow, UserRow},
@@ -67,13 +67,15 @@ impl ApiTokens for Unit<'_> {
     }
 
     fn find_api_token(&mut self, hash: &str) -> Result<Option<(ApiToken, Account)>> {
-        let row: Option<(ApiTokenRow, UserRow)> = on_backend!(self.conn, c => api_tokens::table
+        let row: Option<(ApiTokenRow, UserRow)> =
+            on_backend!(self.conn, c => Kept(api_tokens::table
             .inner_join(users::table)
             .filter(api_tokens::token_hash.eq(hash))
             .select((ApiTokenRow::as_select(), UserRow::as_select()))
-            .first(c)
+            .limit(1))
+            .get_result(c)
             .optional())
-        .db()?;
+            .db()?;
         row.map(|(token, account)| Ok((token.into_token()?, account.into_account()?)))
             .transpose()
     }
