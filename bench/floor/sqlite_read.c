@@ -1,0 +1,77 @@
+// SQLite's own cost of a Roster `read`, without HTTP, diesel or Roster: the caller's API-token
+// lookup joined to its account, then the target account by id, in one read transaction, with
+// the statements Roster sends (prepared once), every column read as text.
+//
+// Build against the SQLite that Roster bundles, with the flags libsqlite3-sys and
+// .cargo/config.toml give it (one gcc command, four lines here), then point it at a database
+// `roster serve` created and seeded (it takes the first API token's hash and 20,000 random
+// account ids from it):
+//
+//   SQLITE=$(dirname $(find ~/.cargo/registry/src -path '*libsqlite3-sys-0.35*/sqlite3/sqlite3.c' | head -1))
+//   gcc -O3 -I$SQLITE -DSQLITE_CORE -DSQLITE_DEFAULT_FOREIGN_KEYS=1 -DSQLITE_ENABLE_API_ARMOR
+//     -DSQLITE_ENABLE_COLUMN_METADATA -DSQLITE_ENABLE_MEMORY_MANAGEMENT -DSQLITE_ENABLE_STAT4
+//     -DSQLITE_USE_URI -DHAVE_USLEEP=1 -DSQLITE_DEFAULT_MEMSTATUS=0 -DSQLITE_THREADSAFE=2
+//     -DSQLITE_ENABLE_QPSG -o /tmp/sqlite_read bench/floor/sqlite_read.c $SQLITE/sqlite3.c -lpthread -ldl -lm
+//   /tmp/sqlite_read data/roster.db 1 5      # usage: DB THREADS SECONDS
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "sqlite3.h"
+
+static const char *path; static int seconds; static char hash[80]; static char **ids; static int nids;
+static const char *Q1 = "SELECT `api_tokens`.`id`, `api_tokens`.`user_id`, `api_tokens`.`name`, `api_tokens`.`token_hash`, `api_tokens`.`display_prefix`, `api_tokens`.`created_at`, `api_tokens`.`expires_at`, `api_tokens`.`last_used_at`, `users`.* FROM (`api_tokens` INNER JOIN `users` ON (`api_tokens`.`user_id` = `users`.`id`)) WHERE (`api_tokens`.`token_hash` = ?) LIMIT ?";
+static const char *Q2 = "SELECT `users`.* FROM `users` WHERE (`users`.`id` = ?) LIMIT ?";
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec / 1e9;
+}
+static void die(sqlite3 *db, const char *what) { fprintf(stderr, "%s: %s\n", what, sqlite3_errmsg(db)); exit(1); }
+static long consume(sqlite3_stmt *s) {
+  long n = 0;
+  while (sqlite3_step(s) == SQLITE_ROW)
+    for (int i = 0; i < sqlite3_column_count(s); i++) { const unsigned char *t = sqlite3_column_text(s, i); n += t ? sqlite3_column_bytes(s, i) : 0; }
+  sqlite3_reset(s);
+  return n;
+}
+static void *run(void *arg) {
+  sqlite3 *db; sqlite3_stmt *b, *c, *q1, *q2; long *done = arg, sink = 0;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL)) die(db, "open");
+  sqlite3_exec(db, "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", 0, 0, 0);
+  if (sqlite3_prepare_v2(db, "BEGIN", -1, &b, 0) || sqlite3_prepare_v2(db, "COMMIT", -1, &c, 0) ||
+      sqlite3_prepare_v2(db, Q1, -1, &q1, 0) || sqlite3_prepare_v2(db, Q2, -1, &q2, 0)) die(db, "prepare");
+  unsigned seed = (unsigned)(size_t)arg;
+  double end = now() + seconds;
+  while (now() < end) {
+    for (int k = 0; k < 100; k++) {
+      sqlite3_step(b); sqlite3_reset(b);
+      sqlite3_bind_text(q1, 1, hash, -1, SQLITE_STATIC); sqlite3_bind_int64(q1, 2, 1); sink += consume(q1);
+      sqlite3_bind_text(q2, 1, ids[rand_r(&seed) % nids], -1, SQLITE_STATIC); sqlite3_bind_int64(q2, 2, 1); sink += consume(q2);
+      sqlite3_step(c); sqlite3_reset(c);
+      (*done)++;
+    }
+  }
+  return (void *)sink;
+}
+int main(int argc, char **argv) {
+  path = argv[1]; int threads = atoi(argv[2]); seconds = atoi(argv[3]);
+  sqlite3 *db; sqlite3_stmt *s;
+  if (sqlite3_open(path, &db)) die(db, "open");
+  sqlite3_prepare_v2(db, "SELECT token_hash FROM api_tokens LIMIT 1", -1, &s, 0);
+  if (sqlite3_step(s) != SQLITE_ROW) die(db, "no token"); strcpy(hash, (const char *)sqlite3_column_text(s, 0)); sqlite3_finalize(s);
+  ids = malloc(sizeof(char *) * 20000);
+  sqlite3_prepare_v2(db, "SELECT id FROM users ORDER BY random() LIMIT 20000", -1, &s, 0);
+  while (sqlite3_step(s) == SQLITE_ROW) ids[nids++] = strdup((const char *)sqlite3_column_text(s, 0));
+  sqlite3_finalize(s); sqlite3_close(db);
+  pthread_t t[64]; long done[64] = {0};
+  double started = now();
+  for (int i = 0; i < threads && i < 64; i++) pthread_create(&t[i], 0, run, &done[i]);
+  long total = 0; for (int i = 0; i < threads && i < 64; i++) { pthread_join(t[i], 0); total += done[i]; }
+  double took = now() - started;
+  printf("%d threads: %ld reads in %.1f s = %.0f/s, %.1f us each per thread\n", threads, total, took,
+         total / took, took * 1e6 * threads / total);
+  return 0;
+}
