@@ -56,19 +56,15 @@ pub async fn request_context(
 /// processes, and free of the system call a random draw costs on every request (~1 % of a
 /// `read`). Request ids label log lines; they are not secrets.
 fn new_request_id() -> Uuid {
-    static START: OnceLock<[u8; 10]> = OnceLock::new();
+    static START: OnceLock<(u16, u64)> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let start = START.get_or_init(|| {
-        let random = Uuid::now_v7().into_bytes();
-        let mut bits = [0u8; 10];
-        bits.copy_from_slice(&random[6..]);
-        bits
+    let (high, low) = *START.get_or_init(|| {
+        let random = Uuid::now_v7().as_u128();
+        ((random >> 64) as u16, random as u64)
     });
+    let mut bits = [0u8; 10];
+    bits[..2].copy_from_slice(&high.to_be_bytes());
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut bits = *start;
-    let low = u64::from_be_bytes([
-        bits[2], bits[3], bits[4], bits[5], bits[6], bits[7], bits[8], bits[9],
-    ]);
     bits[2..].copy_from_slice(&low.wrapping_add(n).to_be_bytes());
     let millis = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
