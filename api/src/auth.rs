@@ -7,7 +7,8 @@ use std::{marker::PhantomData, time::Duration};
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use chrono::Utc;
 use domain::{
-    api_token::ApiTokenSecret, audit::Origin, policy::Caller, roles::Permission, services::Services,
+    account::Account, api_token::ApiTokenSecret, audit::Origin, policy::Caller, roles::Permission,
+    services::Services,
 };
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -141,6 +142,18 @@ impl Authenticated {
         T: Send + 'static,
     {
         self.run_requiring(None, true, work).await
+    }
+
+    /// Reads account `id` as the caller ([`Services::get_account`]). With an API token the token,
+    /// its owner and the account come in one statement: one round trip to PostgreSQL, not two.
+    pub async fn read_account(self, id: Uuid) -> Result<Account, ApiError> {
+        match self.credential {
+            Credential::ApiToken(secret) => {
+                let services = self.state.services.clone();
+                crate::blocking::run(move || services.get_account_by_api_token(&secret, id)).await
+            }
+            Credential::Access(_) => self.run(move |s, c| s.get_account(&c, id)).await,
+        }
     }
 
     async fn run_requiring<T, F>(

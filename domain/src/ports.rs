@@ -51,8 +51,18 @@ pub trait ApiTokens {
     fn delete_api_tokens_of(&mut self, user_id: Uuid) -> Result<u64>;
     /// The token with this hash and its owner, in one read.
     fn find_api_token(&mut self, hash: &str) -> Result<Option<(ApiToken, Account)>>;
+    /// `find_api_token` and, in the same statement, the account `target` (the one a request is
+    /// about): one round trip where there would be two.
+    fn find_api_token_and_account(
+        &mut self,
+        hash: &str,
+        target: Uuid,
+    ) -> Result<Option<TokenAndAccount>>;
     fn touch_api_token(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<()>;
 }
+
+/// An API token, its owner, and another account read with them (`None`: no such account).
+pub type TokenAndAccount = (ApiToken, Account, Option<Account>);
 
 pub trait SettingsStore {
     fn load_settings(&mut self) -> Result<Settings>;

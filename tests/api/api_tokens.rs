@@ -50,6 +50,36 @@ both! {
         app.post("/api/v1/users/00000000-0000-7000-8000-000000000000/api-tokens", &admin, json!({"name": "x"})).await.problem(404, "user_not_found");
     }
 
+    async fn an_api_token_reads_accounts_under_the_same_rules_as_an_access_token(app: TestApp) {
+        let (admin, admin_id) = app.admin().await;
+        let ana = app.user(&admin, "ana", &["user"]).await;
+        let ana_access = app.token_for("ana").await;
+        let (admin_key, ana_key) = (app.api_token(&admin).await, app.api_token(&ana_access).await);
+        let missing = "00000000-0000-7000-8000-000000000000";
+        for (who, access, key) in [("admin", &admin, &admin_key), ("ana", &ana_access, &ana_key)] {
+            for target in [ana.as_str(), admin_id.as_str(), missing] {
+                let path = format!("/api/v1/users/{target}");
+                let (by_access, by_key) = (app.get(&path, access).await, app.get(&path, key).await);
+                assert_eq!(
+                    (by_key.status, &by_key.body, by_key.etag()),
+                    (by_access.status, &by_access.body, by_access.etag()),
+                    "{who} reading {target}"
+                );
+            }
+        }
+        // What those answers were: own account, the permission before existence, then existence.
+        app.get(&format!("/api/v1/users/{ana}"), &ana_key).await.ok(200);
+        app.get(&format!("/api/v1/users/{admin_id}"), &ana_key).await.problem(403, "forbidden");
+        app.get(&format!("/api/v1/users/{missing}"), &ana_key).await.problem(403, "forbidden");
+        app.get(&format!("/api/v1/users/{ana}"), &admin_key).await.ok(200);
+        app.get(&format!("/api/v1/users/{missing}"), &admin_key).await.problem(404, "user_not_found");
+        // A token whose owner may no longer sign in says nothing about any account.
+        app.patch(&format!("/api/v1/users/{ana}"), &admin, json!({"active": false})).await.ok(200);
+        for target in [ana.as_str(), admin_id.as_str(), missing] {
+            app.get(&format!("/api/v1/users/{target}"), &ana_key).await.problem(401, "unauthenticated");
+        }
+    }
+
     async fn expired_api_tokens_are_refused(app: TestApp) {
         let (admin, _) = app.admin().await;
         let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();

@@ -374,10 +374,7 @@ pub async fn create_user(
 )]
 #[get("/users/{id}")]
 pub async fn get_user(auth: Authenticated, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
-    let account = auth
-        .run(move |services, caller| services.get_account(&caller, id))
-        .await?;
+    let account = auth.read_account(id.into_inner()).await?;
     Ok(account_response(actix_web::http::StatusCode::OK, &account))
 }
 

@@ -71,12 +71,20 @@ pub enum DeleteOutcome {
 
 impl Services {
     pub fn get_account(&self, caller: &Caller, id: Uuid) -> Result<Account> {
-        if !caller.is(id) {
-            caller.require(&self.catalog, Permission::UsersRead)?;
-        }
+        self.may_read_account(caller, id)?;
         self.store
             .read(|tx| tx.find_account(id))?
             .ok_or(Error::UserNotFound)
+    }
+
+    /// Anyone may read their own account; others need `users:read`. Asked before the account is
+    /// looked for, so a caller without it learns nothing about which ids exist.
+    pub(crate) fn may_read_account(&self, caller: &Caller, id: Uuid) -> Result<()> {
+        if caller.is(id) {
+            Ok(())
+        } else {
+            caller.require(&self.catalog, Permission::UsersRead)
+        }
     }
 
     /// One page of accounts and whether another follows.

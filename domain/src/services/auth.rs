@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::Services;
 use crate::{
     account::Account,
-    api_token::ApiTokenSecret,
+    api_token::{ApiToken, ApiTokenSecret},
     audit::{action, Actor, AuditEvent, Origin},
     password::Password,
     policy::Caller,
@@ -89,19 +89,35 @@ impl Services {
 
     /// The caller behind an API token, with its owner's current roles.
     pub fn caller_by_api_token(&self, secret: &ApiTokenSecret) -> Result<Caller> {
-        let hash = secret.hash();
-        let now = crate::now();
-        let (token, account) = self
+        let found = self.store.read(|tx| tx.find_api_token(&secret.hash()))?;
+        let (token, owner) = found.ok_or(Error::Unauthenticated)?;
+        self.admit_api_token(&token, owner)
+    }
+
+    /// [`Services::caller_by_api_token`] and [`Services::get_account`] with one read: the token,
+    /// its owner and the account `id` come in one statement, and the same rules apply in the same
+    /// order (an unusable token is refused before anything about `id` is said).
+    pub fn get_account_by_api_token(&self, secret: &ApiTokenSecret, id: Uuid) -> Result<Account> {
+        let found = self
             .store
-            .read(|tx| tx.find_api_token(&hash))?
-            .ok_or(Error::Unauthenticated)?;
-        if token.expires_at.is_some_and(|at| at <= now) || !account.may_authenticate(now) {
+            .read(|tx| tx.find_api_token_and_account(&secret.hash(), id))?;
+        let (token, owner, account) = found.ok_or(Error::Unauthenticated)?;
+        let caller = self.admit_api_token(&token, owner)?;
+        self.may_read_account(&caller, id)?;
+        account.ok_or(Error::UserNotFound)
+    }
+
+    /// The caller an API token stands for, if the token has not expired and its owner may sign in
+    /// now; records its use at most once a minute.
+    fn admit_api_token(&self, token: &ApiToken, owner: Account) -> Result<Caller> {
+        let now = crate::now();
+        if token.expires_at.is_some_and(|at| at <= now) || !owner.may_authenticate(now) {
             return Err(Error::Unauthenticated);
         }
         if stale(token.last_used_at, now) {
             self.store.write(|tx| tx.touch_api_token(token.id, now))?;
         }
-        Ok(Caller { account })
+        Ok(Caller { account: owner })
     }
 }
 

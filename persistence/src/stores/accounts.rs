@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::{insert_batched, insert_few, on_backend, Db, Kept, Unit};
 use crate::{
     conn::DbConn,
-    models::{naive, PrefixRow, RoleRow, UserRow, INDEXED_PREFIX_CHARS},
+    models::{naive, AccountRow, PrefixRow, RoleRow, UserRow, INDEXED_PREFIX_CHARS},
     schema::{audit_events, user_prefixes, user_roles, users},
 };
 
@@ -41,7 +41,7 @@ struct UpdateUser<'a> {
 impl<'a> UpdateUser<'a> {
     fn new(row: &'a UserRow) -> Self {
         Self {
-            id: &row.id,
+            id: &row.account.id,
             set: row.as_changeset(),
         }
     }
@@ -112,12 +112,12 @@ impl<Q, Conn> RunQueryDsl<Conn> for LimitedTo<Q> {}
 fn find_by_id(conn: &mut DbConn, id: &str) -> Result<Option<Account>> {
     on_backend!(conn, c => Kept(users::table
         .filter(users::id.eq(id))
-        .select(UserRow::as_select())
+        .select(AccountRow::as_select())
         .limit(1))
-        .get_result::<UserRow>(c)
+        .get_result::<AccountRow>(c)
         .optional())
     .db()?
-    .map(UserRow::into_account)
+    .map(AccountRow::into_account)
     .transpose()
 }
 
@@ -188,9 +188,9 @@ fn list_through_key_indexes(
     conn: &mut DbConn,
     query: &UserQuery,
     now: DateTime<Utc>,
-) -> Result<Vec<UserRow>> {
+) -> Result<Vec<AccountRow>> {
     on_backend!(conn, c => {
-            let mut q = users::table.select(UserRow::as_select()).into_boxed();
+            let mut q = users::table.select(AccountRow::as_select()).into_boxed();
             if let Some(prefix) = &query.q {
                 let end = prefix_end(prefix);
                 macro_rules! in_range {
@@ -298,12 +298,12 @@ impl Accounts for Unit<'_> {
             // Reads the account and locks its row in one statement.
             DbConn::Pg(pg) => users::table
                 .filter(users::id.eq(&id))
-                .select(UserRow::as_select())
+                .select(AccountRow::as_select())
                 .for_update()
-                .first::<UserRow>(pg)
+                .first::<AccountRow>(pg)
                 .optional()
                 .db()?
-                .map(UserRow::into_account)
+                .map(AccountRow::into_account)
                 .transpose(),
             // SQLite's write transaction already holds its only write lock.
             DbConn::Sqlite(_) => find_by_id(self.conn, &id),
@@ -314,12 +314,12 @@ impl Accounts for Unit<'_> {
         // A username match wins over another account's email match.
         on_backend!(self.conn, c => users::table
             .filter(users::username_key.eq(login_key).or(users::email_key.eq(login_key)))
-            .select(UserRow::as_select())
+            .select(AccountRow::as_select())
             .order((users::username_key.ne(login_key), users::id))
-            .first::<UserRow>(c)
+            .first::<AccountRow>(c)
             .optional())
         .db()?
-        .map(UserRow::into_account)
+        .map(AccountRow::into_account)
         .transpose()
     }
 
@@ -327,7 +327,7 @@ impl Accounts for Unit<'_> {
         let row = UserRow::from_account(after);
         on_backend!(self.conn, c => UpdateUser::new(&row).execute(c)).db()?;
         if before.roles != after.roles {
-            on_backend!(self.conn, c => diesel::delete(user_roles::table.filter(user_roles::user_id.eq(&row.id))).execute(c))
+            on_backend!(self.conn, c => diesel::delete(user_roles::table.filter(user_roles::user_id.eq(&row.account.id))).execute(c))
                 .db()?;
             insert_roles(self.conn, after)?;
         }
@@ -356,7 +356,7 @@ impl Accounts for Unit<'_> {
     }
 
     fn list_accounts(&mut self, query: &UserQuery, now: DateTime<Utc>) -> Result<Vec<Account>> {
-        let rows: Vec<UserRow> = match &query.q {
+        let rows: Vec<AccountRow> = match &query.q {
             Some(prefix) if answered_by_prefix_table(query, prefix) => {
                 on_backend!(self.conn, c => {
                     // Walks `user_prefixes`' primary key from the cursor: rows come in username
@@ -364,7 +364,7 @@ impl Accounts for Unit<'_> {
                     let mut q = user_prefixes::table
                         .inner_join(users::table.on(users::username_key.eq(user_prefixes::username_key)))
                         .filter(user_prefixes::prefix.eq(prefix.clone()))
-                        .select(UserRow::as_select())
+                        .select(AccountRow::as_select())
                         .into_boxed();
                     filter_by_role_and_status!(q, query, now);
                     // Usernames are unique, so the key alone is a position.
@@ -381,7 +381,7 @@ impl Accounts for Unit<'_> {
             }
             _ => list_through_key_indexes(self.conn, query, now)?,
         };
-        rows.into_iter().map(UserRow::into_account).collect()
+        rows.into_iter().map(AccountRow::into_account).collect()
     }
 
     fn lock_admin_set(&mut self) -> Result<()> {

@@ -4,7 +4,7 @@ use domain::{
     account::Account,
     api_token::ApiToken,
     audit::AuditEvent,
-    ports::{ApiTokens, AuditLog, SettingsStore, SetupClaim},
+    ports::{ApiTokens, AuditLog, SettingsStore, SetupClaim, TokenAndAccount},
     settings::Settings,
     Error, Result,
 };
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{insert_batched, on_backend, Db, Kept, Unit};
 use crate::{
     error::is_unique_violation,
-    models::{naive, ApiTokenRow, AuditRow, UserRow},
+    models::{naive, AccountRow, ApiTokenRow, AuditRow},
     schema::{api_tokens, audit_events, settings, setup_claim, users},
 };
 
@@ -67,17 +67,48 @@ impl ApiTokens for Unit<'_> {
     }
 
     fn find_api_token(&mut self, hash: &str) -> Result<Option<(ApiToken, Account)>> {
-        let row: Option<(ApiTokenRow, UserRow)> =
+        let row: Option<(ApiTokenRow, AccountRow)> =
             on_backend!(self.conn, c => Kept(api_tokens::table
             .inner_join(users::table)
             .filter(api_tokens::token_hash.eq(hash))
-            .select((ApiTokenRow::as_select(), UserRow::as_select()))
+            .select((ApiTokenRow::as_select(), AccountRow::as_select()))
             .limit(1))
             .get_result(c)
             .optional())
             .db()?;
         row.map(|(token, account)| Ok((token.into_token()?, account.into_account()?)))
             .transpose()
+    }
+
+    fn find_api_token_and_account(
+        &mut self,
+        hash: &str,
+        target: Uuid,
+    ) -> Result<Option<TokenAndAccount>> {
+        let target_id = target.to_string();
+        let target = diesel::alias!(users as target);
+        let row: Option<(ApiTokenRow, AccountRow, Option<AccountRow>)> =
+            on_backend!(self.conn, c => Kept(api_tokens::table
+            .inner_join(users::table)
+            .left_join(target.on(target.field(users::id).eq(&target_id)))
+            .filter(api_tokens::token_hash.eq(hash))
+            .select((
+                ApiTokenRow::as_select(),
+                AccountRow::as_select(),
+                target.fields(AccountRow::columns()).nullable(),
+            ))
+            .limit(1))
+            .get_result(c)
+            .optional())
+            .db()?;
+        row.map(|(token, owner, target)| {
+            Ok((
+                token.into_token()?,
+                owner.into_account()?,
+                target.map(AccountRow::into_account).transpose()?,
+            ))
+        })
+        .transpose()
     }
 
     fn touch_api_token(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<()> {
