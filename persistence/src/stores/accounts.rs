@@ -112,8 +112,7 @@ impl<Q, Conn> RunQueryDsl<Conn> for LimitedTo<Q> {}
 fn find_by_id(conn: &mut DbConn, id: &str) -> Result<Option<Account>> {
     on_backend!(conn, c => Kept(users::table
         .filter(users::id.eq(id))
-        .select(AccountRow::as_select())
-        .limit(1))
+        .select(AccountRow::as_select()))
         .get_result::<AccountRow>(c)
         .optional())
     .db()?

@@ -84,6 +84,10 @@ pub(crate) use insert_few;
 /// account by id). Diesel otherwise walks the whole query (every selected column) before each
 /// execution only to ask whether it may keep it: ~3 % of a `read`'s CPU for the two lookups.
 /// Debug builds (every test) still ask, and fail where the answer is no.
+///
+/// These reads match at most one row by a unique key and carry no `LIMIT 1`: on PostgreSQL that
+/// is a plan node and a bound parameter fewer at every execution (pgbench of the token-and-account
+/// read alone: 25,300–26,600 against 28,000–28,300 statements/s).
 pub(crate) struct Kept<Q>(pub Q);
 
 impl<Q: Query> Query for Kept<Q> {

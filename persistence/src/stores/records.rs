@@ -71,8 +71,7 @@ impl ApiTokens for Unit<'_> {
             on_backend!(self.conn, c => Kept(api_tokens::table
             .inner_join(users::table)
             .filter(api_tokens::token_hash.eq(hash))
-            .select((ApiTokenRow::as_select(), AccountRow::as_select()))
-            .limit(1))
+            .select((ApiTokenRow::as_select(), AccountRow::as_select())))
             .get_result(c)
             .optional())
             .db()?;
@@ -96,8 +95,7 @@ impl ApiTokens for Unit<'_> {
                 ApiTokenRow::as_select(),
                 AccountRow::as_select(),
                 target.fields(AccountRow::columns()).nullable(),
-            ))
-            .limit(1))
+            )))
             .get_result(c)
             .optional())
             .db()?;
