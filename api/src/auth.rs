@@ -144,16 +144,16 @@ impl Authenticated {
         self.run_requiring(None, true, work).await
     }
 
-    /// Reads account `id` as the caller ([`Services::get_account`]). With an API token the token,
-    /// its owner and the account come in one statement: one round trip to PostgreSQL, not two.
+    /// Reads account `id` as the caller: the caller (with its API token, if that is the
+    /// credential) and the account come in one statement, one round trip to PostgreSQL instead of
+    /// two.
     pub async fn read_account(self, id: Uuid) -> Result<Account, ApiError> {
-        match self.credential {
-            Credential::ApiToken(secret) => {
-                let services = self.state.services.clone();
-                crate::blocking::run(move || services.get_account_by_api_token(&secret, id)).await
-            }
-            Credential::Access(_) => self.run(move |s, c| s.get_account(&c, id)).await,
-        }
+        let services = self.state.services.clone();
+        crate::blocking::run(move || match &self.credential {
+            Credential::ApiToken(secret) => services.get_account_by_api_token(secret, id),
+            Credential::Access(caller) => services.get_account_by_caller_id(*caller, id),
+        })
+        .await
     }
 
     async fn run_requiring<T, F>(

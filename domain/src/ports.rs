@@ -18,6 +18,13 @@ pub trait Accounts {
     /// Many at once (multi-row statements), for bulk creation.
     fn insert_accounts(&mut self, accounts: &[Account]) -> Result<()>;
     fn find_account(&mut self, id: Uuid) -> Result<Option<Account>>;
+    /// The account `id` and, in the same statement, the account `target` (`None`: no such
+    /// account): a request's caller and the account it is about, in one round trip.
+    fn find_account_and_account(
+        &mut self,
+        id: Uuid,
+        target: Uuid,
+    ) -> Result<Option<(Account, Option<Account>)>>;
     /// Reads the account and holds it against concurrent writers until the transaction ends.
     fn find_account_for_update(&mut self, id: Uuid) -> Result<Option<Account>>;
     /// By case-folded username or email.

@@ -50,7 +50,7 @@ both! {
         app.post("/api/v1/users/00000000-0000-7000-8000-000000000000/api-tokens", &admin, json!({"name": "x"})).await.problem(404, "user_not_found");
     }
 
-    async fn an_api_token_reads_accounts_under_the_same_rules_as_an_access_token(app: TestApp) {
+    async fn api_and_access_tokens_read_accounts_under_the_same_rules(app: TestApp) {
         let (admin, admin_id) = app.admin().await;
         let ana = app.user(&admin, "ana", &["user"]).await;
         let ana_access = app.token_for("ana").await;
@@ -68,15 +68,21 @@ both! {
             }
         }
         // What those answers were: own account, the permission before existence, then existence.
-        app.get(&format!("/api/v1/users/{ana}"), &ana_key).await.ok(200);
-        app.get(&format!("/api/v1/users/{admin_id}"), &ana_key).await.problem(403, "forbidden");
-        app.get(&format!("/api/v1/users/{missing}"), &ana_key).await.problem(403, "forbidden");
-        app.get(&format!("/api/v1/users/{ana}"), &admin_key).await.ok(200);
-        app.get(&format!("/api/v1/users/{missing}"), &admin_key).await.problem(404, "user_not_found");
+        for ana_token in [&ana_key, &ana_access] {
+            app.get(&format!("/api/v1/users/{ana}"), ana_token).await.ok(200);
+            app.get(&format!("/api/v1/users/{admin_id}"), ana_token).await.problem(403, "forbidden");
+            app.get(&format!("/api/v1/users/{missing}"), ana_token).await.problem(403, "forbidden");
+        }
+        for admin_token in [&admin_key, &admin] {
+            app.get(&format!("/api/v1/users/{ana}"), admin_token).await.ok(200);
+            app.get(&format!("/api/v1/users/{missing}"), admin_token).await.problem(404, "user_not_found");
+        }
         // A token whose owner may no longer sign in says nothing about any account.
         app.patch(&format!("/api/v1/users/{ana}"), &admin, json!({"active": false})).await.ok(200);
         for target in [ana.as_str(), admin_id.as_str(), missing] {
-            app.get(&format!("/api/v1/users/{target}"), &ana_key).await.problem(401, "unauthenticated");
+            for ana_token in [&ana_key, &ana_access] {
+                app.get(&format!("/api/v1/users/{target}"), ana_token).await.problem(401, "unauthenticated");
+            }
         }
     }
 

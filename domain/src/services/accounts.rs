@@ -70,13 +70,6 @@ pub enum DeleteOutcome {
 }
 
 impl Services {
-    pub fn get_account(&self, caller: &Caller, id: Uuid) -> Result<Account> {
-        self.may_read_account(caller, id)?;
-        self.store
-            .read(|tx| tx.find_account(id))?
-            .ok_or(Error::UserNotFound)
-    }
-
     /// Anyone may read their own account; others need `users:read`. Asked before the account is
     /// looked for, so a caller without it learns nothing about which ids exist.
     pub(crate) fn may_read_account(&self, caller: &Caller, id: Uuid) -> Result<()> {

@@ -77,14 +77,19 @@ impl Services {
     /// The caller behind an access token's subject, with its current roles; `Unauthenticated`
     /// when the account is gone, inactive, locked or expired.
     pub fn caller_by_id(&self, id: Uuid) -> Result<Caller> {
-        let account = self
+        let account = self.store.read(|tx| tx.find_account(id))?;
+        admit_account(account.ok_or(Error::Unauthenticated)?)
+    }
+
+    /// Reads account `id` for the caller behind an access token's subject: the caller and the
+    /// account in one statement, the caller admitted as by [`Services::caller_by_id`], then
+    /// the read rule (`may_read_account`).
+    pub fn get_account_by_caller_id(&self, caller: Uuid, id: Uuid) -> Result<Account> {
+        let found = self
             .store
-            .read(|tx| tx.find_account(id))?
-            .ok_or(Error::Unauthenticated)?;
-        if !account.may_authenticate(crate::now()) {
-            return Err(Error::Unauthenticated);
-        }
-        Ok(Caller { account })
+            .read(|tx| tx.find_account_and_account(caller, id))?;
+        let (caller, account) = found.ok_or(Error::Unauthenticated)?;
+        self.reveal_account(&admit_account(caller)?, id, account)
     }
 
     /// The caller behind an API token, with its owner's current roles.
@@ -94,30 +99,46 @@ impl Services {
         self.admit_api_token(&token, owner)
     }
 
-    /// [`Services::caller_by_api_token`] and [`Services::get_account`] with one read: the token,
-    /// its owner and the account `id` come in one statement, and the same rules apply in the same
-    /// order (an unusable token is refused before anything about `id` is said).
+    /// Reads account `id` for the caller behind an API token: the token, its owner and the account
+    /// in one statement, the caller admitted as by [`Services::caller_by_api_token`] (an unusable
+    /// token is refused before anything about `id` is said), then
+    /// the read rule (`may_read_account`).
     pub fn get_account_by_api_token(&self, secret: &ApiTokenSecret, id: Uuid) -> Result<Account> {
         let found = self
             .store
             .read(|tx| tx.find_api_token_and_account(&secret.hash(), id))?;
         let (token, owner, account) = found.ok_or(Error::Unauthenticated)?;
-        let caller = self.admit_api_token(&token, owner)?;
-        self.may_read_account(&caller, id)?;
-        account.ok_or(Error::UserNotFound)
+        self.reveal_account(&self.admit_api_token(&token, owner)?, id, account)
+    }
+
+    /// The account read along with its caller, if the caller may read it: the permission first,
+    /// so a caller without it learns nothing about which ids exist.
+    fn reveal_account(&self, caller: &Caller, id: Uuid, found: Option<Account>) -> Result<Account> {
+        self.may_read_account(caller, id)?;
+        found.ok_or(Error::UserNotFound)
     }
 
     /// The caller an API token stands for, if the token has not expired and its owner may sign in
     /// now; records its use at most once a minute.
     fn admit_api_token(&self, token: &ApiToken, owner: Account) -> Result<Caller> {
         let now = crate::now();
-        if token.expires_at.is_some_and(|at| at <= now) || !owner.may_authenticate(now) {
+        if token.expires_at.is_some_and(|at| at <= now) {
             return Err(Error::Unauthenticated);
         }
+        let caller = admit_account(owner)?;
         if stale(token.last_used_at, now) {
             self.store.write(|tx| tx.touch_api_token(token.id, now))?;
         }
-        Ok(Caller { account: owner })
+        Ok(caller)
+    }
+}
+
+/// The caller an account stands for, if it may sign in now (active, not locked, not expired).
+fn admit_account(account: Account) -> Result<Caller> {
+    if account.may_authenticate(crate::now()) {
+        Ok(Caller { account })
+    } else {
+        Err(Error::Unauthenticated)
     }
 }
 

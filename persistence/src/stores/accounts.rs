@@ -291,6 +291,33 @@ impl Accounts for Unit<'_> {
         find_by_id(self.conn, &id.to_string())
     }
 
+    fn find_account_and_account(
+        &mut self,
+        id: Uuid,
+        target: Uuid,
+    ) -> Result<Option<(Account, Option<Account>)>> {
+        let (id, target_id) = (id.to_string(), target.to_string());
+        let target = diesel::alias!(users as target);
+        let row: Option<(AccountRow, Option<AccountRow>)> =
+            on_backend!(self.conn, c => Kept(users::table
+            .left_join(target.on(target.field(users::id).eq(&target_id)))
+            .filter(users::id.eq(&id))
+            .select((
+                AccountRow::as_select(),
+                target.fields(AccountRow::columns()).nullable(),
+            )))
+            .get_result(c)
+            .optional())
+            .db()?;
+        row.map(|(account, target)| {
+            Ok((
+                account.into_account()?,
+                target.map(AccountRow::into_account).transpose()?,
+            ))
+        })
+        .transpose()
+    }
+
     fn find_account_for_update(&mut self, id: Uuid) -> Result<Option<Account>> {
         let id = id.to_string();
         match self.conn {
