@@ -221,7 +221,9 @@ fn cores() -> usize {
 /// requests queue in order on the blocking pool instead of contending for a connection (where one
 /// returned can go straight back to the thread that returned it): at 100,000 accounts with a pool
 /// of five, two threads per worker against three gave `read` p99 7.5–7.8 ms against 16 ms and
-/// `list_deep` p99 23–27 ms against 28–35 ms.
+/// `list_deep` p99 23–27 ms against 28–35 ms. One per worker (a pool of three) cut `read` p99 to
+/// 5.2–5.6 ms but `read` and `list` throughput by 8–15 %, and would cost more with PostgreSQL on
+/// another machine (each thread waiting on the network): left to `ROSTER_DATABASE_POOL_SIZE`.
 fn database_threads(backend: Backend, pool_size: u32, workers: usize) -> usize {
     match backend {
         Backend::Sqlite => 2,
