@@ -100,9 +100,35 @@ pub(crate) fn account_response(
     status: actix_web::http::StatusCode,
     account: &Account,
 ) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((header::ETAG, format!("\"{}\"", account.version)))
-        .json(UserResponse::from(account))
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::ETAG, format!("\"{}\"", account.version)));
+    json_body(response, &UserResponse::from(account), BYTES_PER_ACCOUNT)
+}
+
+/// About the JSON of one account (~620 bytes for a typical one), for sizing a response's buffer.
+const BYTES_PER_ACCOUNT: usize = 640;
+
+/// `value` as the JSON body, written into a buffer of `capacity` bytes: grown by doubling from
+/// empty instead, a 50-account page (~31 KB) was a dozen copies, each a large allocation that
+/// made glibc consolidate its free lists, and a single account crossed 1 KB on the way.
+fn json_body(
+    mut response: actix_web::HttpResponseBuilder,
+    value: &impl Serialize,
+    capacity: usize,
+) -> HttpResponse {
+    let mut body = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => response
+            .content_type(header::ContentType::json())
+            .body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialise a response");
+            actix_web::ResponseError::error_response(&ApiError::new(
+                ErrorCode::InternalError,
+                "the error has been logged",
+            ))
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -310,20 +336,12 @@ pub async fn list_users(
         items: accounts.iter().map(UserResponse::from).collect(),
         next_cursor,
     };
-    // Written into a buffer of about the page's size: grown by doubling from empty, a 50-account
-    // page (~31 KB) was a dozen copies and as many large allocations.
-    let mut body = Vec::with_capacity(BYTES_PER_ACCOUNT * (accounts.len() + 1));
-    serde_json::to_writer(&mut body, &page).map_err(|e| {
-        tracing::error!(error = %e, "cannot serialise a page of accounts");
-        ApiError::new(ErrorCode::InternalError, "the error has been logged")
-    })?;
-    Ok(HttpResponse::Ok()
-        .content_type(header::ContentType::json())
-        .body(body))
+    Ok(json_body(
+        HttpResponse::Ok(),
+        &page,
+        BYTES_PER_ACCOUNT * (accounts.len() + 1),
+    ))
 }
-
-/// About the JSON of one account (~620 bytes for a typical one), for sizing a page's buffer.
-const BYTES_PER_ACCOUNT: usize = 640;
 
 /// Create an account.
 #[utoipa::path(
