@@ -70,14 +70,19 @@ pub enum DeleteOutcome {
 }
 
 impl Services {
-    /// Anyone may read their own account; others need `users:read`. Asked before the account is
-    /// looked for, so a caller without it learns nothing about which ids exist.
-    pub(crate) fn may_read_account(&self, caller: &Caller, id: Uuid) -> Result<()> {
-        if caller.is(id) {
-            Ok(())
-        } else {
-            caller.require(&self.catalog, Permission::UsersRead)
+    /// Account `id`, read along with its caller (`found`), if the caller may see it: anyone may
+    /// read their own account, others need `users:read`. The permission is asked first, so a
+    /// caller without it learns nothing about which ids exist.
+    pub(crate) fn reveal_account(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        found: Option<Account>,
+    ) -> Result<Account> {
+        if !caller.is(id) {
+            caller.require(&self.catalog, Permission::UsersRead)?;
         }
+        found.ok_or(Error::UserNotFound)
     }
 
     /// One page of accounts and whether another follows.

@@ -83,7 +83,7 @@ impl Services {
 
     /// Reads account `id` for the caller behind an access token's subject: the caller and the
     /// account in one statement, the caller admitted as by [`Services::caller_by_id`], then
-    /// the read rule (`may_read_account`).
+    /// the read rule (`reveal_account`).
     pub fn get_account_by_caller_id(&self, caller: Uuid, id: Uuid) -> Result<Account> {
         let found = self
             .store
@@ -102,20 +102,13 @@ impl Services {
     /// Reads account `id` for the caller behind an API token: the token, its owner and the account
     /// in one statement, the caller admitted as by [`Services::caller_by_api_token`] (an unusable
     /// token is refused before anything about `id` is said), then
-    /// the read rule (`may_read_account`).
+    /// the read rule (`reveal_account`).
     pub fn get_account_by_api_token(&self, secret: &ApiTokenSecret, id: Uuid) -> Result<Account> {
         let found = self
             .store
             .read(|tx| tx.find_api_token_and_account(&secret.hash(), id))?;
         let (token, owner, account) = found.ok_or(Error::Unauthenticated)?;
         self.reveal_account(&self.admit_api_token(&token, owner)?, id, account)
-    }
-
-    /// The account read along with its caller, if the caller may read it: the permission first,
-    /// so a caller without it learns nothing about which ids exist.
-    fn reveal_account(&self, caller: &Caller, id: Uuid, found: Option<Account>) -> Result<Account> {
-        self.may_read_account(caller, id)?;
-        found.ok_or(Error::UserNotFound)
     }
 
     /// The caller an API token stands for, if the token has not expired and its owner may sign in
