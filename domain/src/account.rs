@@ -97,8 +97,19 @@ impl Account {
 
     /// An account that may authenticate right now: active, not locked, not expired.
     pub fn may_authenticate(&self, now: DateTime<Utc>) -> bool {
-        self.active && self.locked_at.is_none() && self.expires_at.is_none_or(|at| at > now)
+        may_authenticate(self.active, self.locked_at, self.expires_at, now)
     }
+}
+
+/// The rule of [`Account::may_authenticate`], for reads that hold only these fields
+/// ([`crate::policy::CallerAccount`]).
+pub(crate) fn may_authenticate(
+    active: bool,
+    locked_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    active && locked_at.is_none() && expires_at.is_none_or(|at| at > now)
 }
 
 #[cfg(test)]

@@ -69,6 +69,15 @@ impl ApiToken {
     pub const MAX_NAME_CHARS: usize = 100;
 }
 
+/// What authenticating with an API token reads of it: which token it is (to record its use),
+/// when it expires and when its use was last recorded.
+#[derive(Debug, Clone)]
+pub struct ApiTokenUse {
+    pub id: Uuid,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

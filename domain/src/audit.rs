@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::account::Account;
+use crate::{account::Account, policy::Caller};
 
 /// Where a request came from, recorded with every event it causes.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +26,14 @@ impl Actor {
         Self {
             id: Some(account.id),
             username: Some(account.username.as_str().to_owned()),
+        }
+    }
+
+    /// The caller of a request.
+    pub fn caller(caller: &Caller) -> Self {
+        Self {
+            id: Some(caller.id),
+            username: Some(caller.username.as_str().to_owned()),
         }
     }
 

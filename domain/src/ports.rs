@@ -6,8 +6,13 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
-    account::Account, api_token::ApiToken, audit::AuditEvent, paging::UserQuery,
-    settings::Settings, Error, Result,
+    account::Account,
+    api_token::{ApiToken, ApiTokenUse},
+    audit::AuditEvent,
+    paging::UserQuery,
+    policy::CallerAccount,
+    settings::Settings,
+    Error, Result,
 };
 
 /// Accounts. Uniqueness of username and email (case-insensitive) is decided by the database:
@@ -18,13 +23,15 @@ pub trait Accounts {
     /// Many at once (multi-row statements), for bulk creation.
     fn insert_accounts(&mut self, accounts: &[Account]) -> Result<()>;
     fn find_account(&mut self, id: Uuid) -> Result<Option<Account>>;
-    /// The account `id` and, in the same statement, the account `target` (`None`: no such
+    /// What authenticating a request reads of account `id`, its caller.
+    fn find_caller(&mut self, id: Uuid) -> Result<Option<CallerAccount>>;
+    /// `find_caller` and, in the same statement, the account `target` (`None`: no such
     /// account): a request's caller and the account it is about, in one round trip.
-    fn find_account_and_account(
+    fn find_caller_and_account(
         &mut self,
         id: Uuid,
         target: Uuid,
-    ) -> Result<Option<(Account, Option<Account>)>>;
+    ) -> Result<Option<(CallerAccount, Option<Account>)>>;
     /// Reads the account and holds it against concurrent writers until the transaction ends.
     fn find_account_for_update(&mut self, id: Uuid) -> Result<Option<Account>>;
     /// By case-folded username or email.
@@ -56,8 +63,9 @@ pub trait ApiTokens {
     /// `true` when a token of that user with that id existed.
     fn delete_api_token(&mut self, user_id: Uuid, id: Uuid) -> Result<bool>;
     fn delete_api_tokens_of(&mut self, user_id: Uuid) -> Result<u64>;
-    /// The token with this hash and its owner, in one read.
-    fn find_api_token(&mut self, hash: &str) -> Result<Option<(ApiToken, Account)>>;
+    /// The token with this hash and its owner, as authenticating a request reads them, in one
+    /// statement.
+    fn find_api_token(&mut self, hash: &str) -> Result<Option<(ApiTokenUse, CallerAccount)>>;
     /// `find_api_token` and, in the same statement, the account `target` (the one a request is
     /// about): one round trip where there would be two.
     fn find_api_token_and_account(
@@ -68,8 +76,9 @@ pub trait ApiTokens {
     fn touch_api_token(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<()>;
 }
 
-/// An API token, its owner, and another account read with them (`None`: no such account).
-pub type TokenAndAccount = (ApiToken, Account, Option<Account>);
+/// An API token and its owner as authenticating a request reads them, and another account read
+/// with them (`None`: no such account).
+pub type TokenAndAccount = (ApiTokenUse, CallerAccount, Option<Account>);
 
 pub trait SettingsStore {
     fn load_settings(&mut self) -> Result<Settings>;

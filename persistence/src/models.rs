@@ -4,9 +4,10 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use domain::{
     account::Account,
-    api_token::ApiToken,
+    api_token::{ApiToken, ApiTokenUse},
     audit::AuditEvent,
     password::PasswordHash,
+    policy::{Caller, CallerAccount},
     values::{Email, Locale, PersonName, Username},
     Error, Result,
 };
@@ -64,6 +65,43 @@ pub(crate) struct AccountRow {
     /// The account's roles, sorted and comma-separated: `user_roles` repeated, so that reading an
     /// account is one row (see the migration `users_roles_column`).
     pub roles: String,
+}
+
+/// What authenticating a request reads of its caller's account (`CallerAccount`): six columns of
+/// the account's twenty-five.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub(crate) struct CallerRow {
+    pub id: String,
+    pub username: String,
+    pub roles: String,
+    pub active: bool,
+    pub locked_at: Option<Stamp>,
+    pub expires_at: Option<Stamp>,
+}
+
+impl CallerRow {
+    pub fn into_caller(self) -> Result<CallerAccount> {
+        Ok(CallerAccount {
+            caller: Caller {
+                id: parse_id(&self.id)?,
+                username: Username::from_trusted(self.username),
+                roles: parse_roles(&self.roles),
+            },
+            active: self.active,
+            locked_at: self.locked_at.map(Into::into),
+            expires_at: self.expires_at.map(Into::into),
+        })
+    }
+}
+
+/// `users.roles` (sorted, comma-separated) as a list.
+fn parse_roles(roles: &str) -> Vec<String> {
+    roles
+        .split(',')
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// An account as writes store it: [`AccountRow`] and the case-folded keys.
@@ -131,12 +169,7 @@ impl AccountRow {
     }
 
     pub fn into_account(self) -> Result<Account> {
-        let roles = self
-            .roles
-            .split(',')
-            .filter(|r| !r.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let roles = parse_roles(&self.roles);
         Ok(Account {
             id: parse_id(&self.id)?,
             username: Username::from_trusted(self.username),
@@ -277,6 +310,25 @@ impl ApiTokenRow {
             name: self.name,
             display_prefix: self.display_prefix,
             created_at: self.created_at.into(),
+            expires_at: self.expires_at.map(Into::into),
+            last_used_at: self.last_used_at.map(Into::into),
+        })
+    }
+}
+
+/// What authenticating with an API token reads of it (`ApiTokenUse`).
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = api_tokens)]
+pub(crate) struct ApiTokenUseRow {
+    pub id: String,
+    pub expires_at: Option<Stamp>,
+    pub last_used_at: Option<Stamp>,
+}
+
+impl ApiTokenUseRow {
+    pub fn into_use(self) -> Result<ApiTokenUse> {
+        Ok(ApiTokenUse {
+            id: parse_id(&self.id)?,
             expires_at: self.expires_at.map(Into::into),
             last_used_at: self.last_used_at.map(Into::into),
         })

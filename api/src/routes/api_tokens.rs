@@ -78,7 +78,7 @@ enum Owner {
 impl Owner {
     fn id(self, caller: &Caller) -> Uuid {
         match self {
-            Owner::Me => caller.account.id,
+            Owner::Me => caller.id,
             Owner::User(id) => id,
         }
     }

@@ -109,14 +109,14 @@ impl Services {
         caller.require(&self.catalog, Permission::UsersWrite)?;
         let settings = self.store.read(|tx| tx.load_settings())?;
         let (mut account, password) = self.parse_new(input, &settings, "manual")?;
-        policy::check_initial_roles(&caller.account, &account.roles)?;
-        account.created_by = Some(caller.account.id);
-        account.updated_by = Some(caller.account.id);
+        policy::check_initial_roles(caller, &account.roles)?;
+        account.created_by = Some(caller.id);
+        account.updated_by = Some(caller.id);
         if let Some(password) = password {
             account.password_hash = Some(self.hasher.hash(&password)?);
             account.activated_at = Some(account.created_at);
         }
-        let actor = Actor::account(&caller.account);
+        let actor = Actor::caller(caller);
         self.store.write(|tx| {
             tx.insert_account(&account)?;
             let event = AuditEvent::new(actor, action::USER_CREATED, origin)
@@ -167,18 +167,14 @@ impl Services {
             }
             after.version = before.version + 1;
             after.updated_at = crate::now();
-            after.updated_by = Some(caller.account.id);
+            after.updated_by = Some(caller.id);
             tx.update_account(&before, &after)?;
             if before.active && !after.active {
                 tx.delete_api_tokens_of(id)?;
             }
-            let event = AuditEvent::new(
-                Actor::account(&caller.account),
-                action::USER_UPDATED,
-                origin,
-            )
-            .on_account(&after)
-            .details(Value::Object(changes));
+            let event = AuditEvent::new(Actor::caller(caller), action::USER_UPDATED, origin)
+                .on_account(&after)
+                .details(Value::Object(changes));
             tx.append_audit(&event)?;
             Ok(after)
         })
@@ -204,7 +200,7 @@ impl Services {
             if policy::would_remove_last_admin(&account, tx.count_active_admins()?) {
                 return Err(Error::LastAdmin);
             }
-            let actor = Actor::account(&caller.account);
+            let actor = Actor::caller(caller);
             if tx.has_authored_changes(id)? {
                 deactivate_instead(tx, caller, account, actor, origin)?;
                 return Ok(DeleteOutcome::Deactivated);
@@ -344,7 +340,7 @@ impl Services {
         }
         if let Some(raw) = patch.email {
             if let Some(email) = checks.take("email", Email::parse(&raw)) {
-                if email != before.email && !caller.account.is_admin() {
+                if email != before.email && !caller.is_admin() {
                     return Err(Error::EmailChangeRequiresAdmin);
                 }
                 after.email = email;
@@ -399,7 +395,7 @@ impl Services {
         if let Some(requested) = patch.roles {
             match fields::roles(&self.catalog, &requested) {
                 Ok(roles) => {
-                    policy::check_role_change(&caller.account, before, &roles)?;
+                    policy::check_role_change(caller, before, &roles)?;
                     if !before.is_guest() && after.expires_at.is_none() {
                         after.expires_at = fields::guest_expiry(&roles, None, guest_days);
                     }
@@ -439,7 +435,7 @@ fn deactivate_instead(
     after.active = false;
     after.version += 1;
     after.updated_at = crate::now();
-    after.updated_by = Some(caller.account.id);
+    after.updated_by = Some(caller.id);
     tx.update_account(&account, &after)?;
     tx.delete_api_tokens_of(after.id)?;
     let details =

@@ -8,10 +8,10 @@ use uuid::Uuid;
 use super::Services;
 use crate::{
     account::Account,
-    api_token::{ApiToken, ApiTokenSecret},
+    api_token::{ApiTokenSecret, ApiTokenUse},
     audit::{action, Actor, AuditEvent, Origin},
     password::Password,
-    policy::Caller,
+    policy::{Caller, CallerAccount},
     values::fold,
     Error, Result,
 };
@@ -77,7 +77,7 @@ impl Services {
     /// The caller behind an access token's subject, with its current roles; `Unauthenticated`
     /// when the account is gone, inactive, locked or expired.
     pub fn caller_by_id(&self, id: Uuid) -> Result<Caller> {
-        let account = self.store.read(|tx| tx.find_account(id))?;
+        let account = self.store.read(|tx| tx.find_caller(id))?;
         admit_account(account.ok_or(Error::Unauthenticated)?)
     }
 
@@ -87,7 +87,7 @@ impl Services {
     pub fn get_account_by_caller_id(&self, caller: Uuid, id: Uuid) -> Result<Account> {
         let found = self
             .store
-            .read(|tx| tx.find_account_and_account(caller, id))?;
+            .read(|tx| tx.find_caller_and_account(caller, id))?;
         let (caller, account) = found.ok_or(Error::Unauthenticated)?;
         self.reveal_account(&admit_account(caller)?, id, account)
     }
@@ -113,7 +113,7 @@ impl Services {
 
     /// The caller an API token stands for, if the token has not expired and its owner may sign in
     /// now; records its use at most once a minute.
-    fn admit_api_token(&self, token: &ApiToken, owner: Account) -> Result<Caller> {
+    fn admit_api_token(&self, token: &ApiTokenUse, owner: CallerAccount) -> Result<Caller> {
         let now = crate::now();
         if token.expires_at.is_some_and(|at| at <= now) {
             return Err(Error::Unauthenticated);
@@ -127,12 +127,8 @@ impl Services {
 }
 
 /// The caller an account stands for, if it may sign in now (active, not locked, not expired).
-fn admit_account(account: Account) -> Result<Caller> {
-    if account.may_authenticate(crate::now()) {
-        Ok(Caller { account })
-    } else {
-        Err(Error::Unauthenticated)
-    }
+fn admit_account(account: CallerAccount) -> Result<Caller> {
+    account.admit(crate::now()).ok_or(Error::Unauthenticated)
 }
 
 fn stale(last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {

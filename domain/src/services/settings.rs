@@ -42,7 +42,7 @@ impl Services {
         origin: &Origin,
     ) -> Result<Settings> {
         caller.require(&self.catalog, Permission::SettingsWrite)?;
-        let actor = Actor::account(&caller.account);
+        let actor = Actor::caller(caller);
         self.store.write(|tx| {
             let before = tx.load_settings()?;
             let mut after = before.clone();

@@ -56,7 +56,7 @@ impl Services {
             expires_at,
             last_used_at: None,
         };
-        let actor = Actor::account(&caller.account);
+        let actor = Actor::caller(caller);
         self.store.write(|tx| {
             let owner = tx.find_account(owner)?.ok_or(Error::UserNotFound)?;
             tx.insert_api_token(&token, &secret.hash())?;
@@ -87,7 +87,7 @@ impl Services {
         origin: &Origin,
     ) -> Result<()> {
         self.require_token_owner_access(caller, owner)?;
-        let actor = Actor::account(&caller.account);
+        let actor = Actor::caller(caller);
         self.store.write(|tx| {
             let owner = tx.find_account(owner)?.ok_or(Error::UserNotFound)?;
             if !tx.delete_api_token(owner.id, id)? {

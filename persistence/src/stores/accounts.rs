@@ -9,6 +9,7 @@ use domain::{
     account::{Account, Status},
     audit::action::SIGN_IN_PREFIX,
     paging::{SortField, UserQuery},
+    policy::CallerAccount,
     ports::Accounts,
     roles::ADMIN,
     Result,
@@ -18,7 +19,7 @@ use uuid::Uuid;
 use super::{insert_batched, insert_few, on_backend, Db, Kept, Unit};
 use crate::{
     conn::DbConn,
-    models::{naive, AccountRow, PrefixRow, RoleRow, UserRow, INDEXED_PREFIX_CHARS},
+    models::{naive, AccountRow, CallerRow, PrefixRow, RoleRow, UserRow, INDEXED_PREFIX_CHARS},
     schema::{audit_events, user_prefixes, user_roles, users},
 };
 
@@ -291,27 +292,39 @@ impl Accounts for Unit<'_> {
         find_by_id(self.conn, &id.to_string())
     }
 
-    fn find_account_and_account(
+    fn find_caller(&mut self, id: Uuid) -> Result<Option<CallerAccount>> {
+        let id = id.to_string();
+        on_backend!(self.conn, c => Kept(users::table
+            .filter(users::id.eq(&id))
+            .select(CallerRow::as_select()))
+            .get_result::<CallerRow>(c)
+            .optional())
+        .db()?
+        .map(CallerRow::into_caller)
+        .transpose()
+    }
+
+    fn find_caller_and_account(
         &mut self,
         id: Uuid,
         target: Uuid,
-    ) -> Result<Option<(Account, Option<Account>)>> {
+    ) -> Result<Option<(CallerAccount, Option<Account>)>> {
         let (id, target_id) = (id.to_string(), target.to_string());
         let target = diesel::alias!(users as target);
-        let row: Option<(AccountRow, Option<AccountRow>)> =
+        let row: Option<(CallerRow, Option<AccountRow>)> =
             on_backend!(self.conn, c => Kept(users::table
             .left_join(target.on(target.field(users::id).eq(&target_id)))
             .filter(users::id.eq(&id))
             .select((
-                AccountRow::as_select(),
+                CallerRow::as_select(),
                 target.fields(AccountRow::columns()).nullable(),
             )))
             .get_result(c)
             .optional())
             .db()?;
-        row.map(|(account, target)| {
+        row.map(|(caller, target)| {
             Ok((
-                account.into_account()?,
+                caller.into_caller()?,
                 target.map(AccountRow::into_account).transpose()?,
             ))
         })

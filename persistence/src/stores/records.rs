@@ -1,9 +1,9 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use domain::{
-    account::Account,
-    api_token::ApiToken,
+    api_token::{ApiToken, ApiTokenUse},
     audit::AuditEvent,
+    policy::CallerAccount,
     ports::{ApiTokens, AuditLog, SettingsStore, SetupClaim, TokenAndAccount},
     settings::Settings,
     Error, Result,
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{insert_batched, on_backend, Db, Kept, Unit};
 use crate::{
     error::is_unique_violation,
-    models::{naive, AccountRow, ApiTokenRow, AuditRow},
+    models::{naive, AccountRow, ApiTokenRow, ApiTokenUseRow, AuditRow, CallerRow},
     schema::{api_tokens, audit_events, settings, setup_claim, users},
 };
 
@@ -66,16 +66,16 @@ impl ApiTokens for Unit<'_> {
         Ok(n as u64)
     }
 
-    fn find_api_token(&mut self, hash: &str) -> Result<Option<(ApiToken, Account)>> {
-        let row: Option<(ApiTokenRow, AccountRow)> =
+    fn find_api_token(&mut self, hash: &str) -> Result<Option<(ApiTokenUse, CallerAccount)>> {
+        let row: Option<(ApiTokenUseRow, CallerRow)> =
             on_backend!(self.conn, c => Kept(api_tokens::table
             .inner_join(users::table)
             .filter(api_tokens::token_hash.eq(hash))
-            .select((ApiTokenRow::as_select(), AccountRow::as_select())))
+            .select((ApiTokenUseRow::as_select(), CallerRow::as_select())))
             .get_result(c)
             .optional())
             .db()?;
-        row.map(|(token, account)| Ok((token.into_token()?, account.into_account()?)))
+        row.map(|(token, owner)| Ok((token.into_use()?, owner.into_caller()?)))
             .transpose()
     }
 
@@ -86,14 +86,14 @@ impl ApiTokens for Unit<'_> {
     ) -> Result<Option<TokenAndAccount>> {
         let target_id = target.to_string();
         let target = diesel::alias!(users as target);
-        let row: Option<(ApiTokenRow, AccountRow, Option<AccountRow>)> =
+        let row: Option<(ApiTokenUseRow, CallerRow, Option<AccountRow>)> =
             on_backend!(self.conn, c => Kept(api_tokens::table
             .inner_join(users::table)
             .left_join(target.on(target.field(users::id).eq(&target_id)))
             .filter(api_tokens::token_hash.eq(hash))
             .select((
-                ApiTokenRow::as_select(),
-                AccountRow::as_select(),
+                ApiTokenUseRow::as_select(),
+                CallerRow::as_select(),
                 target.fields(AccountRow::columns()).nullable(),
             )))
             .get_result(c)
@@ -101,8 +101,8 @@ impl ApiTokens for Unit<'_> {
             .db()?;
         row.map(|(token, owner, target)| {
             Ok((
-                token.into_token()?,
-                owner.into_account()?,
+                token.into_use()?,
+                owner.into_caller()?,
                 target.map(AccountRow::into_account).transpose()?,
             ))
         })
