@@ -11,6 +11,7 @@ pub mod openapi;
 mod passwords;
 mod routes;
 pub mod seed;
+mod timestamp;
 
 pub use app::{openapi_document, Application};
 pub use config::Config;

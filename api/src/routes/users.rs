@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::{
     auth::{Authenticated, Authorized, ReadUsers, RequestOrigin, WriteUsers},
     error::{ApiError, ApiResult, ErrorCode},
+    timestamp,
 };
 
 /// An account as the API shows it. Never includes a password or its hash.
@@ -44,18 +45,24 @@ pub struct UserResponse<'a> {
     pub roles: &'a [String],
     pub active: bool,
     pub mfa_required: bool,
+    #[serde(serialize_with = "timestamp::serialize_option")]
     pub expires_at: Option<DateTime<Utc>>,
     pub email_notifications: bool,
     /// Derived: `inactive`, `locked`, `expired`, `invited` or `active`, in that precedence.
     #[schema(value_type = String, example = "active")]
     pub status: Status,
+    #[serde(serialize_with = "timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
     pub created_by: Option<Uuid>,
     pub updated_by: Option<Uuid>,
+    #[serde(serialize_with = "timestamp::serialize_option")]
     pub activated_at: Option<DateTime<Utc>>,
     /// `null` means the account never signed in.
+    #[serde(serialize_with = "timestamp::serialize_option")]
     pub last_active_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "timestamp::serialize_option")]
     pub locked_at: Option<DateTime<Utc>>,
     pub mfa_enabled: bool,
     /// Grows with every change; sent as the `ETag`.
