@@ -22,7 +22,8 @@ pub struct Caller {
 
 /// What authenticating a request reads of the caller's account: the [`Caller`] and what decides
 /// whether it may authenticate now. Every request reads it, so it is read instead of the whole
-/// [`Account`] (on PostgreSQL the caller's other columns were a sixth of a `read`'s CPU).
+/// [`Account`]: reading all of it cost PostgreSQL `read` a sixth of its throughput
+/// (bench/README.md).
 #[derive(Debug, Clone)]
 pub struct CallerAccount {
     pub caller: Caller,
