@@ -212,6 +212,30 @@ both! {
         assert_eq!(app.get(&path, &admin).await.body["location"], "Porto", "nothing was written");
     }
 
+    async fn an_expired_account_is_refused_on_the_next_request(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let id = app.user(&admin, "temp", &["user_manager"]).await;
+        let access = app.token_for("temp").await;
+        let api_token = app.api_token(&access).await;
+        let path = format!("/api/v1/users/{id}");
+        for token in [&api_token, &access] {
+            app.get(&path, token).await.ok(200);
+            app.get("/api/v1/users", token).await.ok(200);
+        }
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+        app.patch(&path, &admin, json!({"expires_at": soon})).await.ok(200);
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        // Both credentials, on the one-statement read and on a route that reads the caller first.
+        for token in [&api_token, &access] {
+            app.get(&path, token).await.problem(401, "unauthenticated");
+            app.get("/api/v1/users", token).await.problem(401, "unauthenticated");
+        }
+        app.patch(&path, &admin, json!({"expires_at": null})).await.ok(200);
+        for token in [&api_token, &access] {
+            app.get(&path, token).await.ok(200);
+        }
+    }
+
     async fn deactivation_and_role_removal_apply_on_the_next_request(app: TestApp) {
         let (admin, _) = app.admin().await;
         let id = app.user(&admin, "mgr", &["user_manager"]).await;
