@@ -11,7 +11,7 @@ use crate::{
     paging::UserQuery,
     password::{self, Password},
     policy::{self, Caller},
-    ports::Tx,
+    ports::{CallerKey, Tx},
     roles::Permission,
     settings::Settings,
     validate::Checks,
@@ -85,16 +85,21 @@ impl Services {
         found.ok_or(Error::UserNotFound)
     }
 
-    /// One page of accounts and whether another follows.
-    pub fn list_accounts(
+    /// One page of accounts and whether another follows, for the caller `key` names: the caller
+    /// is read with the page (one round trip where the store can), then admitted as by
+    /// [`Services::caller_by_id`] or [`Services::caller_by_api_token`], then asked for
+    /// `users:read`. A caller refused learns nothing of the page read with it.
+    pub(super) fn list_accounts_as(
         &self,
-        caller: &Caller,
+        key: CallerKey<'_>,
         query: &UserQuery,
     ) -> Result<(Vec<Account>, bool)> {
-        caller.require(&self.catalog, Permission::UsersRead)?;
-        let mut rows = self
+        let found = self
             .store
-            .read(|tx| tx.list_accounts(query, crate::now()))?;
+            .read(|tx| tx.list_accounts_as(key, query, crate::now()))?;
+        let (caller, mut rows) = found.ok_or(Error::Unauthenticated)?;
+        self.admit(caller)?
+            .require(&self.catalog, Permission::UsersRead)?;
         let more = rows.len() > query.limit as usize;
         rows.truncate(query.limit as usize);
         Ok((rows, more))
