@@ -17,7 +17,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
     auth::{fingerprint, TokenKeys},
-    blocking::HashingPool,
+    blocking::Pool,
     config::Config,
     error::{ApiError, ErrorCode},
     fallback, middleware, openapi, passwords, routes,
@@ -82,8 +82,10 @@ impl Core {
 pub struct AppState {
     pub services: Services,
     pub tokens: TokenKeys,
+    /// The threads that run database work (see `database_threads`).
+    pub database: Pool,
     /// Password hashing's own threads, one per core (SPEC §4).
-    pub hashing: HashingPool,
+    pub hashing: Pool,
 }
 
 /// A bound, migrated, ready-to-run Roster.
@@ -104,10 +106,13 @@ impl Application {
             ..
         } = Core::open(config)?;
         let cores = cores();
+        let workers = config.workers.unwrap_or(cores).max(1);
         let state = web::Data::new(AppState {
             services,
             tokens: TokenKeys::new(&secret, config.access_token_ttl),
-            hashing: HashingPool::new(cores)
+            database: Pool::new("db", database_threads(backend, pool_size, workers))
+                .map_err(|e| format!("cannot start database threads: {e}"))?,
+            hashing: Pool::new("hash", cores)
                 .map_err(|e| format!("cannot start hashing threads: {e}"))?,
         });
         let listener = TcpListener::bind(config.listen_addr()?)
@@ -135,10 +140,7 @@ impl Application {
                 .wrap(ErrorHandlers::new().default_handler(middleware::problem_for_bare_errors))
                 .wrap(from_fn(middleware::request_context))
         });
-        let workers = config.workers.unwrap_or(cores).max(1);
-        server = server
-            .workers(workers)
-            .worker_max_blocking_threads(database_threads(backend, pool_size, workers));
+        server = server.workers(workers);
         let server = server.listen(listener).map_err(|e| e.to_string())?.run();
         Ok(Self {
             server,
@@ -212,21 +214,23 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-/// Blocking-pool threads per worker for database work (actix gives each worker a pool of its own).
+/// Threads for database work, in one queue shared by the HTTP workers (`blocking::Pool`).
 /// SQLite's work is CPU-bound (pages come from memory), so two per worker keep every core busy;
 /// more only add thread switches and waits for a connection: at 100,000 accounts on two cores,
 /// `read` served ~16,000–19,600/s with two per worker against ~11,800–13,000/s with sixteen, and
 /// `list_deep` ~1,700/s against ~1,000–1,500/s. PostgreSQL's work mostly waits on the network:
-/// the pool's connections, shared among the workers, and never more threads than connections, so
-/// requests queue in order on the blocking pool instead of contending for a connection (where one
-/// returned can go straight back to the thread that returned it): at 100,000 accounts with a pool
-/// of five, two threads per worker against three gave `read` p99 7.5–7.8 ms against 16 ms and
-/// `list_deep` p99 23–27 ms against 28–35 ms. One per worker (a pool of three) cut `read` p99 to
-/// 5.2–5.6 ms but `read` and `list` throughput by 8–15 %, and would cost more with PostgreSQL on
-/// another machine (each thread waiting on the network): left to `ROSTER_DATABASE_POOL_SIZE`.
+/// as many threads as connections, less one, rounded down to a multiple of the workers, so the
+/// queue stays in order instead of threads contending for a connection (where one returned can go
+/// straight back to the thread that returned it). At 100,000 accounts with a pool of five, two
+/// threads per worker against three gave `read` p99 7.5–7.8 ms against 16 ms and `list_deep` p99
+/// 23–27 ms against 28–35 ms (measured when each worker had threads of its own). One per worker
+/// (a pool of three) cut `read` p99 to 5.2–5.6 ms but `read` and `list` throughput by 8–15 %, and
+/// would cost more with PostgreSQL on another machine (each thread waiting on the network): left
+/// to `ROSTER_DATABASE_POOL_SIZE`.
 fn database_threads(backend: Backend, pool_size: u32, workers: usize) -> usize {
-    match backend {
-        Backend::Sqlite => 2,
-        Backend::Postgres => (pool_size as usize / workers).max(1),
-    }
+    workers
+        * match backend {
+            Backend::Sqlite => 2,
+            Backend::Postgres => (pool_size as usize / workers).max(1),
+        }
 }

@@ -119,14 +119,14 @@ enum Credential {
 
 /// The caller, authenticated by an access token or an API token. The extractor checks the
 /// credential without I/O; [`Authenticated::run`] loads the account's *current* roles and active
-/// flag and runs the handler's work, in one call on the blocking pool.
+/// flag and runs the handler's work, in one job on the database threads (`blocking::Pool`).
 pub struct Authenticated {
     credential: Credential,
     state: web::Data<AppState>,
 }
 
 impl Authenticated {
-    /// Loads the caller and runs `work` with it, on the blocking pool.
+    /// Loads the caller and runs `work` with it, on the database threads.
     pub async fn run<T, F>(self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&Services, Caller) -> domain::Result<T> + Send + 'static,
@@ -148,23 +148,29 @@ impl Authenticated {
     /// credential) and the account come in one statement, one round trip to PostgreSQL instead of
     /// two.
     pub async fn read_account(self, id: Uuid) -> Result<Account, ApiError> {
-        let services = self.state.services.clone();
-        crate::blocking::run(move || match &self.credential {
-            Credential::ApiToken(secret) => services.get_account_by_api_token(secret, id),
-            Credential::Access(caller) => services.get_account_by_caller_id(*caller, id),
-        })
-        .await
+        let Self { credential, state } = self;
+        let services = state.services.clone();
+        state
+            .database
+            .run(move || match &credential {
+                Credential::ApiToken(secret) => services.get_account_by_api_token(secret, id),
+                Credential::Access(caller) => services.get_account_by_caller_id(*caller, id),
+            })
+            .await
     }
 
     /// One page of accounts as the caller, and whether another follows: the caller (with its API
     /// token, if that is the credential) is read with the page, in one statement on PostgreSQL.
     pub async fn list_accounts(self, query: UserQuery) -> Result<(Vec<Account>, bool), ApiError> {
-        let services = self.state.services.clone();
-        crate::blocking::run(move || match &self.credential {
-            Credential::ApiToken(secret) => services.list_accounts_by_api_token(secret, &query),
-            Credential::Access(caller) => services.list_accounts_by_caller_id(*caller, &query),
-        })
-        .await
+        let Self { credential, state } = self;
+        let services = state.services.clone();
+        state
+            .database
+            .run(move || match &credential {
+                Credential::ApiToken(secret) => services.list_accounts_by_api_token(secret, &query),
+                Credential::Access(caller) => services.list_accounts_by_caller_id(*caller, &query),
+            })
+            .await
     }
 
     async fn run_requiring<T, F>(
@@ -199,7 +205,7 @@ impl Authenticated {
         if hashing {
             state.hashing.run(job).await
         } else {
-            crate::blocking::run(job).await
+            state.database.run(job).await
         }
     }
 }

@@ -4,7 +4,7 @@ use actix_web::{get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{app::AppState, blocking, error::ApiResult};
+use crate::{app::AppState, error::ApiResult};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
@@ -27,6 +27,6 @@ pub async fn healthz() -> web::Json<Health> {
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<web::Json<Health>> {
     let services = state.services.clone();
-    blocking::run(move || services.ping()).await?;
+    state.database.run(move || services.ping()).await?;
     Ok(web::Json(Health { status: "ready" }))
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::users::{account_response, UserResponse};
-use crate::{app::AppState, auth::RequestOrigin, blocking, error::ApiResult};
+use crate::{app::AppState, auth::RequestOrigin, error::ApiResult};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SetupStatus {
@@ -33,7 +33,7 @@ pub struct SetupRequest {
 #[get("/setup")]
 pub async fn get_setup(state: web::Data<AppState>) -> ApiResult<web::Json<SetupStatus>> {
     let services = state.services.clone();
-    let needs_setup = blocking::run(move || services.needs_setup()).await?;
+    let needs_setup = state.database.run(move || services.needs_setup()).await?;
     Ok(web::Json(SetupStatus { needs_setup }))
 }
 
