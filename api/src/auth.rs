@@ -7,8 +7,8 @@ use std::{marker::PhantomData, time::Duration};
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use chrono::Utc;
 use domain::{
-    account::Account, api_token::ApiTokenSecret, audit::Origin, paging::UserQuery, policy::Caller,
-    roles::Permission, services::Services,
+    account::Account, api_token::ApiTokenSecret, audit::Origin, policy::Caller, roles::Permission,
+    services::Services,
 };
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -159,20 +159,6 @@ impl Authenticated {
             .await
     }
 
-    /// One page of accounts as the caller, and whether another follows: the caller (with its API
-    /// token, if that is the credential) is read with the page, in one statement on PostgreSQL.
-    pub async fn list_accounts(self, query: UserQuery) -> Result<(Vec<Account>, bool), ApiError> {
-        let Self { credential, state } = self;
-        let services = state.services.clone();
-        state
-            .database
-            .run(move || match &credential {
-                Credential::ApiToken(secret) => services.list_accounts_by_api_token(secret, &query),
-                Credential::Access(caller) => services.list_accounts_by_caller_id(*caller, &query),
-            })
-            .await
-    }
-
     async fn run_requiring<T, F>(
         self,
         permission: Option<Permission>,
@@ -267,6 +253,7 @@ macro_rules! requirement {
 }
 
 requirement! {
+    ReadUsers => Permission::UsersRead,
     WriteUsers => Permission::UsersWrite,
     ReadSettings => Permission::SettingsRead,
     WriteSettings => Permission::SettingsWrite,

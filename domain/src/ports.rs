@@ -42,37 +42,13 @@ pub trait Accounts {
     fn delete_account(&mut self, account: &Account) -> Result<()>;
     /// Records a sign-in time without counting as a change (no version bump).
     fn touch_last_active(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<()>;
-    /// One page, `limit + 1` rows at most so the caller can tell whether more follow, and the
-    /// caller `key` names as authenticating a request reads it (`find_caller`, `find_api_token`):
-    /// a list request in one round trip where the store can make it one. `None` when there is no
-    /// such caller.
-    fn list_accounts_as(
-        &mut self,
-        key: CallerKey<'_>,
-        query: &UserQuery,
-        now: DateTime<Utc>,
-    ) -> Result<Option<(CallerFound, Vec<Account>)>>;
+    /// One page, `limit + 1` rows at most so the caller can tell whether more follow.
+    fn list_accounts(&mut self, query: &UserQuery, now: DateTime<Utc>) -> Result<Vec<Account>>;
     /// Serialises changes to the set of active admins (last-admin rule) across connections.
     fn lock_admin_set(&mut self) -> Result<()>;
     fn count_active_admins(&mut self) -> Result<i64>;
     /// Whether the account is the actor of any recorded write other than its sign-in events.
     fn has_authored_changes(&mut self, id: Uuid) -> Result<bool>;
-}
-
-/// How storage finds a request's caller: by account id (an access token's subject) or by the hash
-/// of an API token.
-#[derive(Debug, Clone, Copy)]
-pub enum CallerKey<'a> {
-    Account(Uuid),
-    ApiToken(&'a str),
-}
-
-/// A caller found by its [`CallerKey`], not yet admitted.
-#[derive(Debug, Clone)]
-pub enum CallerFound {
-    Account(CallerAccount),
-    /// The token and its owner.
-    ApiToken(ApiTokenUse, CallerAccount),
 }
 
 /// Setup happens once: the first claim wins, decided by the database.

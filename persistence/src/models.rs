@@ -162,19 +162,6 @@ impl UserRow {
 }
 
 impl AccountRow {
-    /// What authenticating a request needs of the account (as a [`CallerRow`] reads it).
-    pub fn into_caller(self) -> Result<CallerAccount> {
-        CallerRow {
-            id: self.id,
-            username: self.username,
-            roles: self.roles,
-            active: self.active,
-            locked_at: self.locked_at,
-            expires_at: self.expires_at,
-        }
-        .into_caller()
-    }
-
     /// The columns `as_select` reads, in its order, as a plain tuple (an alias of `users` maps
     /// these, not a `SelectBy`). The same for every backend.
     pub fn columns() -> <Self as Selectable<diesel::sqlite::Sqlite>>::SelectExpression {

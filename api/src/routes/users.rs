@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    auth::{Authenticated, Authorized, RequestOrigin, WriteUsers},
+    auth::{Authenticated, Authorized, ReadUsers, RequestOrigin, WriteUsers},
     error::{ApiError, ApiResult, ErrorCode},
     timestamp,
 };
@@ -326,12 +326,14 @@ fn if_match(req: &HttpRequest) -> ApiResult<Option<i64>> {
 )]
 #[get("/users")]
 pub async fn list_users(
-    auth: Authenticated,
+    auth: Authorized<ReadUsers>,
     params: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
     let query = parse_list(params.into_inner())?;
     let sort = query.sort;
-    let (accounts, more) = auth.list_accounts(query).await?;
+    let (accounts, more) = auth
+        .run(move |services, caller| services.list_accounts(&caller, &query))
+        .await?;
     let next_cursor = if more {
         accounts.last().map(|a| encode_cursor(sort, a))
     } else {

@@ -11,7 +11,7 @@ use crate::{
     paging::UserQuery,
     password::{self, Password},
     policy::{self, Caller},
-    ports::{CallerKey, Tx},
+    ports::Tx,
     roles::Permission,
     settings::Settings,
     validate::Checks,
@@ -85,21 +85,16 @@ impl Services {
         found.ok_or(Error::UserNotFound)
     }
 
-    /// One page of accounts and whether another follows, for the caller `key` names: the caller
-    /// is read with the page (one round trip where the store can), then admitted as by
-    /// [`Services::caller_by_id`] or [`Services::caller_by_api_token`], then asked for
-    /// `users:read`. A caller refused learns nothing of the page read with it.
-    pub(super) fn list_accounts_as(
+    /// One page of accounts and whether another follows.
+    pub fn list_accounts(
         &self,
-        key: CallerKey<'_>,
+        caller: &Caller,
         query: &UserQuery,
     ) -> Result<(Vec<Account>, bool)> {
-        let found = self
+        caller.require(&self.catalog, Permission::UsersRead)?;
+        let mut rows = self
             .store
-            .read(|tx| tx.list_accounts_as(key, query, crate::now()))?;
-        let (caller, mut rows) = found.ok_or(Error::Unauthenticated)?;
-        self.admit(caller)?
-            .require(&self.catalog, Permission::UsersRead)?;
+            .read(|tx| tx.list_accounts(query, crate::now()))?;
         let more = rows.len() > query.limit as usize;
         rows.truncate(query.limit as usize);
         Ok((rows, more))

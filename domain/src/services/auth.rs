@@ -10,10 +10,8 @@ use crate::{
     account::Account,
     api_token::{ApiTokenSecret, ApiTokenUse},
     audit::{action, Actor, AuditEvent, Origin},
-    paging::UserQuery,
     password::Password,
     policy::{Caller, CallerAccount},
-    ports::{CallerFound, CallerKey},
     values::fold,
     Error, Result,
 };
@@ -111,34 +109,6 @@ impl Services {
             .read(|tx| tx.find_api_token_and_account(&secret.hash(), id))?;
         let (token, owner, account) = found.ok_or(Error::Unauthenticated)?;
         self.reveal_account(&self.admit_api_token(&token, owner)?, id, account)
-    }
-
-    /// One page of accounts and whether another follows, for the caller behind an access token's
-    /// subject (see `list_accounts_as`).
-    pub fn list_accounts_by_caller_id(
-        &self,
-        caller: Uuid,
-        query: &UserQuery,
-    ) -> Result<(Vec<Account>, bool)> {
-        self.list_accounts_as(CallerKey::Account(caller), query)
-    }
-
-    /// One page of accounts and whether another follows, for the caller behind an API token (see
-    /// `list_accounts_as`).
-    pub fn list_accounts_by_api_token(
-        &self,
-        secret: &ApiTokenSecret,
-        query: &UserQuery,
-    ) -> Result<(Vec<Account>, bool)> {
-        self.list_accounts_as(CallerKey::ApiToken(&secret.hash()), query)
-    }
-
-    /// The caller a lookup found, if it may authenticate now.
-    pub(super) fn admit(&self, found: CallerFound) -> Result<Caller> {
-        match found {
-            CallerFound::Account(account) => admit_account(account),
-            CallerFound::ApiToken(token, owner) => self.admit_api_token(&token, owner),
-        }
     }
 
     /// The caller an API token stands for, if the token has not expired and its owner may sign in

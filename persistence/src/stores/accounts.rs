@@ -1,18 +1,17 @@
 use chrono::{DateTime, Utc};
 use diesel::{
     connection::DefaultLoadingMode,
-    dsl::{exists, AsExprOf},
-    pg::Pg,
+    dsl::exists,
     prelude::*,
     query_builder::{AstPass, Query, QueryFragment, QueryId},
-    sql_types::{Bool, Nullable, Text, Timestamp},
+    sql_types::Text,
 };
 use domain::{
     account::{Account, Status},
     audit::action::SIGN_IN_PREFIX,
     paging::{SortField, UserQuery},
     policy::CallerAccount,
-    ports::{Accounts, ApiTokens, CallerFound, CallerKey},
+    ports::Accounts,
     roles::ADMIN,
     Result,
 };
@@ -21,12 +20,8 @@ use uuid::Uuid;
 use super::{insert_batched, insert_few, on_backend, Db, Kept, Unit};
 use crate::{
     conn::DbConn,
-    models::{
-        naive, AccountRow, ApiTokenUseRow, CallerRow, PrefixRow, RoleRow, UserRow,
-        INDEXED_PREFIX_CHARS,
-    },
-    schema::{api_tokens, audit_events, user_prefixes, user_roles, users},
-    stamp::Stamp,
+    models::{naive, AccountRow, CallerRow, PrefixRow, RoleRow, UserRow, INDEXED_PREFIX_CHARS},
+    schema::{audit_events, user_prefixes, user_roles, users},
 };
 
 /// Serialises last-admin checks on PostgreSQL (SQLite write transactions are already serial).
@@ -203,264 +198,88 @@ where
     Ok(page)
 }
 
-/// `(<caller>) UNION ALL (<page> LIMIT n)`: a list's page and the caller asking for it, in one
-/// PostgreSQL statement instead of two. The caller's row has the page's columns (its whole account;
-/// with an API token, the token's columns too, NULL in the page's rows) and is marked by a column
-/// of its own. A join would repeat the caller on every row of the page instead, which cost more
-/// than the second statement it saved (bench/README.md).
-struct CallerThenPage<'a, P> {
-    caller: Box<dyn QueryFragment<Pg> + 'a>,
-    page: LimitedTo<P>,
-}
-
-impl<P: Query> Query for CallerThenPage<'_, P> {
-    type SqlType = P::SqlType;
-}
-
-impl<P> QueryId for CallerThenPage<'_, P> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<P: QueryFragment<Pg>> QueryFragment<Pg> for CallerThenPage<'_, P> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("(");
-        self.caller.walk_ast(out.reborrow())?;
-        out.push_sql(") UNION ALL (");
-        self.page.walk_ast(out.reborrow())?;
-        out.push_sql(")");
-        Ok(())
-    }
-}
-
-impl<P, Conn> RunQueryDsl<Conn> for CallerThenPage<'_, P> {}
-
-/// The API token columns of a row of `CallerThenPage` that is not a token's: NULLs.
-type NoToken = (
-    AsExprOf<Option<String>, Nullable<Text>>,
-    AsExprOf<Option<Stamp>, Nullable<Timestamp>>,
-    AsExprOf<Option<Stamp>, Nullable<Timestamp>>,
-);
-
-fn no_token() -> NoToken {
-    (
-        None::<String>.into_sql(),
-        None::<Stamp>.into_sql(),
-        None::<Stamp>.into_sql(),
-    )
-}
-
-/// A row of `CallerThenPage`: the API token's id, expiry and last use (with an API token, in the
-/// caller's row), whether it is the caller's row, and an account.
-type CallerOrPageRow = (
-    (Option<String>, Option<Stamp>, Option<Stamp>),
-    bool,
-    AccountRow,
-);
-
-/// The caller and the page from `CallerThenPage`'s rows; `None` without a caller's row.
-fn caller_and_page<R>(
-    rows: QueryResult<R>,
-    limit: u32,
-) -> Result<Option<(CallerFound, Vec<Account>)>>
-where
-    R: Iterator<Item = QueryResult<CallerOrPageRow>>,
-{
-    let mut caller = None;
-    let mut page = Vec::with_capacity(limit as usize + 1);
-    for row in rows.db()? {
-        let ((token_id, expires_at, last_used_at), is_caller, account) = row.db()?;
-        if !is_caller {
-            page.push(account.into_account()?);
-            continue;
-        }
-        let owner = account.into_caller()?;
-        caller = Some(match token_id {
-            Some(id) => {
-                let token = ApiTokenUseRow {
-                    id,
-                    expires_at,
-                    last_used_at,
-                };
-                CallerFound::ApiToken(token.into_use()?, owner)
-            }
-            None => CallerFound::Account(owner),
-        });
-    }
-    Ok(caller.map(|caller| (caller, page)))
-}
-
-/// A list's page query, selecting `$select`, as `$q` (boxed, without its `LIMIT`) for `$run`.
-/// Short prefixes in username order are answered by walking `user_prefixes`' primary key from the
-/// cursor: rows come in username order, so the limit stops the walk however many accounts match.
-/// Any other list: matches of `q` are collected through the four key indexes and sorted (cost in
+/// Any list: matches of `q` are collected through the four key indexes and sorted (cost in
 /// proportion to the matches), or, without `q`, the sort index is walked from the cursor.
-macro_rules! page_query {
-    ($query:expr, $now:expr, $select:expr, |$q:ident| $run:expr) => {{
-        let (query, now): (&UserQuery, DateTime<Utc>) = ($query, $now);
-        match &query.q {
-            Some(prefix) if answered_by_prefix_table(query, prefix) => {
-                let mut $q = user_prefixes::table
-                    .inner_join(users::table.on(users::username_key.eq(user_prefixes::username_key)))
-                    .filter(user_prefixes::prefix.eq(prefix.clone()))
-                    .select($select)
-                    .into_boxed();
-                filter_by_role_and_status!($q, query, now);
-                // Usernames are unique, so the key alone is a position.
-                let key = user_prefixes::username_key;
-                $q = match (&query.after, query.sort.descending) {
-                    (Some(after), false) => $q.filter(key.gt(after.key.clone())).order(key.asc()),
-                    (Some(after), true) => $q.filter(key.lt(after.key.clone())).order(key.desc()),
-                    (None, false) => $q.order(key.asc()),
-                    (None, true) => $q.order(key.desc()),
-                };
-                $run
-            }
-            _ => {
-                let mut q = users::table.select($select).into_boxed();
-                if let Some(prefix) = &query.q {
-                    let end = prefix_end(prefix);
-                    macro_rules! in_range {
-                        ($col:expr) => {
-                            $col.ge(prefix.clone()).and($col.lt(end.clone()))
-                        };
-                    }
-                    q = q.filter(
-                        in_range!(users::username_key)
-                            .or(in_range!(users::email_key))
-                            .or(in_range!(users::first_name_key))
-                            .or(in_range!(users::last_name_key)),
-                    );
-                }
-                filter_by_role_and_status!(q, query, now);
-                macro_rules! page_by {
-                    // Usernames and emails are unique: the key alone is a position and an order,
-                    // so PostgreSQL walks the index without sorting ties by id (an incremental
-                    // sort that cost `list_deep` ~6 % of the CPU).
-                    (unique $col:expr) => {{
-                        if let Some(after) = &query.after {
-                            let key = after.key.clone();
-                            q = if query.sort.descending { q.filter($col.lt(key)) } else { q.filter($col.gt(key)) };
-                        }
-                        q = match (query.sort.descending, query.q.is_some()) {
-                            (false, false) => q.order($col.asc()),
-                            (true, false) => q.order($col.desc()),
-                            (false, true) => q.order($col.concat("").asc()),
-                            (true, true) => q.order($col.concat("").desc()),
-                        };
-                    }};
-                    ($col:expr) => {{
-                        if let Some(after) = &query.after {
-                            // `key >= k AND (key > k OR id > i)`: the first term starts an index
-                            // range at the cursor; `key > k OR (key = k AND id > i)` would walk
-                            // from the start.
-                            let (key, id) = (after.key.clone(), after.id.to_string());
-                            q = if query.sort.descending {
-                                q.filter($col.le(key.clone()).and($col.lt(key).or(users::id.lt(id))))
-                            } else {
-                                q.filter($col.ge(key.clone()).and($col.gt(key).or(users::id.gt(id))))
-                            };
-                        }
-                        // With `q`, order by `key || ''` (same order): no index can then supply the
-                        // order, so the planner collects matches through the key indexes and sorts
-                        // them, instead of walking the sort index in the belief that matches are
-                        // spread evenly along it (a username prefix is one contiguous block of it).
-                        q = match (query.sort.descending, query.q.is_some()) {
-                            (false, false) => q.order(($col.asc(), users::id.asc())),
-                            (true, false) => q.order(($col.desc(), users::id.desc())),
-                            (false, true) => q.order(($col.concat("").asc(), users::id.asc())),
-                            (true, true) => q.order(($col.concat("").desc(), users::id.desc())),
-                        };
-                    }};
-                }
-                match query.sort.field {
-                    SortField::Username => page_by!(unique users::username_key),
-                    SortField::Email => page_by!(unique users::email_key),
-                    SortField::LastName => page_by!(users::last_name_key),
-                    SortField::CreatedAt => {
-                        if let Some(after) = &query.after {
-                            let id = after.id.to_string();
-                            q = if query.sort.descending { q.filter(users::id.lt(id)) } else { q.filter(users::id.gt(id)) };
-                        }
-                        q = match (query.sort.descending, query.q.is_some()) {
-                            (false, false) => q.order(users::id.asc()),
-                            (true, false) => q.order(users::id.desc()),
-                            (false, true) => q.order(users::id.concat("").asc()),
-                            (true, true) => q.order(users::id.concat("").desc()),
-                        };
-                    }
-                }
-                let $q = q;
-                $run
-            }
-        }
-    }};
-}
-
-/// A list's page and its caller on PostgreSQL: one statement (`CallerThenPage`).
-fn caller_then_page(
-    pg: &mut diesel::PgConnection,
-    key: CallerKey<'_>,
+fn list_through_key_indexes(
+    conn: &mut DbConn,
     query: &UserQuery,
     now: DateTime<Utc>,
-) -> Result<Option<(CallerFound, Vec<Account>)>> {
-    let id;
-    let caller: Box<dyn QueryFragment<Pg> + '_> = match key {
-        CallerKey::Account(caller) => {
-            id = caller.to_string();
-            Box::new(users::table.filter(users::id.eq(&id)).select((
-                no_token(),
-                true.into_sql::<Bool>(),
-                AccountRow::as_select(),
-            )))
-        }
-        CallerKey::ApiToken(hash) => Box::new(
-            api_tokens::table
-                .inner_join(users::table)
-                .filter(api_tokens::token_hash.eq(hash))
-                .select((
-                    (
-                        api_tokens::id.nullable(),
-                        api_tokens::expires_at,
-                        api_tokens::last_used_at,
-                    ),
-                    true.into_sql::<Bool>(),
-                    AccountRow::as_select(),
-                )),
-        ),
-    };
-    let select = (
-        no_token(),
-        false.into_sql::<Bool>(),
-        AccountRow::as_select(),
-    );
-    page_query!(query, now, select, |q| caller_and_page(
-        CallerThenPage {
-            caller,
-            page: LimitedTo::rows(q, query.limit),
-        }
-        .load_iter::<CallerOrPageRow, DefaultLoadingMode>(pg),
-        query.limit
-    ))
-}
-
-/// A list's page alone.
-fn list_page(conn: &mut DbConn, query: &UserQuery, now: DateTime<Utc>) -> Result<Vec<Account>> {
-    on_backend!(conn, c => page_query!(query, now, AccountRow::as_select(), |q| page_of(
-        LimitedTo::rows(q, query.limit).load_iter::<AccountRow, DefaultLoadingMode>(c),
-        query.limit
-    )))
-}
-
-impl Unit<'_> {
-    fn find_caller_by(&mut self, key: CallerKey<'_>) -> Result<Option<CallerFound>> {
-        Ok(match key {
-            CallerKey::Account(id) => self.find_caller(id)?.map(CallerFound::Account),
-            CallerKey::ApiToken(hash) => self
-                .find_api_token(hash)?
-                .map(|(token, owner)| CallerFound::ApiToken(token, owner)),
-        })
-    }
+) -> Result<Vec<Account>> {
+    on_backend!(conn, c => {
+            let mut q = users::table.select(AccountRow::as_select()).into_boxed();
+            if let Some(prefix) = &query.q {
+                let end = prefix_end(prefix);
+                macro_rules! in_range {
+                    ($col:expr) => {
+                        $col.ge(prefix.clone()).and($col.lt(end.clone()))
+                    };
+                }
+                q = q.filter(
+                    in_range!(users::username_key)
+                        .or(in_range!(users::email_key))
+                        .or(in_range!(users::first_name_key))
+                        .or(in_range!(users::last_name_key)),
+                );
+            }
+            filter_by_role_and_status!(q, query, now);
+            macro_rules! page_by {
+                // Usernames and emails are unique: the key alone is a position and an order, so
+                // PostgreSQL walks the index without sorting ties by id (an incremental sort that
+                // cost `list_deep` ~6 % of the CPU).
+                (unique $col:expr) => {{
+                    if let Some(after) = &query.after {
+                        let key = after.key.clone();
+                        q = if query.sort.descending { q.filter($col.lt(key)) } else { q.filter($col.gt(key)) };
+                    }
+                    q = match (query.sort.descending, query.q.is_some()) {
+                        (false, false) => q.order($col.asc()),
+                        (true, false) => q.order($col.desc()),
+                        (false, true) => q.order($col.concat("").asc()),
+                        (true, true) => q.order($col.concat("").desc()),
+                    };
+                }};
+                ($col:expr) => {{
+                    if let Some(after) = &query.after {
+                        // `key >= k AND (key > k OR id > i)`: the first term starts an index range
+                        // at the cursor; `key > k OR (key = k AND id > i)` would walk from the start.
+                        let (key, id) = (after.key.clone(), after.id.to_string());
+                        q = if query.sort.descending {
+                            q.filter($col.le(key.clone()).and($col.lt(key).or(users::id.lt(id))))
+                        } else {
+                            q.filter($col.ge(key.clone()).and($col.gt(key).or(users::id.gt(id))))
+                        };
+                    }
+                    // With `q`, order by `key || ''` (same order): no index can then supply the
+                    // order, so the planner collects matches through the key indexes and sorts
+                    // them, instead of walking the sort index in the belief that matches are
+                    // spread evenly along it (a username prefix is one contiguous block of it).
+                    q = match (query.sort.descending, query.q.is_some()) {
+                        (false, false) => q.order(($col.asc(), users::id.asc())),
+                        (true, false) => q.order(($col.desc(), users::id.desc())),
+                        (false, true) => q.order(($col.concat("").asc(), users::id.asc())),
+                        (true, true) => q.order(($col.concat("").desc(), users::id.desc())),
+                    };
+                }};
+            }
+            match query.sort.field {
+                SortField::Username => page_by!(unique users::username_key),
+                SortField::Email => page_by!(unique users::email_key),
+                SortField::LastName => page_by!(users::last_name_key),
+                SortField::CreatedAt => {
+                    if let Some(after) = &query.after {
+                        let id = after.id.to_string();
+                        q = if query.sort.descending { q.filter(users::id.lt(id)) } else { q.filter(users::id.gt(id)) };
+                    }
+                    q = match (query.sort.descending, query.q.is_some()) {
+                        (false, false) => q.order(users::id.asc()),
+                        (true, false) => q.order(users::id.desc()),
+                        (false, true) => q.order(users::id.concat("").asc()),
+                        (true, true) => q.order(users::id.concat("").desc()),
+                    };
+                }
+            }
+            page_of(LimitedTo::rows(q, query.limit).load_iter::<AccountRow, DefaultLoadingMode>(c), query.limit)
+    })
 }
 
 impl Accounts for Unit<'_> {
@@ -590,22 +409,30 @@ impl Accounts for Unit<'_> {
         Ok(())
     }
 
-    fn list_accounts_as(
-        &mut self,
-        key: CallerKey<'_>,
-        query: &UserQuery,
-        now: DateTime<Utc>,
-    ) -> Result<Option<(CallerFound, Vec<Account>)>> {
-        match self.conn {
-            DbConn::Pg(pg) => caller_then_page(pg, key, query, now),
-            // In-process, a statement of its own costs SQLite little; and SQLite cannot limit one
-            // part of a `UNION ALL` on its own.
-            DbConn::Sqlite(_) => {
-                let Some(caller) = self.find_caller_by(key)? else {
-                    return Ok(None);
-                };
-                Ok(Some((caller, list_page(self.conn, query, now)?)))
+    fn list_accounts(&mut self, query: &UserQuery, now: DateTime<Utc>) -> Result<Vec<Account>> {
+        match &query.q {
+            Some(prefix) if answered_by_prefix_table(query, prefix) => {
+                on_backend!(self.conn, c => {
+                    // Walks `user_prefixes`' primary key from the cursor: rows come in username
+                    // order, so the limit stops the walk however many accounts match.
+                    let mut q = user_prefixes::table
+                        .inner_join(users::table.on(users::username_key.eq(user_prefixes::username_key)))
+                        .filter(user_prefixes::prefix.eq(prefix.clone()))
+                        .select(AccountRow::as_select())
+                        .into_boxed();
+                    filter_by_role_and_status!(q, query, now);
+                    // Usernames are unique, so the key alone is a position.
+                    let key = user_prefixes::username_key;
+                    q = match (&query.after, query.sort.descending) {
+                        (Some(after), false) => q.filter(key.gt(after.key.clone())).order(key.asc()),
+                        (Some(after), true) => q.filter(key.lt(after.key.clone())).order(key.desc()),
+                        (None, false) => q.order(key.asc()),
+                        (None, true) => q.order(key.desc()),
+                    };
+                    page_of(LimitedTo::rows(q, query.limit).load_iter::<AccountRow, DefaultLoadingMode>(c), query.limit)
+                })
             }
+            _ => list_through_key_indexes(self.conn, query, now),
         }
     }
 
