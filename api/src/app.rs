@@ -219,9 +219,10 @@ fn cores() -> usize {
 /// more only add thread switches and waits for a connection: at 100,000 accounts on two cores,
 /// `read` served ~16,000–19,600/s with two per worker against ~11,800–13,000/s with sixteen, and
 /// `list_deep` ~1,700/s against ~1,000–1,500/s. PostgreSQL's work mostly waits on the network:
-/// as many threads as connections, less one, rounded down to a multiple of the workers, so the
-/// queue stays in order instead of threads contending for a connection (where one returned can go
-/// straight back to the thread that returned it). At 100,000 accounts with a pool of five, two
+/// the pool's connections shared evenly among the workers, rounded down, at least one per worker
+/// (four threads for the default pool of five on two cores). Never more threads than connections,
+/// once there is one per worker, so the queue stays in order instead of threads contending for a
+/// connection (where one returned can go straight back to the thread that returned it). At 100,000 accounts with a pool of five, two
 /// threads per worker against three gave `read` p99 7.5–7.8 ms against 16 ms and `list_deep` p99
 /// 23–27 ms against 28–35 ms (measured when each worker had threads of its own). One per worker
 /// (a pool of three) cut `read` p99 to 5.2–5.6 ms but `read` and `list` throughput by 8–15 %, and

@@ -31,9 +31,10 @@ struct Queue {
 ///
 /// For database work this replaced actix's blocking pool, which is one per HTTP worker: with two
 /// queues of two threads each, a job could wait behind its own worker's while the other worker's
-/// threads sat idle. One queue for four threads served PostgreSQL `read` 9,328 → 10,978/s (p99
-/// 9.8 → 6.4 ms) and SQLite `read` 19,939 → 22,332/s (p99 4.3 → 3.3 ms), `list_deep` unchanged
-/// within the noise (`bench/ab`, 100,000 accounts; bench/README.md).
+/// threads sat idle. One queue for the same four threads: PostgreSQL `read` p99 10.0 → 6.8 ms and
+/// `list` p99 12.0 → 8.8 ms at about the same throughput; SQLite `read` 19,933 → 24,688/s (p99
+/// 4.5 → 3.1 ms); `list_deep` within the noise on both, 4–8 % lower on SQLite (`bench/ab`,
+/// 100,000 accounts; bench/README.md).
 pub struct Pool {
     queue: Arc<Queue>,
     name: &'static str,

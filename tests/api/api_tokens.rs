@@ -97,8 +97,8 @@ both! {
         app.get("/api/v1/users", &secret).await.ok(200);
         tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
         app.get("/api/v1/roles", &secret).await.problem(401, "unauthenticated");
-        // Reading an account or a page reads the token in the same statement (on PostgreSQL); the
-        // expiry still applies.
+        // Reading an account reads the token in the same statement, a list reads it first; the
+        // expiry applies to both.
         app.get(&format!("/api/v1/users/{admin_id}"), &secret).await.problem(401, "unauthenticated");
         app.get("/api/v1/users", &secret).await.problem(401, "unauthenticated");
     }
