@@ -17,7 +17,7 @@ use domain::{
 };
 use uuid::Uuid;
 
-use super::{insert_batched, insert_few, on_backend, Db, Kept, Unit};
+use super::{insert_batched, insert_few, on_backend, Db, Kept, Unit, Unplanned};
 use crate::{
     conn::DbConn,
     models::{naive, AccountRow, CallerRow, PrefixRow, RoleRow, UserRow, INDEXED_PREFIX_CHARS},
@@ -228,7 +228,7 @@ fn list_through_key_indexes(
                 // cost `list_deep` ~6 % of the CPU).
                 (unique $col:expr) => {{
                     if let Some(after) = &query.after {
-                        let key = after.key.clone();
+                        let key = Unplanned(after.key.clone());
                         q = if query.sort.descending { q.filter($col.lt(key)) } else { q.filter($col.gt(key)) };
                     }
                     q = match (query.sort.descending, query.q.is_some()) {
@@ -242,7 +242,7 @@ fn list_through_key_indexes(
                     if let Some(after) = &query.after {
                         // `key >= k AND (key > k OR id > i)`: the first term starts an index range
                         // at the cursor; `key > k OR (key = k AND id > i)` would walk from the start.
-                        let (key, id) = (after.key.clone(), after.id.to_string());
+                        let (key, id) = (Unplanned(after.key.clone()), Unplanned(after.id.to_string()));
                         q = if query.sort.descending {
                             q.filter($col.le(key.clone()).and($col.lt(key).or(users::id.lt(id))))
                         } else {
@@ -267,7 +267,7 @@ fn list_through_key_indexes(
                 SortField::LastName => page_by!(users::last_name_key),
                 SortField::CreatedAt => {
                     if let Some(after) = &query.after {
-                        let id = after.id.to_string();
+                        let id = Unplanned(after.id.to_string());
                         q = if query.sort.descending { q.filter(users::id.lt(id)) } else { q.filter(users::id.gt(id)) };
                     }
                     q = match (query.sort.descending, query.q.is_some()) {
@@ -417,15 +417,15 @@ impl Accounts for Unit<'_> {
                     // order, so the limit stops the walk however many accounts match.
                     let mut q = user_prefixes::table
                         .inner_join(users::table.on(users::username_key.eq(user_prefixes::username_key)))
-                        .filter(user_prefixes::prefix.eq(prefix.clone()))
+                        .filter(user_prefixes::prefix.eq(Unplanned(prefix.clone())))
                         .select(AccountRow::as_select())
                         .into_boxed();
                     filter_by_role_and_status!(q, query, now);
                     // Usernames are unique, so the key alone is a position.
                     let key = user_prefixes::username_key;
                     q = match (&query.after, query.sort.descending) {
-                        (Some(after), false) => q.filter(key.gt(after.key.clone())).order(key.asc()),
-                        (Some(after), true) => q.filter(key.lt(after.key.clone())).order(key.desc()),
+                        (Some(after), false) => q.filter(key.gt(Unplanned(after.key.clone()))).order(key.asc()),
+                        (Some(after), true) => q.filter(key.lt(Unplanned(after.key.clone()))).order(key.desc()),
                         (None, false) => q.order(key.asc()),
                         (None, true) => q.order(key.desc()),
                     };
@@ -524,5 +524,27 @@ mod tests {
         assert!(!kept::<Pg, _>(
             &diesel::insert_into(user_prefixes::table).values(&prefixes[..])
         ));
+    }
+
+    #[test]
+    fn a_cursor_is_out_of_the_postgresql_planners_sight_and_the_page_still_kept() {
+        let after = users::table
+            .select(users::id)
+            .filter(users::username_key.gt(Unplanned("ann".into())))
+            .into_boxed::<Pg>();
+        let page = LimitedTo::rows(after, 50);
+        assert_eq!(
+            diesel::debug_query::<Pg, _>(&page).to_string(),
+            r#"SELECT "users"."id" FROM "users" WHERE ("users"."username_key" > (SELECT $1)) LIMIT 51 -- binds: ["ann"]"#
+        );
+        assert!(kept::<Pg, _>(&page));
+        let after = users::table
+            .select(users::id)
+            .filter(users::username_key.gt(Unplanned("ann".into())))
+            .into_boxed::<Sqlite>();
+        assert_eq!(
+            diesel::debug_query::<Sqlite, _>(&after).to_string(),
+            r#"SELECT `users`.`id` FROM `users` WHERE (`users`.`username_key` > ?) -- binds: ["ann"]"#
+        );
     }
 }
