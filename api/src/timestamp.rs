@@ -11,9 +11,12 @@ use serde::{Serialize, Serializer};
 /// `2026-11-23T08:00:00.123456789Z`: the longest this writes.
 const LONGEST: usize = 30;
 
+/// Room for one timestamp, for [`format`].
+pub type Buffer = [u8; LONGEST];
+
 pub fn serialize<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
-    let mut buf = [0u8; LONGEST];
-    match write(at, &mut buf).and_then(|n| std::str::from_utf8(&buf[..n]).ok()) {
+    let mut buf = Buffer::default();
+    match format(at, &mut buf) {
         Some(text) => serializer.serialize_str(text),
         // Years outside 0..=9999 and leap seconds: chrono's own, which writes those too.
         None => at.serialize(serializer),
@@ -30,9 +33,15 @@ pub fn serialize_option<S: Serializer>(
     }
 }
 
+/// `at` as chrono writes it (without quotes), formatted in `buf`; `None` where chrono writes a
+/// form this does not, which [`serialize`] leaves to chrono.
+pub fn format<'b>(at: &DateTime<Utc>, buf: &'b mut Buffer) -> Option<&'b str> {
+    write(at, buf).and_then(|n| std::str::from_utf8(&buf[..n]).ok())
+}
+
 /// Writes `at` into `buf` and returns its length, or `None` where chrono writes a form this does
 /// not (a year outside 0..=9999, a leap second).
-fn write(at: &DateTime<Utc>, buf: &mut [u8; LONGEST]) -> Option<usize> {
+fn write(at: &DateTime<Utc>, buf: &mut Buffer) -> Option<usize> {
     let year = u32::try_from(at.year()).ok().filter(|y| *y <= 9999)?;
     let nanos = at.nanosecond();
     if nanos >= 1_000_000_000 {
@@ -65,7 +74,7 @@ fn digits(slot: &mut [u8], mut value: u32) {
 }
 
 /// Puts the `Z` at `at`; the length written.
-fn end(buf: &mut [u8; LONGEST], at: usize) -> usize {
+fn end(buf: &mut Buffer, at: usize) -> usize {
     buf[at] = b'Z';
     at + 1
 }

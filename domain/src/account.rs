@@ -112,19 +112,18 @@ pub(crate) fn may_authenticate(
     active && locked_at.is_none() && expires_at.is_none_or(|at| at > now)
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use chrono::Duration;
-
+#[cfg(any(test, feature = "testing"))]
+impl Account {
+    /// An active account with the role `user`, for tests here and in the crates that enable the
+    /// feature `testing`.
     pub fn sample(username: &str) -> Account {
         let now = Utc::now();
         Account {
             id: Uuid::now_v7(),
-            username: Username::parse(username).unwrap(),
-            email: Email::parse(&format!("{username}@example.org")).unwrap(),
-            first_name: PersonName::parse("Ana").unwrap(),
-            last_name: PersonName::parse("Lima").unwrap(),
+            username: Username::from_trusted(username.to_owned()),
+            email: Email::from_trusted(format!("{username}@example.org")),
+            first_name: PersonName::from_trusted("Ana".to_owned()),
+            last_name: PersonName::from_trusted("Lima".to_owned()),
             origin: "manual".into(),
             location: None,
             erp_id: None,
@@ -147,11 +146,17 @@ pub(crate) mod tests {
             version: 1,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
 
     #[test]
     fn status_follows_the_order_of_precedence() {
         let now = Utc::now();
-        let mut a = sample("ana");
+        let mut a = Account::sample("ana");
         assert_eq!(a.status(now), Status::Active);
         a.activated_at = None;
         assert_eq!(a.status(now), Status::Invited);

@@ -97,10 +97,9 @@ pub fn would_remove_last_admin(target: &Account, active_admins: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::tests::sample;
 
     fn with_roles(name: &str, roles: &[&str]) -> Account {
-        let mut a = sample(name);
+        let mut a = Account::sample(name);
         a.roles = roles.iter().map(|r| r.to_string()).collect();
         a
     }

@@ -1,6 +1,7 @@
 //! One module per resource; `configure` registers every handler through utoipa-actix-web, so the
 //! OpenAPI document cannot miss a route.
 
+mod account_json;
 mod api_tokens;
 mod auth;
 mod health;
