@@ -9,7 +9,6 @@
 //! escapes in one pass the compiler vectorises; only a value that has one goes to serde_json.
 
 use chrono::{DateTime, Utc};
-use std::io::Write;
 use uuid::Uuid;
 
 use super::users::{UserPage, UserResponse};
@@ -86,7 +85,7 @@ pub(crate) fn write_account(out: &mut Vec<u8>, a: &UserResponse<'_>) -> serde_js
     out.extend_from_slice(b",\"mfa_enabled\":");
     boolean(out, a.mfa_enabled);
     out.extend_from_slice(b",\"version\":");
-    write!(out, "{}", a.version).map_err(serde_json::Error::io)?;
+    serde_json::to_writer(&mut *out, &a.version)?;
     out.push(b'}');
     Ok(())
 }
@@ -137,7 +136,7 @@ fn boolean(out: &mut Vec<u8>, value: bool) {
     out.extend_from_slice(if value { b"true" } else { b"false" });
 }
 
-/// A timestamp has nothing to escape; one `timestamp` cannot format goes through serde_json.
+/// A timestamp has nothing to escape; one `timestamp` cannot format is written as chrono writes it.
 fn time(out: &mut Vec<u8>, at: DateTime<Utc>) -> serde_json::Result<()> {
     let mut buf = timestamp::Buffer::default();
     match timestamp::format(&at, &mut buf) {
@@ -145,7 +144,7 @@ fn time(out: &mut Vec<u8>, at: DateTime<Utc>) -> serde_json::Result<()> {
             quoted(out, text);
             Ok(())
         }
-        None => timestamp::serialize(&at, &mut serde_json::Serializer::new(out)),
+        None => serde_json::to_writer(out, &at),
     }
 }
 
