@@ -19,7 +19,10 @@ use crate::{
 /// `insert_account`/`update_account` fail with `UsernameTaken`/`EmailTaken`.
 pub trait Accounts {
     fn count_accounts(&mut self) -> Result<i64>;
-    fn insert_account(&mut self, account: &Account) -> Result<()>;
+    /// A new account and, in the same transaction, `event`, the audit event recording its
+    /// creation: one statement where the database allows (PostgreSQL), since every statement is a
+    /// round trip.
+    fn insert_account(&mut self, account: &Account, event: &AuditEvent) -> Result<()>;
     /// Many at once (multi-row statements), for bulk creation.
     fn insert_accounts(&mut self, accounts: &[Account]) -> Result<()>;
     fn find_account(&mut self, id: Uuid) -> Result<Option<Account>>;

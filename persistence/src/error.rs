@@ -9,7 +9,13 @@ pub(crate) fn map(e: DieselError) -> Error {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
             let constraint = info.constraint_name().unwrap_or_default();
             let message = info.message();
-            if constraint.contains("username_key") || message.contains("username_key") {
+            // A search prefix row is keyed by its account's username key: one that already
+            // exists means the username is taken (SQLite's message names the column).
+            let username = ["username_key", "user_prefixes_pkey"];
+            if username
+                .iter()
+                .any(|name| constraint.contains(name) || message.contains(name))
+            {
                 Error::UsernameTaken
             } else if constraint.contains("email_key") || message.contains("email_key") {
                 Error::EmailTaken

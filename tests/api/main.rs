@@ -13,3 +13,4 @@ mod plans;
 mod setup;
 mod sqlite;
 mod users;
+mod writes;

@@ -118,11 +118,10 @@ impl Services {
         }
         let actor = Actor::caller(caller);
         self.store.write(|tx| {
-            tx.insert_account(&account)?;
             let event = AuditEvent::new(actor, action::USER_CREATED, origin)
                 .on_account(&account)
                 .details(snapshot(&account));
-            tx.append_audit(&event)?;
+            tx.insert_account(&account, &event)?;
             Ok(account)
         })
     }

@@ -51,13 +51,12 @@ impl Services {
             if !tx.claim_setup()? || tx.count_accounts()? > 0 {
                 return Err(Error::SetupAlreadyDone);
             }
-            tx.insert_account(&account)?;
+            let event = AuditEvent::new(Actor::anonymous(), action::SETUP_COMPLETED, origin)
+                .on_account(&account);
+            tx.insert_account(&account, &event)?;
             let mut settings = tx.load_settings()?;
             settings.primary_contact = Some(account.id);
             tx.save_settings(&settings)?;
-            let event = AuditEvent::new(Actor::anonymous(), action::SETUP_COMPLETED, origin)
-                .on_account(&account);
-            tx.append_audit(&event)?;
             Ok(account)
         })
     }

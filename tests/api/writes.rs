@@ -1,0 +1,56 @@
+//! What a write leaves in the database, read there directly: the rows the API does not show.
+
+use diesel::{
+    sql_types::BigInt, Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection,
+};
+use serde_json::json;
+
+use crate::helpers::{Db, TestApp};
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// `SELECT count(*) AS n …` on the app's database.
+fn count(app: &TestApp, sql: &str) -> i64 {
+    let url = app.config.database_url();
+    let query = diesel::sql_query(sql);
+    let counted = match app.db {
+        Db::Postgres => {
+            query.get_result::<Count>(&mut PgConnection::establish(&url).expect("connect"))
+        }
+        Db::Sqlite => {
+            let path = url.strip_prefix("sqlite://").expect("a SQLite URL");
+            query.get_result::<Count>(&mut SqliteConnection::establish(path).expect("open"))
+        }
+    };
+    counted.expect("count").n
+}
+
+/// Rows in every table a new account writes.
+fn rows(app: &TestApp) -> [i64; 4] {
+    ["users", "user_roles", "user_prefixes", "audit_events"]
+        .map(|table| count(app, &format!("SELECT count(*) AS n FROM {table}")))
+}
+
+both! {
+    async fn a_new_account_is_written_whole_with_its_audit_event_or_not_at_all(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let body = json!({"username": "ana.lima", "email": "ana@example.org", "first_name": "Ana", "last_name": "Lima", "roles": ["user", "user_manager"]});
+        let id = app.post("/api/v1/users", &admin, body).await.ok(201).id();
+        let of_ana = |table_sql: &str| count(&app, &table_sql.replace("{id}", &id));
+        assert_eq!(of_ana("SELECT count(*) AS n FROM user_roles WHERE user_id = '{id}' AND role IN ('user', 'user_manager')"), 2);
+        // ana.lima, ana@example.org, Ana, Lima: a, an, l, li.
+        assert_eq!(count(&app, "SELECT count(*) AS n FROM user_prefixes WHERE username_key = 'ana.lima'"), 4);
+        assert_eq!(of_ana("SELECT count(*) AS n FROM audit_events WHERE action = 'user.created' AND target_id = '{id}'"), 1);
+
+        let before = rows(&app);
+        let taken_username = json!({"username": "ANA.LIMA", "email": "other@example.org", "first_name": "Bo", "last_name": "Berg"});
+        app.post("/api/v1/users", &admin, taken_username).await.problem(409, "username_taken");
+        let taken_email = json!({"username": "bo", "email": "ANA@example.org", "first_name": "Bo", "last_name": "Berg", "roles": ["user", "user_manager"]});
+        app.post("/api/v1/users", &admin, taken_email).await.problem(409, "email_taken");
+        assert_eq!(rows(&app), before, "a refused account leaves no row behind, in any table");
+    }
+}
