@@ -39,9 +39,15 @@ pub trait Accounts {
     fn find_account_for_update(&mut self, id: Uuid) -> Result<Option<Account>>;
     /// By case-folded username or email.
     fn find_account_by_login(&mut self, login_key: &str) -> Result<Option<Account>>;
-    /// Writes every field of `after` (the caller has bumped `version`); roles only where they
-    /// differ from `before`.
-    fn update_account(&mut self, before: &Account, after: &Account) -> Result<()>;
+    /// Writes every field of `after` (the caller has bumped `version`), roles only where they
+    /// differ from `before`, and `event`, the audit event recording the change: with the row, in
+    /// one statement where the database allows (PostgreSQL).
+    fn update_account(
+        &mut self,
+        before: &Account,
+        after: &Account,
+        event: &AuditEvent,
+    ) -> Result<()>;
     fn delete_account(&mut self, account: &Account) -> Result<()>;
     /// Records a sign-in time without counting as a change (no version bump).
     fn touch_last_active(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<()>;

@@ -53,4 +53,22 @@ both! {
         app.post("/api/v1/users", &admin, taken_email).await.problem(409, "email_taken");
         assert_eq!(rows(&app), before, "a refused account leaves no row behind, in any table");
     }
+
+    async fn a_change_is_written_with_its_audit_event_or_not_at_all(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let ana = app.user(&admin, "ana", &["user"]).await;
+        app.user(&admin, "bob", &["user"]).await;
+        let events = || count(&app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'user.updated' AND target_id = '{ana}'"));
+        let path = format!("/api/v1/users/{ana}");
+        app.patch(&path, &admin, json!({"location": "Porto", "first_name": "Anna"})).await.ok(200);
+        assert_eq!(events(), 1);
+        assert_eq!(count(&app, "SELECT count(*) AS n FROM user_prefixes WHERE username_key = 'ana' AND prefix = 'an'"), 1);
+
+        let before = rows(&app);
+        app.patch(&path, &admin, json!({"email": "BOB@example.org", "location": "Lisboa"})).await.problem(409, "email_taken");
+        assert_eq!(events(), 1, "a refused change records no event");
+        assert_eq!(rows(&app), before);
+        let got = app.get(&path, &admin).await;
+        assert_eq!((got.body["email"].as_str(), got.body["location"].as_str()), (Some("ana@example.org"), Some("Porto")));
+    }
 }

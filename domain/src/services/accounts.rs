@@ -167,14 +167,13 @@ impl Services {
             after.version = before.version + 1;
             after.updated_at = crate::now();
             after.updated_by = Some(caller.id);
-            tx.update_account(&before, &after)?;
-            if before.active && !after.active {
-                tx.delete_api_tokens_of(id)?;
-            }
             let event = AuditEvent::new(Actor::caller(caller), action::USER_UPDATED, origin)
                 .on_account(&after)
                 .details(Value::Object(changes));
-            tx.append_audit(&event)?;
+            tx.update_account(&before, &after, &event)?;
+            if before.active && !after.active {
+                tx.delete_api_tokens_of(id)?;
+            }
             Ok(after)
         })
     }
@@ -435,15 +434,14 @@ fn deactivate_instead(
     after.version += 1;
     after.updated_at = crate::now();
     after.updated_by = Some(caller.id);
-    tx.update_account(&account, &after)?;
-    tx.delete_api_tokens_of(after.id)?;
     let details =
         json!({"reason": "has_authored_changes", "active": {"before": true, "after": false}});
-    tx.append_audit(
-        &AuditEvent::new(actor, action::USER_DEACTIVATED, origin)
-            .on_account(&after)
-            .details(details),
-    )
+    let event = AuditEvent::new(actor, action::USER_DEACTIVATED, origin)
+        .on_account(&after)
+        .details(details);
+    tx.update_account(&account, &after, &event)?;
+    tx.delete_api_tokens_of(after.id)?;
+    Ok(())
 }
 
 /// The visible fields of an account, for audit details. Never includes the password hash.

@@ -144,9 +144,9 @@ struct NewAccount<'a, U, E> {
     user: U,
 }
 
-impl<U, E> QueryId for NewAccount<'_, U, E> {
-    type QueryId = NewAccount<'static, (), ()>;
-    const HAS_STATIC_QUERY_ID: bool = true;
+impl<U: QueryId, E: QueryId> QueryId for NewAccount<'_, U, E> {
+    type QueryId = NewAccount<'static, U::QueryId, E::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = U::HAS_STATIC_QUERY_ID && E::HAS_STATIC_QUERY_ID;
 }
 
 impl<U: QueryFragment<Pg>, E: QueryFragment<Pg>> QueryFragment<Pg> for NewAccount<'_, U, E> {
@@ -174,6 +174,34 @@ impl<U: QueryFragment<Pg>, E: QueryFragment<Pg>> QueryFragment<Pg> for NewAccoun
 }
 
 impl<U, E> RunQueryDsl<PgConnection> for NewAccount<'_, U, E> {}
+
+/// `WITH event AS (<insert of an audit event>) <statement>`: a write and the audit event recording
+/// it as one PostgreSQL statement, one round trip (see [`NewAccount`] for what a round trip costs).
+struct WithEvent<E, Q> {
+    event: E,
+    then: Q,
+}
+
+impl<E: QueryId, Q: QueryId> QueryId for WithEvent<E, Q> {
+    type QueryId = WithEvent<E::QueryId, Q::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = E::HAS_STATIC_QUERY_ID && Q::HAS_STATIC_QUERY_ID;
+}
+
+impl<E: QueryFragment<Pg>, Q: QueryFragment<Pg>> QueryFragment<Pg> for WithEvent<E, Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH event AS (");
+        self.event.walk_ast(out.reborrow())?;
+        out.push_sql(") ");
+        self.then.walk_ast(out.reborrow())
+    }
+
+    fn is_safe_to_cache_prepared(&self, backend: &Pg) -> QueryResult<bool> {
+        Ok(self.event.is_safe_to_cache_prepared(backend)?
+            && self.then.is_safe_to_cache_prepared(backend)?)
+    }
+}
+
+impl<E, Q> RunQueryDsl<PgConnection> for WithEvent<E, Q> {}
 
 /// An account and its roles in one statement.
 fn find_by_id(conn: &mut DbConn, id: &str) -> Result<Option<Account>> {
@@ -513,9 +541,29 @@ impl Accounts for Unit<'_> {
         .transpose()
     }
 
-    fn update_account(&mut self, before: &Account, after: &Account) -> Result<()> {
+    fn update_account(
+        &mut self,
+        before: &Account,
+        after: &Account,
+        event: &AuditEvent,
+    ) -> Result<()> {
         let row = UserRow::from_account(after);
-        on_backend!(self.conn, c => UpdateUser::new(&row).execute(c)).db()?;
+        match &mut *self.conn {
+            DbConn::Pg(c) => {
+                let audit = AuditRow::new(event);
+                WithEvent {
+                    event: diesel::insert_into(audit_events::table).values(&audit),
+                    then: UpdateUser::new(&row),
+                }
+                .execute(c)
+                .db()?;
+            }
+            // In-process: a statement each costs no round trip.
+            DbConn::Sqlite(c) => {
+                UpdateUser::new(&row).execute(c).db()?;
+                self.append_audit(event)?;
+            }
+        }
         if before.roles != after.roles {
             on_backend!(self.conn, c => diesel::delete(user_roles::table.filter(user_roles::user_id.eq(&row.account.id))).execute(c))
                 .db()?;
@@ -617,6 +665,11 @@ mod tests {
             .unwrap_or(false)
     }
 
+    /// Whether diesel finds `query`'s prepared statement by its type, without building its text.
+    fn by_type<Q: QueryId>(_: &Q) -> bool {
+        Q::HAS_STATIC_QUERY_ID
+    }
+
     #[test]
     #[cfg(debug_assertions)]
     #[should_panic(expected = "a Kept query must be safe to keep prepared")]
@@ -656,7 +709,25 @@ mod tests {
             event: diesel::insert_into(audit_events::table).values(&audit),
             user: diesel::insert_into(users::table).values(&row),
         };
-        assert!(kept::<Pg, _>(&new_account), "new account on PostgreSQL");
+        assert!(
+            kept::<Pg, _>(&new_account) && by_type(&new_account),
+            "new account on PostgreSQL"
+        );
+        let update_with_event = WithEvent {
+            event: diesel::insert_into(audit_events::table).values(&audit),
+            then: UpdateUser::new(&row),
+        };
+        assert!(
+            kept::<Pg, _>(&update_with_event) && by_type(&update_with_event),
+            "account update with its event on PostgreSQL"
+        );
+        assert!(
+            diesel::debug_query::<Pg, _>(&update_with_event)
+                .to_string()
+                .starts_with("WITH event AS (INSERT INTO \"audit_events\" (\"id\", "),
+            "{}",
+            diesel::debug_query::<Pg, _>(&update_with_event)
+        );
         let sql = diesel::debug_query::<Pg, _>(&new_account).to_string();
         assert!(
             sql.starts_with(
