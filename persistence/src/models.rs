@@ -240,12 +240,23 @@ pub(crate) struct PrefixRow {
 }
 
 impl PrefixRow {
-    /// The distinct 1- and 2-character prefixes of an account's four search keys, as the
-    /// migration's backfill computes them (`substr` counts characters on both databases).
+    /// The account's rows: one per prefix of [`PrefixRow::prefixes`].
     pub fn of(a: &Account) -> Vec<Self> {
         let username_key = a.username.key();
+        Self::prefixes(a)
+            .into_iter()
+            .map(|prefix| Self {
+                prefix,
+                username_key: username_key.clone(),
+            })
+            .collect()
+    }
+
+    /// The distinct 1- and 2-character prefixes of an account's four search keys, sorted, as the
+    /// migration's backfill computes them (`substr` counts characters on both databases).
+    pub fn prefixes(a: &Account) -> Vec<String> {
         let keys = [
-            username_key.clone(),
+            a.username.key(),
             a.email.key(),
             a.first_name.key(),
             a.last_name.key(),
@@ -262,12 +273,6 @@ impl PrefixRow {
         prefixes.sort();
         prefixes.dedup();
         prefixes
-            .into_iter()
-            .map(|prefix| Self {
-                prefix,
-                username_key: username_key.clone(),
-            })
-            .collect()
     }
 
     pub fn all_of(accounts: &[Account]) -> Vec<Self> {

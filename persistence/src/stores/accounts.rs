@@ -438,10 +438,7 @@ impl Accounts for Unit<'_> {
                 let statement = NewAccount {
                     id: &row.account.id,
                     roles: &account.roles,
-                    prefixes: PrefixRow::of(account)
-                        .into_iter()
-                        .map(|p| p.prefix)
-                        .collect(),
+                    prefixes: PrefixRow::prefixes(account),
                     username_key: &row.username_key,
                     event: diesel::insert_into(audit_events::table).values(&audit),
                     user: diesel::insert_into(users::table).values(&row),
