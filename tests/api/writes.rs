@@ -37,7 +37,8 @@ fn rows(app: &TestApp) -> [i64; 4] {
 
 both! {
     async fn a_new_account_is_written_whole_with_its_audit_event_or_not_at_all(app: TestApp) {
-        let (admin, _) = app.admin().await;
+        let (admin, admin_id) = app.admin().await;
+        assert_eq!(count(&app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'setup.completed' AND target_id = '{admin_id}'")), 1);
         let body = json!({"username": "ana.lima", "email": "ana@example.org", "first_name": "Ana", "last_name": "Lima", "roles": ["user", "user_manager"]});
         let id = app.post("/api/v1/users", &admin, body).await.ok(201).id();
         let of_ana = |table_sql: &str| count(&app, &table_sql.replace("{id}", &id));
@@ -70,5 +71,15 @@ both! {
         assert_eq!(rows(&app), before);
         let got = app.get(&path, &admin).await;
         assert_eq!((got.body["email"].as_str(), got.body["location"].as_str()), (Some("ana@example.org"), Some("Porto")));
+    }
+
+    async fn a_delete_that_deactivates_instead_records_the_deactivation(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let author = app.user(&admin, "author", &["user_manager"]).await;
+        let author_token = app.token_for("author").await;
+        app.post("/api/v1/users", &author_token, json!({"email": "made@example.org", "first_name": "M", "last_name": "M"})).await.ok(201);
+        app.delete(&format!("/api/v1/users/{author}"), &admin).await.ok(200);
+        assert_eq!(count(&app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'user.deactivated' AND target_id = '{author}'")), 1);
+        assert_eq!(count(&app, &format!("SELECT count(*) AS n FROM users WHERE id = '{author}' AND NOT active")), 1);
     }
 }
