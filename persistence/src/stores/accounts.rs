@@ -131,10 +131,11 @@ impl<Q, Conn> RunQueryDsl<Conn> for LimitedTo<Q> {}
 /// one 3,276/s. Roles and prefixes, however many, are bound as arrays, so the text never varies
 /// and diesel keeps the statement prepared.
 ///
-/// `users` is the main statement: PostgreSQL runs it before the `WITH` ones, so a taken username
-/// or email is reported by `users`' own unique indexes. (A prefix row that already exists could
-/// only mean a taken username too: [`crate::error::map`] reads it so.) The roles' foreign key is
-/// checked at the end of the statement, after the account row is in.
+/// `users` is the main statement, so a taken username or email is reported by `users`' own unique
+/// indexes. PostgreSQL calls the order of a statement's parts unpredictable (it runs the main one
+/// first today), so a prefix row that already exists, which can only mean a taken username, is
+/// read as one too ([`crate::error::map`]). The roles' foreign key is checked at the end of the
+/// statement, after the account row is in.
 struct NewAccount<'a, U, E> {
     id: &'a str,
     roles: &'a [String],
