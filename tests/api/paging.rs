@@ -3,7 +3,10 @@ use std::collections::HashSet;
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
-use crate::helpers::{Db, TestApp};
+use crate::{
+    database::{lines, prefixes_backfill, roles_backfill, PrefixLine, RolesLine},
+    helpers::TestApp,
+};
 
 /// Follows `next_cursor` from `first` to the end; returns every id in order.
 async fn walk(app: &TestApp, token: &str, first: &str) -> Vec<String> {
@@ -46,26 +49,26 @@ async fn create_many(
 both! {
     async fn paging_returns_every_account_once_while_accounts_are_added(app: TestApp) {
         let (admin, admin_id) = app.admin().await;
-        let mut before = create_many(&app, &admin, (0..90).map(|i| (format!("user{i:03}"), "Pat".into(), format!("Last{}", i % 7)))).await;
+        let mut before = create_many(app, &admin, (0..90).map(|i| (format!("user{i:03}"), "Pat".into(), format!("Last{}", i % 7)))).await;
         before.push(admin_id);
         for sort in ["username", "-username", "email", "last_name", "-last_name", "created_at", "-created_at"] {
             let first = format!("/api/v1/users?limit=7&sort={sort}");
-            let adding = create_many(&app, &admin, (0..12).map(|i| (format!("{sort}-late{i}").replace('-', "x"), "Late".into(), "Adder".into())));
-            let (seen, _) = tokio::join!(walk(&app, &admin, &first), adding);
+            let adding = create_many(app, &admin, (0..12).map(|i| (format!("{sort}-late{i}").replace('-', "x"), "Late".into(), "Adder".into())));
+            let (seen, _) = tokio::join!(walk(app, &admin, &first), adding);
             let unique: HashSet<&String> = seen.iter().collect();
             assert_eq!(unique.len(), seen.len(), "{sort}: an account appeared twice");
             for id in &before {
                 assert!(unique.contains(id), "{sort}: {id} was skipped");
             }
         }
-        let everyone = walk(&app, &admin, "/api/v1/users?limit=200&sort=created_at").await;
-        let sorted_by_name = walk(&app, &admin, "/api/v1/users?limit=13&sort=last_name").await;
+        let everyone = walk(app, &admin, "/api/v1/users?limit=200&sort=created_at").await;
+        let sorted_by_name = walk(app, &admin, "/api/v1/users?limit=13&sort=last_name").await;
         assert_eq!(everyone.len(), sorted_by_name.len());
     }
 
     async fn lists_sort_and_filter(app: TestApp) {
         let (admin, _) = app.admin().await;
-        create_many(&app, &admin, ["carla", "bruno", "alice"].iter().map(|n| (n.to_string(), "F".into(), n.to_uppercase()))).await;
+        create_many(app, &admin, ["carla", "bruno", "alice"].iter().map(|n| (n.to_string(), "F".into(), n.to_uppercase()))).await;
         let page = app.get("/api/v1/users?sort=-username&limit=2", &admin).await;
         let names: Vec<&str> = page.body["items"].as_array().expect("items").iter().map(|u| u["username"].as_str().unwrap_or_default()).collect();
         assert_eq!(names, ["carla", "bruno"]);
@@ -97,7 +100,7 @@ both! {
     async fn q_matches_a_prefix_of_any_name_case_insensitively(app: TestApp) {
         let (admin, _) = app.admin().await;
         let people = [("ana.lima", "Ana", "Lima"), ("zed", "Anastasia", "Ortiz"), ("kim", "Kim", "Anand"), ("banana", "Bob", "Nana"), ("x", "Élodie", "Été")];
-        create_many(&app, &admin, people.iter().map(|(u, f, l)| (u.to_string(), f.to_string(), l.to_string()))).await;
+        create_many(app, &admin, people.iter().map(|(u, f, l)| (u.to_string(), f.to_string(), l.to_string()))).await;
         let found = |body: &Value| -> HashSet<String> {
             body["items"].as_array().expect("items").iter().map(|u| u["username"].as_str().unwrap_or_default().to_owned()).collect()
         };
@@ -119,7 +122,7 @@ both! {
         let (admin, _) = app.admin().await;
         let config = app.config.clone();
         tokio::task::spawn_blocking(move || api::seed::run(&config, 250, 0, 100)).await.expect("joined").expect("seeded");
-        let everyone = walk(&app, &admin, "/api/v1/users?limit=200").await;
+        let everyone = walk(app, &admin, "/api/v1/users?limit=200").await;
         assert_eq!(everyone.len(), 251);
         let r = app.get("/api/v1/users?q=ANA.LIMA", &admin).await;
         let names: Vec<&str> = r.body["items"].as_array().expect("items").iter().map(|u| u["username"].as_str().unwrap_or_default()).collect();
@@ -129,7 +132,7 @@ both! {
         let config = app.config.clone();
         let again = tokio::task::spawn_blocking(move || api::seed::run(&config, 10, 0, 10)).await.expect("joined");
         assert!(again.expect_err("duplicates are refused").contains("batch at 0"));
-        assert_eq!(walk(&app, &admin, "/api/v1/users?limit=200").await.len(), 251, "a failed batch writes nothing");
+        assert_eq!(walk(app, &admin, "/api/v1/users?limit=200").await.len(), 251, "a failed batch writes nothing");
     }
 
     async fn a_common_prefix_pages_completely_and_in_order(app: TestApp) {
@@ -163,60 +166,11 @@ both! {
     }
 }
 
-#[derive(diesel::QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct PrefixLine {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    p: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    username_key: String,
-}
-
-/// Runs `sql` on the app's own database; the rows sorted.
-fn lines<T>(app: &TestApp, sql: &str) -> Vec<T>
-where
-    T: Ord
-        + diesel::QueryableByName<diesel::sqlite::Sqlite>
-        + diesel::QueryableByName<diesel::pg::Pg>
-        + 'static,
-{
-    use diesel::{Connection, RunQueryDsl};
-    let url = app.config.database_url();
-    let mut lines: Vec<T> = match app.db {
-        Db::Sqlite => {
-            let path = url.strip_prefix("sqlite://").expect("a SQLite URL");
-            let mut conn = diesel::SqliteConnection::establish(path).expect("open SQLite");
-            diesel::sql_query(sql).load(&mut conn).expect("query")
-        }
-        Db::Postgres => {
-            let mut conn = diesel::PgConnection::establish(&url).expect("connect");
-            diesel::sql_query(sql).load(&mut conn).expect("query")
-        }
-    };
-    lines.sort();
-    lines
-}
-
-/// The migration's backfill, as a query.
-fn backfill_select(app: &TestApp) -> String {
-    let migration = match app.db {
-        Db::Sqlite => {
-            include_str!("../../migrations/sqlite/2026-11-23-000001_user_prefixes/up.sql")
-        }
-        Db::Postgres => {
-            include_str!("../../migrations/postgres/2026-11-23-000001_user_prefixes/up.sql")
-        }
-    };
-    let (_, select) = migration
-        .split_once("INSERT INTO user_prefixes (prefix, username_key)")
-        .expect("the backfill");
-    select.trim().trim_end_matches(';').to_owned()
-}
-
 both! {
     async fn short_prefixes_follow_every_write(app: TestApp) {
         let (admin, _) = app.admin().await;
         let people = [("ana.lima", "Ana", "Lima"), ("zed", "Élodie", "Ørsted"), ("kim", "K", "Anand"), ("x", "Ünal", "Ñúñez")];
-        let ids = create_many(&app, &admin, people.iter().map(|(u, f, l)| (u.to_string(), f.to_string(), l.to_string()))).await;
+        let ids = create_many(app, &admin, people.iter().map(|(u, f, l)| (u.to_string(), f.to_string(), l.to_string()))).await;
         let found = |body: &Value| -> Vec<String> {
             body["items"].as_array().expect("items").iter().map(|u| u["username"].as_str().unwrap_or_default().to_owned()).collect()
         };
@@ -243,19 +197,11 @@ both! {
         assert!(found(&search("a").await.body).contains(&"admin".to_owned()));
 
         // What Roster maintained equals what the migration computes from the accounts.
-        let maintained: Vec<PrefixLine> = lines(&app, "SELECT prefix AS p, username_key FROM user_prefixes");
-        let computed: Vec<PrefixLine> = lines(&app, &backfill_select(&app));
+        let maintained: Vec<PrefixLine> = lines(app, "SELECT prefix AS p, username_key FROM user_prefixes");
+        let computed: Vec<PrefixLine> = lines(app, &prefixes_backfill(app));
         assert_eq!(maintained, computed);
         assert!(maintained.iter().any(|l| l.p == "ñú" && l.username_key == "x"));
     }
-}
-
-#[derive(diesel::QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct RolesLine {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    username: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    roles: String,
 }
 
 both! {
@@ -270,18 +216,56 @@ both! {
         assert_eq!(read.body["roles"], json!(["admin", "user"]));
 
         // What Roster wrote equals what the migration computes from `user_roles`.
-        let migration = match app.db {
-            Db::Sqlite => include_str!("../../migrations/sqlite/2026-11-23-000002_users_roles_column/up.sql"),
-            Db::Postgres => include_str!("../../migrations/postgres/2026-11-23-000002_users_roles_column/up.sql"),
-        };
-        let (_, computed) = migration.split_once("UPDATE users SET roles = ").expect("the backfill");
-        let computed = computed.trim().trim_end_matches(';');
-        let written: Vec<RolesLine> = lines(&app, "SELECT username, roles FROM users");
-        let from_user_roles: Vec<RolesLine> = lines(&app, &format!("SELECT username, {computed} AS roles FROM users"));
+        let written: Vec<RolesLine> = lines(app, "SELECT username, roles FROM users");
+        let from_user_roles: Vec<RolesLine> = lines(app, &format!("SELECT username, {} AS roles FROM users", roles_backfill(app)));
         assert_eq!(written, from_user_roles);
         let of = |name: &str| written.iter().find(|l| l.username == name).map(|l| l.roles.clone());
         assert_eq!(of("ana").as_deref(), Some("user,user_manager"));
         assert_eq!(of("bo").as_deref(), Some("admin,user"));
         assert_eq!(of("cy").as_deref(), Some("user"), "the default role");
+    }
+}
+
+both! {
+    async fn every_sort_order_holds_across_page_boundaries_with_ties(app: TestApp) {
+        use domain::values::{Email, PersonName, Username};
+        let (admin, _) = app.admin().await;
+        // Usernames, emails and creation in three different orders; three last names shared by ten
+        // accounts each, in different cases (ties, broken by id).
+        let bodies: Vec<Value> = (0..30)
+            .map(|i| {
+                let last = ["Berg", "BERG", "Lima"][i % 3];
+                json!({"username": format!("u{:02}", (i * 7) % 30), "email": format!("m{:02}@example.org", 29 - i), "first_name": "T", "last_name": last})
+            })
+            .collect();
+        for chunk in bodies.chunks(10) {
+            for r in join_all(chunk.iter().map(|b| app.post("/api/v1/users", &admin, b.clone()))).await {
+                r.ok(201);
+            }
+        }
+        let everyone = app.get("/api/v1/users?limit=200", &admin).await;
+        let accounts: Vec<&Value> = everyone.body["items"].as_array().expect("items").iter().collect();
+        assert_eq!(accounts.len(), 31);
+        let text = |a: &Value, f: &str| a[f].as_str().expect("a string").to_owned();
+        for field in ["username", "email", "last_name", "created_at"] {
+            let key = |a: &Value| match field {
+                "username" => Username::from_trusted(text(a, "username")).key(),
+                "email" => Email::from_trusted(text(a, "email")).key(),
+                "last_name" => PersonName::from_trusted(text(a, "last_name")).key(),
+                _ => String::new(),
+            };
+            let mut expected: Vec<(String, String)> = accounts.iter().map(|a| (key(a), text(a, "id"))).collect();
+            expected.sort();
+            for descending in [false, true] {
+                let sort = if descending { format!("-{field}") } else { field.to_owned() };
+                let want: Vec<String> = if descending {
+                    expected.iter().rev().map(|(_, id)| id.clone()).collect()
+                } else {
+                    expected.iter().map(|(_, id)| id.clone()).collect()
+                };
+                let got = walk(app, &admin, &format!("/api/v1/users?limit=7&sort={sort}")).await;
+                assert_eq!(got, want, "sort={sort}, 7 to a page");
+            }
+        }
     }
 }

@@ -44,10 +44,12 @@ const ORDERED_BY_AN_INDEX: [&str; 2] = [
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(roster_postgres),
+    ignore = "needs PostgreSQL: run under scripts/with-postgres"
+)]
 async fn postgres_lookups_use_indexes() {
-    let Some(app) = TestApp::spawn_postgres().await else {
-        return;
-    };
+    let app = TestApp::spawn(Db::Postgres).await;
     assert_eq!(app.db, Db::Postgres);
     let url = app.config.database_url.clone().expect("a PostgreSQL URL");
     let mut conn = diesel::PgConnection::establish(&url).expect("connect");
@@ -111,10 +113,12 @@ fn every_scan_is_bounded(plan: &[String]) -> bool {
 /// Connections that sat idle are checked before use: after PostgreSQL drops every connection of
 /// Roster's (as a restart does), the next request after a pause is served, not answered 503.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(roster_postgres),
+    ignore = "needs PostgreSQL: run under scripts/with-postgres"
+)]
 async fn postgres_connections_dropped_while_idle_are_replaced() {
-    let Some(app) = TestApp::spawn_postgres().await else {
-        return;
-    };
+    let app = TestApp::spawn(Db::Postgres).await;
     let (admin, _) = app.admin().await;
     app.get("/api/v1/users", &admin).await.ok(200);
     let url = app.config.database_url.clone().expect("a PostgreSQL URL");

@@ -1,33 +1,8 @@
 //! What a write leaves in the database, read there directly: the rows the API does not show.
 
-use diesel::{
-    sql_types::BigInt, Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection,
-};
 use serde_json::json;
 
-use crate::helpers::{Db, TestApp};
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-/// `SELECT count(*) AS n …` on the app's database.
-fn count(app: &TestApp, sql: &str) -> i64 {
-    let url = app.config.database_url();
-    let query = diesel::sql_query(sql);
-    let counted = match app.db {
-        Db::Postgres => {
-            query.get_result::<Count>(&mut PgConnection::establish(&url).expect("connect"))
-        }
-        Db::Sqlite => {
-            let path = url.strip_prefix("sqlite://").expect("a SQLite URL");
-            query.get_result::<Count>(&mut SqliteConnection::establish(path).expect("open"))
-        }
-    };
-    counted.expect("count").n
-}
+use crate::{database::count, helpers::TestApp};
 
 /// Rows in every table a new account writes.
 fn rows(app: &TestApp) -> [i64; 4] {
@@ -38,37 +13,37 @@ fn rows(app: &TestApp) -> [i64; 4] {
 both! {
     async fn a_new_account_is_written_whole_with_its_audit_event_or_not_at_all(app: TestApp) {
         let (admin, admin_id) = app.admin().await;
-        assert_eq!(count(&app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'setup.completed' AND target_id = '{admin_id}'")), 1);
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'setup.completed' AND target_id = '{admin_id}'")), 1);
         let body = json!({"username": "ana.lima", "email": "ana@example.org", "first_name": "Ana", "last_name": "Lima", "roles": ["user", "user_manager"]});
         let id = app.post("/api/v1/users", &admin, body).await.ok(201).id();
-        let of_ana = |table_sql: &str| count(&app, &table_sql.replace("{id}", &id));
+        let of_ana = |table_sql: &str| count(app, &table_sql.replace("{id}", &id));
         assert_eq!(of_ana("SELECT count(*) AS n FROM user_roles WHERE user_id = '{id}' AND role IN ('user', 'user_manager')"), 2);
         // ana.lima, ana@example.org, Ana, Lima: a, an, l, li.
-        assert_eq!(count(&app, "SELECT count(*) AS n FROM user_prefixes WHERE username_key = 'ana.lima'"), 4);
+        assert_eq!(count(app, "SELECT count(*) AS n FROM user_prefixes WHERE username_key = 'ana.lima'"), 4);
         assert_eq!(of_ana("SELECT count(*) AS n FROM audit_events WHERE action = 'user.created' AND target_id = '{id}'"), 1);
 
-        let before = rows(&app);
+        let before = rows(app);
         let taken_username = json!({"username": "ANA.LIMA", "email": "other@example.org", "first_name": "Bo", "last_name": "Berg"});
         app.post("/api/v1/users", &admin, taken_username).await.problem(409, "username_taken");
         let taken_email = json!({"username": "bo", "email": "ANA@example.org", "first_name": "Bo", "last_name": "Berg", "roles": ["user", "user_manager"]});
         app.post("/api/v1/users", &admin, taken_email).await.problem(409, "email_taken");
-        assert_eq!(rows(&app), before, "a refused account leaves no row behind, in any table");
+        assert_eq!(rows(app), before, "a refused account leaves no row behind, in any table");
     }
 
     async fn a_change_is_written_with_its_audit_event_or_not_at_all(app: TestApp) {
         let (admin, _) = app.admin().await;
         let ana = app.user(&admin, "ana", &["user"]).await;
         app.user(&admin, "bob", &["user"]).await;
-        let events = || count(&app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'user.updated' AND target_id = '{ana}'"));
+        let events = || count(app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'user.updated' AND target_id = '{ana}'"));
         let path = format!("/api/v1/users/{ana}");
         app.patch(&path, &admin, json!({"location": "Porto", "first_name": "Anna"})).await.ok(200);
         assert_eq!(events(), 1);
-        assert_eq!(count(&app, "SELECT count(*) AS n FROM user_prefixes WHERE username_key = 'ana' AND prefix = 'an'"), 1);
+        assert_eq!(count(app, "SELECT count(*) AS n FROM user_prefixes WHERE username_key = 'ana' AND prefix = 'an'"), 1);
 
-        let before = rows(&app);
+        let before = rows(app);
         app.patch(&path, &admin, json!({"email": "BOB@example.org", "location": "Lisboa"})).await.problem(409, "email_taken");
         assert_eq!(events(), 1, "a refused change records no event");
-        assert_eq!(rows(&app), before);
+        assert_eq!(rows(app), before);
         let got = app.get(&path, &admin).await;
         assert_eq!((got.body["email"].as_str(), got.body["location"].as_str()), (Some("ana@example.org"), Some("Porto")));
     }
@@ -79,7 +54,7 @@ both! {
         let author_token = app.token_for("author").await;
         app.post("/api/v1/users", &author_token, json!({"email": "made@example.org", "first_name": "M", "last_name": "M"})).await.ok(201);
         app.delete(&format!("/api/v1/users/{author}"), &admin).await.ok(200);
-        assert_eq!(count(&app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'user.deactivated' AND target_id = '{author}'")), 1);
-        assert_eq!(count(&app, &format!("SELECT count(*) AS n FROM users WHERE id = '{author}' AND NOT active")), 1);
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'user.deactivated' AND target_id = '{author}'")), 1);
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM users WHERE id = '{author}' AND NOT active")), 1);
     }
 }
