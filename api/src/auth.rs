@@ -7,8 +7,12 @@ use std::{marker::PhantomData, time::Duration};
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use chrono::Utc;
 use domain::{
-    account::Account, api_token::ApiTokenSecret, audit::Origin, policy::Caller, roles::Permission,
-    services::Services,
+    account::Account,
+    api_token::ApiTokenSecret,
+    audit::Origin,
+    policy::Caller,
+    roles::Permission,
+    services::{Credential, Services},
 };
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -110,13 +114,6 @@ fn unauthenticated(detail: &str) -> ApiError {
     ApiError::new(ErrorCode::Unauthenticated, detail)
 }
 
-/// A bearer credential whose form (and, for access tokens, signature and times) checked out; the
-/// database has not been asked yet.
-enum Credential {
-    Access(Uuid),
-    ApiToken(ApiTokenSecret),
-}
-
 /// The caller, authenticated by an access token or an API token. The extractor checks the
 /// credential without I/O; [`Authenticated::run`] loads the account's *current* roles and active
 /// flag and runs the handler's work, in one job on the database threads (`blocking::Pool`).
@@ -152,10 +149,7 @@ impl Authenticated {
         let services = state.services.clone();
         state
             .database
-            .run(move || match &credential {
-                Credential::ApiToken(secret) => services.get_account_by_api_token(secret, id),
-                Credential::Access(caller) => services.get_account_by_caller_id(*caller, id),
-            })
+            .run(move || services.session()?.read_account_as(&credential, id))
             .await
     }
 
@@ -179,10 +173,7 @@ impl Authenticated {
             } else {
                 services.session()?
             };
-            let caller = match &credential {
-                Credential::Access(id) => services.caller_by_id(*id),
-                Credential::ApiToken(secret) => services.caller_by_api_token(secret),
-            }?;
+            let caller = services.authenticate(&credential)?;
             if let Some(p) = permission {
                 caller.require(services.catalog(), p)?;
             }

@@ -39,7 +39,9 @@ pub enum ErrorCode {
     SelfDelete,
     SetupAlreadyDone,
     PreconditionFailed,
+    Conflict,
     DatabaseUnavailable,
+    DatabaseBusy,
     InternalError,
 }
 
@@ -103,9 +105,17 @@ impl ErrorCode {
                 StatusCode::PRECONDITION_FAILED,
                 "The resource changed since it was read",
             ),
+            Conflict => (
+                StatusCode::CONFLICT,
+                "The change conflicts with data already stored",
+            ),
             DatabaseUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The database is unavailable; retry shortly",
+            ),
+            DatabaseBusy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The database is busy with concurrent changes; retry shortly",
             ),
             InternalError => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -199,7 +209,10 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
-        if self.code == ErrorCode::DatabaseUnavailable {
+        if matches!(
+            self.code,
+            ErrorCode::DatabaseUnavailable | ErrorCode::DatabaseBusy
+        ) {
             response.insert_header((header::RETRY_AFTER, "2"));
         }
         if matches!(self.code, ErrorCode::Unauthenticated) {
@@ -236,7 +249,9 @@ impl From<Error> for ApiError {
             Error::SelfDelete => ErrorCode::SelfDelete,
             Error::SetupAlreadyDone => ErrorCode::SetupAlreadyDone,
             Error::VersionMismatch { .. } => ErrorCode::PreconditionFailed,
+            Error::Conflict => ErrorCode::Conflict,
             Error::Unavailable => ErrorCode::DatabaseUnavailable,
+            Error::Contention => ErrorCode::DatabaseBusy,
             Error::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 return Self::new(ErrorCode::InternalError, "the error has been logged");

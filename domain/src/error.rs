@@ -57,8 +57,12 @@ pub enum Error {
     SetupAlreadyDone,
     #[error("the account changed since it was read (version {current})")]
     VersionMismatch { current: i64 },
+    #[error("the change conflicts with data already stored")]
+    Conflict,
     #[error("the database is unavailable")]
     Unavailable,
+    #[error("the database could not order this change with concurrent ones; retry shortly")]
+    Contention,
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -4,7 +4,9 @@
 pub mod account;
 pub mod api_token;
 pub mod audit;
+pub mod effects;
 pub mod error;
+pub mod filter;
 pub mod paging;
 pub mod password;
 pub mod policy;

@@ -1,9 +1,10 @@
 //! Listing accounts (SPEC §10): keyset paging over a sort key and the id, so every account is
-//! returned exactly once across pages even while accounts are added.
+//! returned exactly once across pages even while accounts are added. Which accounts: a
+//! [`Filter`].
 
 use uuid::Uuid;
 
-use crate::account::Status;
+use crate::filter::Filter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortField {
@@ -68,12 +69,10 @@ pub struct Position {
     pub id: Uuid,
 }
 
-/// A validated list request. `q` is already case-folded.
-#[derive(Debug, Clone, Default)]
+/// A validated list request: which accounts, in which order, from where, how many.
+#[derive(Debug, Clone)]
 pub struct UserQuery {
-    pub q: Option<String>,
-    pub status: Option<Status>,
-    pub role: Option<String>,
+    pub filter: Filter,
     pub sort: Sort,
     pub after: Option<Position>,
     pub limit: u32,

@@ -1,6 +1,6 @@
 //! What the rules need from storage. Implemented by `persistence` for SQLite and PostgreSQL;
-//! chosen only in the binary's wiring. Calls are synchronous: the API runs them on the blocking
-//! pool, one unit of work (a transaction) at a time.
+//! chosen only in the binary's wiring. Calls are synchronous: the API runs them on its database
+//! threads, one unit of work (a transaction) at a time.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -8,46 +8,29 @@ use uuid::Uuid;
 use crate::{
     account::Account,
     api_token::{ApiToken, ApiTokenUse},
-    audit::AuditEvent,
+    effects::Effects,
     paging::UserQuery,
     policy::CallerAccount,
     settings::Settings,
     Error, Result,
 };
 
-/// Accounts. Uniqueness of username and email (case-insensitive) is decided by the database:
-/// `insert_account`/`update_account` fail with `UsernameTaken`/`EmailTaken`.
+/// Accounts. Every write of an account goes through these methods, which write the row and all
+/// that is derived from it (role rows, case-folded keys, search prefixes) together. Uniqueness of
+/// username and email is decided by the database: a write fails with `UsernameTaken`/`EmailTaken`.
 pub trait Accounts {
     fn count_accounts(&mut self) -> Result<i64>;
-    /// A new account and, in the same transaction, `event`, the audit event recording its
-    /// creation: one statement where the database allows (PostgreSQL), since every statement is a
-    /// round trip.
-    fn insert_account(&mut self, account: &Account, event: &AuditEvent) -> Result<()>;
+    fn insert_account(&mut self, account: &Account) -> Result<()>;
     /// Many at once (multi-row statements), for bulk creation.
     fn insert_accounts(&mut self, accounts: &[Account]) -> Result<()>;
     fn find_account(&mut self, id: Uuid) -> Result<Option<Account>>;
-    /// What authenticating a request reads of account `id`, its caller.
-    fn find_caller(&mut self, id: Uuid) -> Result<Option<CallerAccount>>;
-    /// `find_caller` and, in the same statement, the account `target` (`None`: no such
-    /// account): a request's caller and the account it is about, in one round trip.
-    fn find_caller_and_account(
-        &mut self,
-        id: Uuid,
-        target: Uuid,
-    ) -> Result<Option<(CallerAccount, Option<Account>)>>;
     /// Reads the account and holds it against concurrent writers until the transaction ends.
     fn find_account_for_update(&mut self, id: Uuid) -> Result<Option<Account>>;
-    /// By case-folded username or email.
+    /// By case-folded username or email; a username match wins over another account's email.
     fn find_account_by_login(&mut self, login_key: &str) -> Result<Option<Account>>;
-    /// Writes every field of `after` (the caller has bumped `version`), roles only where they
-    /// differ from `before`, and `event`, the audit event recording the change: with the row, in
-    /// one statement where the database allows (PostgreSQL).
-    fn update_account(
-        &mut self,
-        before: &Account,
-        after: &Account,
-        event: &AuditEvent,
-    ) -> Result<()>;
+    /// Writes every field of `after` (the caller has bumped `version`) and what is derived from
+    /// the fields that differ from `before`.
+    fn update_account(&mut self, before: &Account, after: &Account) -> Result<()>;
     fn delete_account(&mut self, account: &Account) -> Result<()>;
     /// Records a sign-in time without counting as a change (no version bump).
     fn touch_last_active(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<()>;
@@ -58,6 +41,36 @@ pub trait Accounts {
     fn count_active_admins(&mut self) -> Result<i64>;
     /// Whether the account is the actor of any recorded write other than its sign-in events.
     fn has_authored_changes(&mut self, id: Uuid) -> Result<bool>;
+}
+
+/// A credential, by what the database knows it by. The one lookup of a request's caller
+/// ([`Callers::find_caller`]) takes every kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKey<'a> {
+    /// An access token's subject: the account itself.
+    Account(Uuid),
+    /// An API token, by the hash of its secret.
+    ApiToken(&'a str),
+}
+
+/// What authenticating a request reads: the caller's account as far as admission needs it, the
+/// API token it used (if it did), and the account the request is about (if it named one and that
+/// account exists).
+#[derive(Debug, Clone)]
+pub struct CallerLookup {
+    pub caller: CallerAccount,
+    pub api_token: Option<ApiTokenUse>,
+    pub target: Option<Account>,
+}
+
+pub trait Callers {
+    /// The caller behind `credential` and, when `target` is given, that account too, in one
+    /// statement (one round trip to PostgreSQL). `None`: no such credential.
+    fn find_caller(
+        &mut self,
+        credential: CredentialKey<'_>,
+        target: Option<Uuid>,
+    ) -> Result<Option<CallerLookup>>;
 }
 
 /// Setup happens once: the first claim wins, decided by the database.
@@ -72,46 +85,37 @@ pub trait ApiTokens {
     /// `true` when a token of that user with that id existed.
     fn delete_api_token(&mut self, user_id: Uuid, id: Uuid) -> Result<bool>;
     fn delete_api_tokens_of(&mut self, user_id: Uuid) -> Result<u64>;
-    /// The token with this hash and its owner, as authenticating a request reads them, in one
-    /// statement.
-    fn find_api_token(&mut self, hash: &str) -> Result<Option<(ApiTokenUse, CallerAccount)>>;
-    /// `find_api_token` and, in the same statement, the account `target` (the one a request is
-    /// about): one round trip where there would be two.
-    fn find_api_token_and_account(
-        &mut self,
-        hash: &str,
-        target: Uuid,
-    ) -> Result<Option<TokenAndAccount>>;
     fn touch_api_token(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<()>;
 }
-
-/// An API token and its owner as authenticating a request reads them, and another account read
-/// with them (`None`: no such account).
-pub type TokenAndAccount = (ApiTokenUse, CallerAccount, Option<Account>);
 
 pub trait SettingsStore {
     fn load_settings(&mut self) -> Result<Settings>;
     fn save_settings(&mut self, settings: &Settings) -> Result<()>;
 }
 
-pub trait AuditLog {
-    fn append_audit(&mut self, event: &AuditEvent) -> Result<()>;
-    fn append_audits(&mut self, events: &[AuditEvent]) -> Result<()>;
+/// The unit of work itself: what its change causes besides itself is recorded here and written
+/// by persistence just before the transaction commits ([`Effects`]).
+pub trait UnitOfWork {
+    fn effects(&mut self) -> &mut Effects;
 }
 
 /// One unit of work over every port.
-pub trait Tx: Accounts + SetupClaim + ApiTokens + SettingsStore + AuditLog {}
-impl<T: Accounts + SetupClaim + ApiTokens + SettingsStore + AuditLog> Tx for T {}
+pub trait Tx: Accounts + Callers + SetupClaim + ApiTokens + SettingsStore + UnitOfWork {}
+impl<T: Accounts + Callers + SetupClaim + ApiTokens + SettingsStore + UnitOfWork> Tx for T {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxMode {
+    /// Reads only; records no side effects.
     Read,
     /// Takes the write lock up front (SQLite `BEGIN IMMEDIATE`), so writers queue instead of
     /// failing on a lock upgrade.
     Write,
 }
 
-/// A database. `transaction` runs `work` in one transaction, committing on `Ok`.
+/// A database. `transaction` runs `work` in one transaction, committing on `Ok`. A transaction
+/// that collides with a concurrent one (a PostgreSQL serialization failure or deadlock) is run
+/// again, a bounded number of times, so `work` may run more than once: it must not keep state
+/// between runs.
 pub trait Store: Send + Sync {
     fn transaction(
         &self,
@@ -128,21 +132,18 @@ pub trait Store: Send + Sync {
 }
 
 impl dyn Store {
-    pub fn read<T>(&self, work: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+    pub fn read<T>(&self, work: impl FnMut(&mut dyn Tx) -> Result<T>) -> Result<T> {
         self.run(TxMode::Read, work)
     }
 
-    pub fn write<T>(&self, work: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+    pub fn write<T>(&self, work: impl FnMut(&mut dyn Tx) -> Result<T>) -> Result<T> {
         self.run(TxMode::Write, work)
     }
 
-    fn run<T>(&self, mode: TxMode, work: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
-        let mut work = Some(work);
+    fn run<T>(&self, mode: TxMode, mut work: impl FnMut(&mut dyn Tx) -> Result<T>) -> Result<T> {
         let mut out = None;
         self.transaction(mode, &mut |tx| {
-            if let Some(work) = work.take() {
-                out = Some(work(tx)?);
-            }
+            out = Some(work(tx)?);
             Ok(())
         })?;
         out.ok_or_else(|| Error::Internal("transaction ran no work".into()))

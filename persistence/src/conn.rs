@@ -15,6 +15,8 @@ use diesel::{
 };
 use domain::ports::TxMode;
 
+use crate::stores::{effects, Unit};
+
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {
     Pg(PgConnection),
@@ -161,26 +163,42 @@ impl Manager {
     }
 }
 
-/// Runs `work` in one transaction. A write transaction on SQLite starts with `BEGIN IMMEDIATE`
-/// so it queues for the write lock (busy timeout) instead of failing when it later writes. Read
-/// units run statement by statement, or inside the read transaction of a session (`session`).
-pub fn in_transaction<T>(
+/// Runs `work` in one unit of work ([`Unit`]): one transaction, whose side effects (what the work
+/// recorded on the unit) are written just before it commits. A write transaction on SQLite starts
+/// with `BEGIN IMMEDIATE` so it queues for the write lock (busy timeout) instead of failing when it
+/// later writes. Read units run statement by statement, or inside the read transaction of a
+/// session (`session`), and may not record side effects.
+pub(crate) fn in_transaction<T>(
     conn: &mut DbConn,
     mode: TxMode,
-    work: impl FnOnce(&mut DbConn) -> domain::Result<T>,
+    work: impl FnOnce(&mut Unit<'_>) -> domain::Result<T>,
 ) -> domain::Result<T> {
     if mode == TxMode::Read {
         // Reads run statement by statement (autocommit): PostgreSQL's READ COMMITTED gives each
         // statement its own snapshot even inside a transaction, and every rule that needs several
         // statements to agree runs in a write transaction. Saves BEGIN/COMMIT on every request.
-        return work(conn);
+        let mut unit = Unit::new(conn);
+        let value = work(&mut unit)?;
+        if !unit.effects.is_empty() {
+            return Err(domain::Error::Internal(
+                "a read unit of work recorded side effects".into(),
+            ));
+        }
+        return Ok(value);
     }
     let begun = match conn {
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
         DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c),
     };
     begun.map_err(crate::error::map)?;
-    match work(conn) {
+    let done = {
+        let mut unit = Unit::new(conn);
+        work(&mut unit).and_then(|value| {
+            effects::write(unit.conn, &unit.effects)?;
+            Ok(value)
+        })
+    };
+    match done {
         Ok(value) => {
             <DbConn as Connection>::TransactionManager::commit_transaction(conn)
                 .map_err(crate::error::map)?;

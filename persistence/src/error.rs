@@ -1,32 +1,25 @@
-//! Database failures mapped on purpose: a unique violation names the rule it broke, an outage is
-//! `Unavailable` (503), anything else is `Internal` (500, logged once by the API).
+//! Database failures mapped on purpose: a broken constraint means what its backend's constraint
+//! table says (`constraints`), a collision between concurrent transactions is `Contention`
+//! (retried by the store), an outage is `Unavailable` (503), anything else is `Internal` (500,
+//! logged once by the API).
 
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error as DieselError};
 use domain::Error;
+
+use crate::{conn::Backend, constraints};
 
 pub(crate) fn map(e: DieselError) -> Error {
     match &e {
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-            let constraint = info.constraint_name().unwrap_or_default();
-            let message = info.message();
-            // A search prefix row is keyed by its account's username key: one that already
-            // exists means the username is taken (SQLite's message names the column).
-            let username = ["username_key", "user_prefixes_pkey"];
-            if username
-                .iter()
-                .any(|name| constraint.contains(name) || message.contains(name))
-            {
-                Error::UsernameTaken
-            } else if constraint.contains("email_key") || message.contains("email_key") {
-                Error::EmailTaken
-            } else {
-                Error::Internal(e.to_string())
-            }
+        DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::ForeignKeyViolation,
+            info,
+        ) => violated(info.as_ref()),
+        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => Error::Contention,
+        DieselError::DatabaseError(_, info) if info.message().contains("deadlock detected") => {
+            Error::Contention
         }
         DieselError::DatabaseError(
-            DatabaseErrorKind::ClosedConnection
-            | DatabaseErrorKind::UnableToSendCommand
-            | DatabaseErrorKind::SerializationFailure,
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
             _,
         ) => Error::Unavailable,
         DieselError::DatabaseError(_, info) if is_transient(info.message()) => Error::Unavailable,
@@ -34,15 +27,32 @@ pub(crate) fn map(e: DieselError) -> Error {
     }
 }
 
-/// SQLite's busy/locked and PostgreSQL's shutdown/connection messages: worth a retry later.
+/// PostgreSQL names the constraint; SQLite names the columns in its message (`UNIQUE constraint
+/// failed: users.email_key`) and nothing at all for a foreign key.
+fn violated(info: &(dyn DatabaseErrorInformation + Send + Sync)) -> Error {
+    match info.constraint_name() {
+        Some(name) => constraints::violated(Backend::Postgres, name),
+        None => {
+            let message = info.message();
+            let columns = message
+                .strip_prefix("UNIQUE constraint failed: ")
+                .unwrap_or(message);
+            constraints::violated(Backend::Sqlite, columns)
+        }
+    }
+}
+
+/// SQLite's busy/locked and PostgreSQL's shutdown, connection and timeout messages: worth a retry
+/// later.
 fn is_transient(message: &str) -> bool {
-    const TRANSIENT: [&str; 6] = [
+    const TRANSIENT: [&str; 7] = [
         "database is locked",
         "database table is locked",
         "terminating connection",
         "server closed the connection",
         "the database system is",
-        "deadlock detected",
+        "canceling statement due to statement timeout",
+        "could not receive data from server",
     ];
     TRANSIENT.iter().any(|t| message.contains(t))
 }

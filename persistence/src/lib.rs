@@ -1,8 +1,23 @@
 //! Storage for Roster: diesel + r2d2 implementations of `domain::ports` over SQLite (embedded,
 //! the default) and PostgreSQL, with embedded migrations for each.
+//!
+//! # Plain diesel, and where it is not
+//! The rule is the diesel DSL, one statement per step, derived models. The special devices — the
+//! statement types of `stores::statements` (`Kept`, `Unplanned`, `LimitedTo`, `UpdateUser`,
+//! `NewAccount`, `PastCursor`), the fixed-arity and batched insert macros, per-backend statements
+//! through `on_backend!`, the session's prepared `BEGIN`/`COMMIT` and the `Stamp` timestamp
+//! reader — are allowed only on the hot paths `bench/` measures (`read`, `list`, `list_deep`,
+//! `create`, `patch`), each with a comment naming the scenario and the figure that justify it.
+//! A new capability starts plain and earns a device only with a measurement.
+//!
+//! Every write of an account goes through `stores::writer`; every side effect of a unit of work
+//! (audit events, and the outbox and hash chain next) is written by `stores::effects`, in the
+//! unit's transaction, before it commits. What a broken constraint means is read from a table next
+//! to the migrations (`constraints`).
 
 mod checkpoint;
 mod conn;
+mod constraints;
 mod error;
 mod models;
 mod schema;
@@ -25,7 +40,7 @@ use domain::{
 use conn::{in_transaction, DbConn, Manager};
 pub use conn::{Backend, DatabaseUrl};
 use schema::instance_state;
-use stores::{Db, Unit};
+use stores::Db;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
@@ -127,20 +142,49 @@ impl Database {
         Ok(applied)
     }
 
-    /// After a bulk load, refreshes PostgreSQL's planner statistics (`ANALYZE`), so it plans for
-    /// the table it now has. SQLite keeps none that Roster relies on (see `common_prefix`).
-    pub fn analyze_after_bulk_load(&self) -> Result<(), String> {
+    /// The unique indexes and foreign keys of the migrated schema that the backend's constraint
+    /// table (`migrations/<backend>/constraints.txt`) does not list: none, or a violation of one
+    /// would answer a generic 409 `conflict`. A test holds it empty on both databases.
+    pub fn unlisted_constraints(&self) -> Result<Vec<String>, String> {
+        #[derive(diesel::QueryableByName)]
+        struct Named {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            name: String,
+        }
         let mut conn = self
             .conn()
             .map_err(|_| "cannot connect to the database".to_string())?;
-        if let DbConn::Pg(pg) = &mut **conn {
-            diesel::connection::SimpleConnection::batch_execute(
-                pg,
-                "ANALYZE users, user_roles, audit_events",
+        let present: Vec<String> = match &mut **conn {
+            DbConn::Pg(c) => diesel::sql_query(
+                "SELECT conname::text AS name FROM pg_constraint JOIN pg_namespace n ON n.oid = connamespace \
+                 WHERE n.nspname = current_schema() AND contype IN ('u', 'p', 'f') \
+                 UNION SELECT indexname::text FROM pg_indexes \
+                 WHERE schemaname = current_schema() AND indexdef LIKE 'CREATE UNIQUE INDEX%'",
             )
-            .map_err(|e| e.to_string())?;
-        }
-        Ok(())
+            .load::<Named>(c)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|n| n.name)
+            .collect(),
+            DbConn::Sqlite(c) => diesel::sql_query(
+                "SELECT group_concat(col, ', ') AS name FROM (SELECT il.name AS idx, m.name || '.' || ii.name AS col \
+                 FROM sqlite_master m JOIN pragma_index_list(m.name) il JOIN pragma_index_info(il.name) ii \
+                 WHERE m.type = 'table' AND il.\"unique\" = 1 ORDER BY il.name, ii.seqno) GROUP BY idx \
+                 UNION SELECT m.name || '.' || ti.name FROM sqlite_master m JOIN pragma_table_info(m.name) ti \
+                 WHERE m.type = 'table' AND ti.pk = 1 AND upper(ti.type) = 'INTEGER'",
+            )
+            .load::<Named>(c)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|n| n.name)
+            .collect(),
+        };
+        let listed = constraints::listed(self.backend);
+        Ok(present
+            .into_iter()
+            .filter(|name| !name.contains("__diesel_schema_migrations"))
+            .filter(|name| !listed.contains(&name.as_str()))
+            .collect())
     }
 
     /// Records the secret key's fingerprint on first start; afterwards refuses a different key,
@@ -178,15 +222,42 @@ fn run<DB: diesel::backend::Backend>(
         .map_err(|e| e.to_string())
 }
 
+/// How many times a transaction is run when it collides with concurrent ones (a PostgreSQL
+/// serialization failure or deadlock): the database decides races (SPEC §12), and losing one is
+/// not the client's fault. After the last, the request answers 503 with `Retry-After`.
+const ATTEMPTS: u32 = 4;
+
+/// Runs `attempt` again while it fails with `Contention`, up to [`ATTEMPTS`] times, waiting a few
+/// milliseconds (growing, with jitter) in between so the colliding transactions fall out of step.
+pub(crate) fn retrying(mut attempt: impl FnMut() -> Result<()>) -> Result<()> {
+    let mut n = 1;
+    loop {
+        match attempt() {
+            Err(Error::Contention) if n < ATTEMPTS => {
+                let jitter = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos() % 4_000_000);
+                let wait = Duration::from_millis(2 << n) + Duration::from_nanos(u64::from(jitter));
+                tracing::debug!(attempt = n, ?wait, "transaction collided; running it again");
+                std::thread::sleep(wait);
+                n += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Store for Database {
     fn transaction(
         &self,
         mode: TxMode,
         work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
     ) -> Result<()> {
-        let mut conn = self.conn()?;
-        let _turn = self.writer_turn(mode);
-        in_transaction(&mut conn, mode, |c| work(&mut Unit { conn: c }))
+        retrying(|| {
+            let mut conn = self.conn()?;
+            let _turn = self.writer_turn(mode);
+            in_transaction(&mut conn, mode, |unit| work(unit))
+        })
     }
 
     fn ping(&self) -> Result<()> {

@@ -22,7 +22,7 @@ use domain::{
 
 use crate::{
     conn::{in_transaction, DbConn, Manager},
-    stores::{Db, Unit},
+    stores::Db,
     Database,
 };
 
@@ -91,12 +91,14 @@ impl Store for Session {
         work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
     ) -> Result<()> {
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        match mode {
-            TxMode::Read => held.begin_read()?,
-            TxMode::Write => held.end_read()?,
-        }
-        let _turn = self.db.writer_turn(mode);
-        in_transaction(&mut held.conn, mode, |c| work(&mut Unit { conn: c }))
+        crate::retrying(|| {
+            match mode {
+                TxMode::Read => held.begin_read()?,
+                TxMode::Write => held.end_read()?,
+            }
+            let _turn = self.db.writer_turn(mode);
+            in_transaction(&mut held.conn, mode, |unit| work(unit))
+        })
     }
 
     fn ping(&self) -> Result<()> {

@@ -151,6 +151,36 @@ where
     lines
 }
 
+/// Runs a statement that returns nothing directly on the app's own database.
+pub fn execute(app: &TestApp, sql: &str) {
+    let url = app.config.database_url();
+    match app.db {
+        Db::Sqlite => {
+            let path = url.strip_prefix("sqlite://").expect("a SQLite URL");
+            let mut conn = SqliteConnection::establish(path).expect("open SQLite");
+            diesel::sql_query(sql)
+                .execute(&mut conn)
+                .expect("statement");
+        }
+        Db::Postgres => {
+            let mut conn = PgConnection::establish(&url).expect("connect");
+            diesel::sql_query(sql)
+                .execute(&mut conn)
+                .expect("statement");
+        }
+    }
+}
+
+/// The app's database through Roster's own store, beside the running server.
+pub fn store(app: &TestApp) -> persistence::Database {
+    persistence::Database::open(&persistence::DatabaseConfig {
+        url: persistence::DatabaseUrl::parse(&app.config.database_url()).expect("URL"),
+        pool_size: 2,
+        checkout_timeout: std::time::Duration::from_secs(10),
+    })
+    .expect("open the database")
+}
+
 #[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Count {
     #[diesel(sql_type = diesel::sql_types::BigInt)]

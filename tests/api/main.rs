@@ -10,6 +10,7 @@ mod api_tokens;
 mod contract;
 mod database;
 mod errors;
+mod filters;
 mod paging;
 mod plans;
 mod setup;

@@ -58,3 +58,22 @@ both! {
         assert_eq!(count(app, &format!("SELECT count(*) AS n FROM users WHERE id = '{author}' AND NOT active")), 1);
     }
 }
+
+both! {
+    async fn every_unique_index_and_foreign_key_is_in_the_constraint_table(app: TestApp) {
+        app.admin().await;
+        let unlisted = crate::database::store(app).unlisted_constraints().expect("schema read");
+        assert!(unlisted.is_empty(), "not in migrations/<backend>/constraints.txt: {unlisted:?}");
+    }
+
+    async fn a_unique_violation_the_table_does_not_know_answers_409_conflict(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        // A unique index Roster's migrations do not create (an operator's, say).
+        crate::database::execute(app, "CREATE UNIQUE INDEX operators_own_index ON users (erp_id)");
+        let body = |name: &str| json!({"username": name, "email": format!("{name}@example.org"), "first_name": "E", "last_name": "R", "erp_id": "E-1"});
+        app.post("/api/v1/users", &admin, body("first")).await.ok(201);
+        let before = rows(app);
+        app.post("/api/v1/users", &admin, body("second")).await.problem(409, "conflict");
+        assert_eq!(rows(app), before, "nothing was written");
+    }
+}

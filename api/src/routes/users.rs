@@ -5,6 +5,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, Utc};
 use domain::{
     account::{Account, Status},
+    filter::Filter,
     paging::{Position, Sort, SortField, UserQuery, DEFAULT_LIMIT, MAX_LIMIT},
     policy::Caller,
     services::{AccountPatch, DeleteOutcome, NewAccount, Services},
@@ -293,10 +294,18 @@ fn parse_list(params: ListParams) -> ApiResult<UserQuery> {
     if q.as_ref().is_some_and(|q| q.chars().count() > 254) {
         return Err(bad("q may be at most 254 characters".into()));
     }
+    let mut filter = Filter::all();
+    if let Some(q) = q {
+        filter = filter.and(Filter::Search(q));
+    }
+    if let Some(status) = status {
+        filter = filter.and(Filter::Status(status));
+    }
+    if let Some(role) = params.role {
+        filter = filter.and(Filter::Role(role));
+    }
     Ok(UserQuery {
-        q,
-        status,
-        role: params.role,
+        filter,
         sort,
         after,
         limit,

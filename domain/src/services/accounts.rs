@@ -116,13 +116,13 @@ impl Services {
             account.password_hash = Some(self.hasher.hash(&password)?);
             account.activated_at = Some(account.created_at);
         }
-        let actor = Actor::caller(caller);
+        let event = AuditEvent::new(Actor::caller(caller), action::USER_CREATED, origin)
+            .on_account(&account)
+            .details(snapshot(&account));
         self.store.write(|tx| {
-            let event = AuditEvent::new(actor, action::USER_CREATED, origin)
-                .on_account(&account)
-                .details(snapshot(&account));
-            tx.insert_account(&account, &event)?;
-            Ok(account)
+            tx.insert_account(&account)?;
+            tx.effects().audit(event.clone());
+            Ok(account.clone())
         })
     }
 
@@ -154,7 +154,7 @@ impl Services {
             } else {
                 0
             };
-            let mut after = self.apply_patch(caller, &before, patch, guest_days)?;
+            let mut after = self.apply_patch(caller, &before, patch.clone(), guest_days)?;
             let changes = diff(&before, &after);
             if changes.is_empty() {
                 return Ok(before);
@@ -167,10 +167,12 @@ impl Services {
             after.version = before.version + 1;
             after.updated_at = crate::now();
             after.updated_by = Some(caller.id);
-            let event = AuditEvent::new(Actor::caller(caller), action::USER_UPDATED, origin)
-                .on_account(&after)
-                .details(Value::Object(changes));
-            tx.update_account(&before, &after, &event)?;
+            tx.update_account(&before, &after)?;
+            tx.effects().audit(
+                AuditEvent::new(Actor::caller(caller), action::USER_UPDATED, origin)
+                    .on_account(&after)
+                    .details(Value::Object(changes)),
+            );
             if before.active && !after.active {
                 tx.delete_api_tokens_of(id)?;
             }
@@ -198,16 +200,16 @@ impl Services {
             if policy::would_remove_last_admin(&account, tx.count_active_admins()?) {
                 return Err(Error::LastAdmin);
             }
-            let actor = Actor::caller(caller);
             if tx.has_authored_changes(id)? {
-                deactivate_instead(tx, caller, account, actor, origin)?;
+                deactivate_instead(tx, caller, account, origin)?;
                 return Ok(DeleteOutcome::Deactivated);
             }
             tx.delete_account(&account)?;
-            let event = AuditEvent::new(actor, action::USER_DELETED, origin)
-                .on_account(&account)
-                .details(snapshot(&account));
-            tx.append_audit(&event)?;
+            tx.effects().audit(
+                AuditEvent::new(Actor::caller(caller), action::USER_DELETED, origin)
+                    .on_account(&account)
+                    .details(snapshot(&account)),
+            );
             Ok(DeleteOutcome::Deleted)
         })
     }
@@ -423,7 +425,6 @@ fn deactivate_instead(
     tx: &mut dyn Tx,
     caller: &Caller,
     account: Account,
-    actor: Actor,
     origin: &Origin,
 ) -> Result<()> {
     if !account.active {
@@ -436,11 +437,13 @@ fn deactivate_instead(
     after.updated_by = Some(caller.id);
     let details =
         json!({"reason": "has_authored_changes", "active": {"before": true, "after": false}});
-    let event = AuditEvent::new(actor, action::USER_DEACTIVATED, origin)
-        .on_account(&after)
-        .details(details);
-    tx.update_account(&account, &after, &event)?;
+    tx.update_account(&account, &after)?;
     tx.delete_api_tokens_of(after.id)?;
+    tx.effects().audit(
+        AuditEvent::new(Actor::caller(caller), action::USER_DEACTIVATED, origin)
+            .on_account(&after)
+            .details(details),
+    );
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! Sign-in and authentication of requests (SPEC §4). Every failure answers the same
+//! Sign-in and authentication of requests (SPEC §4). Every sign-in failure answers the same
 //! `InvalidCredentials`; the true reason goes to the audit log.
 
 use chrono::{DateTime, Duration, Utc};
@@ -11,7 +11,8 @@ use crate::{
     api_token::{ApiTokenSecret, ApiTokenUse},
     audit::{action, Actor, AuditEvent, Origin},
     password::Password,
-    policy::{Caller, CallerAccount},
+    policy::Caller,
+    ports::{CallerLookup, CredentialKey},
     values::fold,
     Error, Result,
 };
@@ -23,6 +24,15 @@ const TOUCH_INTERVAL: Duration = Duration::seconds(60);
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub account: Account,
+}
+
+/// A request's credential whose form (and, for an access token, signature and times) checked
+/// out; the database has not been asked yet.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A valid access token's subject.
+    Access(Uuid),
+    ApiToken(ApiTokenSecret),
 }
 
 impl Services {
@@ -58,8 +68,10 @@ impl Services {
                 let event =
                     AuditEvent::new(Actor::account(&account), action::LOGIN_SUCCEEDED, origin)
                         .on_account(&account);
-                tx.append_audit(&event)?;
-                Ok(Authenticated { account })
+                tx.effects().audit(event);
+                Ok(Authenticated {
+                    account: account.clone(),
+                })
             }),
             (reason, found) => {
                 let reason = reason.unwrap_or("unknown_login");
@@ -68,69 +80,65 @@ impl Services {
                 if let Some(account) = &found {
                     event = event.on_account(account);
                 }
-                self.store.write(|tx| tx.append_audit(&event))?;
+                self.store.write(|tx| {
+                    tx.effects().audit(event.clone());
+                    Ok(())
+                })?;
                 Err(Error::InvalidCredentials)
             }
         }
     }
 
-    /// The caller behind an access token's subject, with its current roles; `Unauthenticated`
-    /// when the account is gone, inactive, locked or expired.
-    pub fn caller_by_id(&self, id: Uuid) -> Result<Caller> {
-        let account = self.store.read(|tx| tx.find_caller(id))?;
-        admit_account(account.ok_or(Error::Unauthenticated)?)
+    /// The caller behind `credential`, with its current roles; `Unauthenticated` when the
+    /// credential is unknown or expired, or its account is gone, inactive, locked or expired.
+    pub fn authenticate(&self, credential: &Credential) -> Result<Caller> {
+        self.look_up(credential, None).map(|(caller, _)| caller)
     }
 
-    /// Reads account `id` for the caller behind an access token's subject: the caller and the
-    /// account in one statement, the caller admitted as by [`Services::caller_by_id`], then
-    /// the read rule (`reveal_account`).
-    pub fn get_account_by_caller_id(&self, caller: Uuid, id: Uuid) -> Result<Account> {
-        let found = self
-            .store
-            .read(|tx| tx.find_caller_and_account(caller, id))?;
-        let (caller, account) = found.ok_or(Error::Unauthenticated)?;
-        self.reveal_account(&admit_account(caller)?, id, account)
+    /// Reads account `id` for the caller behind `credential`: the caller and the account in one
+    /// statement, the caller admitted as by [`Services::authenticate`] (an unusable credential is
+    /// refused before anything about `id` is said), then the read rule (`reveal_account`).
+    pub fn read_account_as(&self, credential: &Credential, id: Uuid) -> Result<Account> {
+        let (caller, found) = self.look_up(credential, Some(id))?;
+        self.reveal_account(&caller, id, found)
     }
 
-    /// The caller behind an API token, with its owner's current roles.
-    pub fn caller_by_api_token(&self, secret: &ApiTokenSecret) -> Result<Caller> {
-        let found = self.store.read(|tx| tx.find_api_token(&secret.hash()))?;
-        let (token, owner) = found.ok_or(Error::Unauthenticated)?;
-        self.admit_api_token(&token, owner)
-    }
-
-    /// Reads account `id` for the caller behind an API token: the token, its owner and the account
-    /// in one statement, the caller admitted as by [`Services::caller_by_api_token`] (an unusable
-    /// token is refused before anything about `id` is said), then
-    /// the read rule (`reveal_account`).
-    pub fn get_account_by_api_token(&self, secret: &ApiTokenSecret, id: Uuid) -> Result<Account> {
-        let found = self
-            .store
-            .read(|tx| tx.find_api_token_and_account(&secret.hash(), id))?;
-        let (token, owner, account) = found.ok_or(Error::Unauthenticated)?;
-        self.reveal_account(&self.admit_api_token(&token, owner)?, id, account)
-    }
-
-    /// The caller an API token stands for, if the token has not expired and its owner may sign in
-    /// now; records its use at most once a minute.
-    fn admit_api_token(&self, token: &ApiTokenUse, owner: CallerAccount) -> Result<Caller> {
+    fn look_up(
+        &self,
+        credential: &Credential,
+        target: Option<Uuid>,
+    ) -> Result<(Caller, Option<Account>)> {
+        let hash;
+        let key = match credential {
+            Credential::Access(id) => CredentialKey::Account(*id),
+            Credential::ApiToken(secret) => {
+                hash = secret.hash();
+                CredentialKey::ApiToken(&hash)
+            }
+        };
+        let found = self.store.read(|tx| tx.find_caller(key, target))?;
+        let CallerLookup {
+            caller,
+            api_token,
+            target,
+        } = found.ok_or(Error::Unauthenticated)?;
         let now = crate::now();
-        if token.expires_at.is_some_and(|at| at <= now) {
+        if api_token.as_ref().is_some_and(|t| expired(t, now)) {
             return Err(Error::Unauthenticated);
         }
-        let caller = admit_account(owner)?;
-        if stale(token.last_used_at, now) {
+        let caller = caller.admit(now).ok_or(Error::Unauthenticated)?;
+        if let Some(token) = api_token.filter(|t| stale(t.last_used_at, now)) {
             self.store.write(|tx| tx.touch_api_token(token.id, now))?;
         }
-        Ok(caller)
+        Ok((caller, target))
     }
 }
 
-/// The caller an account stands for, if it may sign in now (active, not locked, not expired).
-fn admit_account(account: CallerAccount) -> Result<Caller> {
-    account.admit(crate::now()).ok_or(Error::Unauthenticated)
+fn expired(token: &ApiTokenUse, now: DateTime<Utc>) -> bool {
+    token.expires_at.is_some_and(|at| at <= now)
 }
 
+/// Whether a token's use should be recorded now (at most once a minute).
 fn stale(last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
     last.is_none_or(|at| now - at >= TOUCH_INTERVAL)
 }

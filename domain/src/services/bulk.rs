@@ -45,8 +45,10 @@ impl Services {
             .collect();
         self.store.write(|tx| {
             tx.insert_accounts(&accounts)?;
-            tx.append_audits(&events)?;
-            Ok(accounts)
+            for event in &events {
+                tx.effects().audit(event.clone());
+            }
+            Ok(accounts.clone())
         })
     }
 }

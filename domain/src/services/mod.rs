@@ -12,7 +12,7 @@ mod tokens;
 use std::sync::Arc;
 
 pub use accounts::{AccountPatch, DeleteOutcome, NewAccount};
-pub use auth::Authenticated;
+pub use auth::{Authenticated, Credential};
 pub use settings::{PasswordPolicyPatch, SettingsPatch};
 pub use setup::SetupInput;
 

@@ -42,12 +42,11 @@ impl Services {
         origin: &Origin,
     ) -> Result<Settings> {
         caller.require(&self.catalog, Permission::SettingsWrite)?;
-        let actor = Actor::caller(caller);
         self.store.write(|tx| {
             let before = tx.load_settings()?;
             let mut after = before.clone();
             let mut checks = Checks::default();
-            if let Some(role) = patch.default_role {
+            if let Some(role) = patch.default_role.clone() {
                 match self.catalog.get(&role) {
                     Some(r) if r.name != ADMIN => after.default_role = role,
                     Some(_) => checks.push(FieldError::new(
@@ -72,8 +71,8 @@ impl Services {
                     other => after.primary_contact = other,
                 }
             }
-            if let Some(raw) = patch.locale {
-                if let Some(l) = checks.take("locale", Locale::parse(&raw)) {
+            if let Some(raw) = &patch.locale {
+                if let Some(l) = checks.take("locale", Locale::parse(raw)) {
                     after.locale = l.as_str().to_owned();
                 }
             }
@@ -88,7 +87,7 @@ impl Services {
                     ));
                 }
             }
-            if let Some(min) = patch.password_policy.and_then(|p| p.min_length) {
+            if let Some(min) = patch.password_policy.as_ref().and_then(|p| p.min_length) {
                 if (LOWEST_MIN_LENGTH..=MAX_PASSWORD_CHARS as u32).contains(&min) {
                     after.password_policy.min_length = min;
                 } else {
@@ -106,11 +105,11 @@ impl Services {
             }
             tx.save_settings(&after)?;
             let details = changes(&before, &after)?;
-            tx.append_audit(
-                &AuditEvent::new(actor, action::SETTINGS_UPDATED, origin)
+            tx.effects().audit(
+                AuditEvent::new(Actor::caller(caller), action::SETTINGS_UPDATED, origin)
                     .on("settings", None, None)
                     .details(details),
-            )?;
+            );
             Ok(after)
         })
     }

@@ -51,13 +51,15 @@ impl Services {
             if !tx.claim_setup()? || tx.count_accounts()? > 0 {
                 return Err(Error::SetupAlreadyDone);
             }
-            let event = AuditEvent::new(Actor::anonymous(), action::SETUP_COMPLETED, origin)
-                .on_account(&account);
-            tx.insert_account(&account, &event)?;
+            tx.insert_account(&account)?;
             let mut settings = tx.load_settings()?;
             settings.primary_contact = Some(account.id);
             tx.save_settings(&settings)?;
-            Ok(account)
+            tx.effects().audit(
+                AuditEvent::new(Actor::anonymous(), action::SETUP_COMPLETED, origin)
+                    .on_account(&account),
+            );
+            Ok(account.clone())
         })
     }
 }

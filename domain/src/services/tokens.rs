@@ -56,18 +56,18 @@ impl Services {
             expires_at,
             last_used_at: None,
         };
-        let actor = Actor::caller(caller);
+        let hash = secret.hash();
         self.store.write(|tx| {
             let owner = tx.find_account(owner)?.ok_or(Error::UserNotFound)?;
-            tx.insert_api_token(&token, &secret.hash())?;
+            tx.insert_api_token(&token, &hash)?;
             let details =
                 json!({"token_id": token.id, "name": token.name, "expires_at": token.expires_at});
-            tx.append_audit(
-                &AuditEvent::new(actor, action::API_TOKEN_CREATED, origin)
+            tx.effects().audit(
+                AuditEvent::new(Actor::caller(caller), action::API_TOKEN_CREATED, origin)
                     .on_account(&owner)
                     .details(details),
-            )?;
-            Ok(token)
+            );
+            Ok(token.clone())
         })
     }
 
@@ -87,16 +87,17 @@ impl Services {
         origin: &Origin,
     ) -> Result<()> {
         self.require_token_owner_access(caller, owner)?;
-        let actor = Actor::caller(caller);
         self.store.write(|tx| {
             let owner = tx.find_account(owner)?.ok_or(Error::UserNotFound)?;
             if !tx.delete_api_token(owner.id, id)? {
                 return Err(Error::ApiTokenNotFound);
             }
-            let event = AuditEvent::new(actor, action::API_TOKEN_REVOKED, origin)
-                .on_account(&owner)
-                .details(json!({"token_id": id}));
-            tx.append_audit(&event)
+            tx.effects().audit(
+                AuditEvent::new(Actor::caller(caller), action::API_TOKEN_REVOKED, origin)
+                    .on_account(&owner)
+                    .details(json!({"token_id": id})),
+            );
+            Ok(())
         })
     }
 }

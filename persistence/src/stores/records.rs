@@ -1,20 +1,20 @@
+//! Setup's claim, API tokens and settings.
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use domain::{
-    api_token::{ApiToken, ApiTokenUse},
-    audit::AuditEvent,
-    policy::CallerAccount,
-    ports::{ApiTokens, AuditLog, SettingsStore, SetupClaim, TokenAndAccount},
+    api_token::ApiToken,
+    ports::{ApiTokens, SettingsStore, SetupClaim},
     settings::Settings,
     Error, Result,
 };
 use uuid::Uuid;
 
-use super::{insert_batched, on_backend, Db, Kept, Unit};
+use super::{on_backend, Db, Unit};
 use crate::{
     error::is_unique_violation,
-    models::{naive, AccountRow, ApiTokenRow, ApiTokenUseRow, AuditRow, CallerRow},
-    schema::{api_tokens, audit_events, settings, setup_claim, users},
+    models::{naive, ApiTokenRow},
+    schema::{api_tokens, settings, setup_claim},
 };
 
 impl SetupClaim for Unit<'_> {
@@ -66,49 +66,6 @@ impl ApiTokens for Unit<'_> {
         Ok(n as u64)
     }
 
-    fn find_api_token(&mut self, hash: &str) -> Result<Option<(ApiTokenUse, CallerAccount)>> {
-        let row: Option<(ApiTokenUseRow, CallerRow)> =
-            on_backend!(self.conn, c => Kept(api_tokens::table
-            .inner_join(users::table)
-            .filter(api_tokens::token_hash.eq(hash))
-            .select((ApiTokenUseRow::as_select(), CallerRow::as_select())))
-            .get_result(c)
-            .optional())
-            .db()?;
-        row.map(|(token, owner)| Ok((token.into_use()?, owner.into_caller()?)))
-            .transpose()
-    }
-
-    fn find_api_token_and_account(
-        &mut self,
-        hash: &str,
-        target: Uuid,
-    ) -> Result<Option<TokenAndAccount>> {
-        let target_id = target.to_string();
-        let target = diesel::alias!(users as target);
-        let row: Option<(ApiTokenUseRow, CallerRow, Option<AccountRow>)> =
-            on_backend!(self.conn, c => Kept(api_tokens::table
-            .inner_join(users::table)
-            .left_join(target.on(target.field(users::id).eq(&target_id)))
-            .filter(api_tokens::token_hash.eq(hash))
-            .select((
-                ApiTokenUseRow::as_select(),
-                CallerRow::as_select(),
-                target.fields(AccountRow::columns()).nullable(),
-            )))
-            .get_result(c)
-            .optional())
-            .db()?;
-        row.map(|(token, owner, target)| {
-            Ok((
-                token.into_use()?,
-                owner.into_caller()?,
-                target.map(AccountRow::into_account).transpose()?,
-            ))
-        })
-        .transpose()
-    }
-
     fn touch_api_token(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<()> {
         let id = id.to_string();
         on_backend!(self.conn, c => diesel::update(api_tokens::table.find(&id))
@@ -133,20 +90,6 @@ impl SettingsStore for Unit<'_> {
     fn save_settings(&mut self, value: &Settings) -> Result<()> {
         let doc = serde_json::to_string(value).map_err(|e| Error::Internal(e.to_string()))?;
         on_backend!(self.conn, c => diesel::update(settings::table.find(1)).set(settings::document.eq(&doc)).execute(c)).db()?;
-        Ok(())
-    }
-}
-
-impl AuditLog for Unit<'_> {
-    fn append_audit(&mut self, event: &AuditEvent) -> Result<()> {
-        let row = AuditRow::new(event);
-        on_backend!(self.conn, c => diesel::insert_into(audit_events::table).values(&row).execute(c)).db()?;
-        Ok(())
-    }
-
-    fn append_audits(&mut self, events: &[AuditEvent]) -> Result<()> {
-        let rows: Vec<AuditRow> = events.iter().map(AuditRow::new).collect();
-        insert_batched!(self.conn, audit_events::table, rows, 2500);
         Ok(())
     }
 }

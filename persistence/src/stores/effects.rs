@@ -1,0 +1,20 @@
+//! The one place a unit of work's side effects ([`Effects`]) are written: inside its transaction,
+//! after its work and just before the commit (see `conn::in_transaction`). Outbox messages and
+//! hash-chain links join the audit events here.
+
+use domain::{effects::Effects, Result};
+
+use super::statements::{insert_batched, insert_few};
+use crate::{conn::DbConn, models::AuditRow, schema::audit_events};
+
+pub(crate) fn write(conn: &mut DbConn, effects: &Effects) -> Result<()> {
+    let rows: Vec<AuditRow> = effects.audit_events().iter().map(AuditRow::new).collect();
+    if rows.len() <= 8 {
+        // A request's one or few events: a statement of fixed arity, kept prepared.
+        insert_few!(conn, audit_events::table, rows.as_slice());
+    } else {
+        // A bulk creation's: 2,500 rows of 11 values keep under SQLite's 32,766 parameters.
+        insert_batched!(conn, audit_events::table, rows, 2500);
+    }
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! The one writer of account rows and of what is derived from them: the `roles` column and the
+//! `user_roles` rows, the case-folded key columns, and the `user_prefixes` rows. Every path that
+//! writes an account (create, bulk create, change, delete, a sign-in's time; import, bulk edit,
+//! SCIM and sweeps next) goes through these functions, so derived data cannot drift from the rows:
+//! the end-to-end harness recomputes it from the rows after every test, on both databases.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use domain::{account::Account, Result};
+use uuid::Uuid;
+
+use super::{
+    on_backend,
+    statements::{insert_batched, insert_few, NewAccount, UpdateUser},
+    Db,
+};
+use crate::{
+    conn::DbConn,
+    models::{naive, PrefixRow, RoleRow, UserRow},
+    schema::{user_prefixes, user_roles, users},
+};
+
+/// Inserts new accounts and everything derived from them.
+pub(crate) fn create(conn: &mut DbConn, accounts: &[Account]) -> Result<()> {
+    match accounts {
+        [] => Ok(()),
+        [one] => create_one(conn, one),
+        many => {
+            let rows: Vec<UserRow> = many.iter().map(UserRow::from_account).collect();
+            insert_batched!(conn, users::table, rows, 1000);
+            let roles = RoleRow::all_of(many);
+            insert_batched!(conn, user_roles::table, roles, 5000);
+            insert_prefixes(conn, &PrefixRow::all_of(many))
+        }
+    }
+}
+
+fn create_one(conn: &mut DbConn, account: &Account) -> Result<()> {
+    let row = UserRow::from_account(account);
+    match conn {
+        // One statement, one round trip (see `NewAccount`).
+        DbConn::Pg(c) => {
+            return NewAccount {
+                id: &row.account.id,
+                roles: &account.roles,
+                prefixes: PrefixRow::prefixes(account),
+                username_key: &row.username_key,
+                user: diesel::insert_into(users::table).values(&row),
+            }
+            .execute(c)
+            .map(drop)
+            .db()
+        }
+        // In-process: a statement each costs no round trip.
+        DbConn::Sqlite(c) => diesel::insert_into(users::table)
+            .values(&row)
+            .execute(c)
+            .db()?,
+    };
+    insert_roles(conn, account)?;
+    insert_prefixes(conn, &PrefixRow::of(account))
+}
+
+/// Writes every column of `after`, and the derived rows that differ from `before`'s.
+pub(crate) fn update(conn: &mut DbConn, before: &Account, after: &Account) -> Result<()> {
+    let row = UserRow::from_account(after);
+    on_backend!(conn, c => UpdateUser::new(&row).execute(c)).db()?;
+    if before.roles != after.roles {
+        on_backend!(conn, c => diesel::delete(user_roles::table.filter(user_roles::user_id.eq(&row.account.id))).execute(c))
+            .db()?;
+        insert_roles(conn, after)?;
+    }
+    let (old, new) = (PrefixRow::of(before), PrefixRow::of(after));
+    if old != new {
+        let gone: Vec<PrefixRow> = old.iter().filter(|r| !new.contains(r)).cloned().collect();
+        let added: Vec<PrefixRow> = new.iter().filter(|r| !old.contains(r)).cloned().collect();
+        delete_prefixes(conn, &gone)?;
+        insert_prefixes(conn, &added)?;
+    }
+    Ok(())
+}
+
+/// Removes the account; its role rows and tokens go with it (foreign keys), its prefixes here.
+pub(crate) fn delete(conn: &mut DbConn, account: &Account) -> Result<()> {
+    on_backend!(conn, c => diesel::delete(users::table.find(account.id.to_string())).execute(c))
+        .db()?;
+    delete_prefixes(conn, &PrefixRow::of(account))
+}
+
+/// A sign-in's time: a column nothing is derived from, written without a version bump.
+pub(crate) fn touch_last_active(conn: &mut DbConn, id: Uuid, at: DateTime<Utc>) -> Result<()> {
+    on_backend!(conn, c => diesel::update(users::table.find(id.to_string()))
+        .set(users::last_active_at.eq(Some(naive(at))))
+        .execute(c))
+    .db()?;
+    Ok(())
+}
+
+fn insert_roles(conn: &mut DbConn, account: &Account) -> Result<()> {
+    let rows = RoleRow::all_of(std::slice::from_ref(account));
+    insert_few!(conn, user_roles::table, rows.as_slice());
+    Ok(())
+}
+
+fn insert_prefixes(conn: &mut DbConn, rows: &[PrefixRow]) -> Result<()> {
+    insert_few!(conn, user_prefixes::table, rows);
+    Ok(())
+}
+
+fn delete_prefixes(conn: &mut DbConn, rows: &[PrefixRow]) -> Result<()> {
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    // All rows of one account: one username key.
+    let prefixes: Vec<&str> = rows.iter().map(|r| r.prefix.as_str()).collect();
+    on_backend!(conn, c => diesel::delete(
+        user_prefixes::table
+            .filter(user_prefixes::username_key.eq(&first.username_key))
+            .filter(user_prefixes::prefix.eq_any(&prefixes)),
+    )
+    .execute(c))
+    .db()?;
+    Ok(())
+}
