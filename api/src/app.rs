@@ -10,7 +10,7 @@ use actix_web::{
     web, App, HttpRequest, HttpServer,
 };
 use domain::{roles::RoleCatalog, services::Services};
-use persistence::{Backend, Database, DatabaseConfig, DatabaseUrl};
+use persistence::{Backend, BringUpError, Database, DatabaseConfig, DatabaseUrl};
 use utoipa::OpenApi as _;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -21,20 +21,40 @@ use crate::{
     config::Config,
     error::{ApiError, ErrorCode},
     fallback, middleware, openapi, passwords, routes,
+    runtime::Threads,
 };
 
-/// The services over a migrated database, as `serve` and the admin subcommands use them.
+/// The services over a database, their threads, and what signs tokens: what `serve` and the admin
+/// subcommands share.
 pub struct Core {
     pub services: Services,
     pub database: Database,
+    pub threads: Arc<Threads>,
     pub secret: String,
     pub backend: Backend,
-    pub pool_size: u32,
 }
 
 impl Core {
-    /// Opens and migrates the database, checks the secret key against it, loads the catalog.
-    pub fn open(config: &Config) -> Result<Self, String> {
+    /// The stored form of the secret key's fingerprint (SPEC §12).
+    fn fingerprint(&self) -> String {
+        fingerprint(&self.secret)
+    }
+}
+
+/// Whether [`Core::open`] insists on the database answering at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Serve while it is down: requests answer 503 (and `/readyz` too) until it answers, is
+    /// migrated and its key checked, on a background thread.
+    Eventually,
+    /// Fail unless it answers now (the admin subcommands).
+    Now,
+}
+
+impl Core {
+    /// Opens the database (migrated and its key checked now, or in the background: `reach`), loads
+    /// the catalog, starts the database and hashing threads.
+    pub fn open(config: &Config, workers: usize, reach: Reach) -> Result<Self, String> {
         let url = DatabaseUrl::parse(&config.database_url())?;
         let backend = url.backend;
         // SQLite: two database threads per worker and a hashing thread per core (see
@@ -52,28 +72,44 @@ impl Core {
         let database = Database::open(&DatabaseConfig {
             url,
             pool_size,
-            checkout_timeout: config.database_timeout,
+            timeout: config.database_timeout,
         })?;
-        let applied = database.migrate()?;
-        if !applied.is_empty() {
-            tracing::info!(migrations = ?applied, "applied migrations");
-        }
         let secret = config.resolve_secret(backend == Backend::Postgres)?;
-        database.check_secret_fingerprint(&fingerprint(&secret))?;
+        let fingerprint = fingerprint(&secret);
+        match database.bring_up(&fingerprint) {
+            Ok(applied) if applied.is_empty() => {}
+            Ok(applied) => tracing::info!(migrations = ?applied, "applied migrations"),
+            Err(BringUpError::Unreachable(why)) if reach == Reach::Eventually => {
+                tracing::warn!(%why, "the database does not answer: serving 503 until it does");
+            }
+            Err(e) => return Err(e.to_string()),
+        }
         let catalog =
             RoleCatalog::new(config.roles.clone()).map_err(|e| format!("role catalog: {e}"))?;
         let hasher = passwords::Argon2Hasher::new()?;
+        let threads = Arc::new(Threads::new(
+            Pool::new(
+                "db",
+                database_threads(backend, pool_size, workers),
+                config.database_queue,
+            )
+            .map_err(|e| format!("cannot start database threads: {e}"))?,
+            Pool::new("hash", cores as usize, config.hashing_queue)
+                .map_err(|e| format!("cannot start hashing threads: {e}"))?,
+            config.database_timeout,
+        ));
         let services = Services::new(
             Arc::new(database.clone()),
             Arc::new(catalog),
             Arc::new(hasher),
+            threads.clone(),
         );
         Ok(Self {
             services,
             database,
+            threads,
             secret,
             backend,
-            pool_size,
         })
     }
 }
@@ -82,38 +118,38 @@ impl Core {
 pub struct AppState {
     pub services: Services,
     pub tokens: TokenKeys,
-    /// The threads that run database work (see `database_threads`).
-    pub database: Pool,
-    /// Password hashing's own threads, one per core (SPEC §4).
-    pub hashing: Pool,
+    /// The database and hashing threads, for their queue depths and use.
+    pub threads: Arc<Threads>,
+    pub database: Database,
 }
 
-/// A bound, migrated, ready-to-run Roster.
+/// A bound, ready-to-run Roster (its database may still be coming up).
 pub struct Application {
     pub server: Server,
     pub port: u16,
     pub backend: Backend,
+    /// The state the handlers see (its threads' use, its database's readiness).
+    pub state: web::Data<AppState>,
 }
 
 impl Application {
-    /// Opens and migrates the database, checks the secret, binds the listener.
+    /// Opens the database (serving 503 while it does not answer), binds the listener.
     pub fn build(config: &Config) -> Result<Self, String> {
+        let workers = config.workers.unwrap_or_else(cores).max(1);
+        let core = Core::open(config, workers, Reach::Eventually)?;
+        let fingerprint = core.fingerprint();
         let Core {
             services,
+            database,
+            threads,
             secret,
             backend,
-            pool_size,
-            ..
-        } = Core::open(config)?;
-        let cores = cores();
-        let workers = config.workers.unwrap_or(cores).max(1);
+        } = core;
         let state = web::Data::new(AppState {
             services,
             tokens: TokenKeys::new(&secret, config.access_token_ttl),
-            database: Pool::new("db", database_threads(backend, pool_size, workers))
-                .map_err(|e| format!("cannot start database threads: {e}"))?,
-            hashing: Pool::new("hash", cores)
-                .map_err(|e| format!("cannot start hashing threads: {e}"))?,
+            threads,
+            database,
         });
         let listener = TcpListener::bind(config.listen_addr()?)
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -121,6 +157,7 @@ impl Application {
         let max_body = config.max_body_bytes;
         let document = openapi_document();
         let routes = web::Data::new(fallback::Routes::from_document(&document));
+        let handlers = state.clone();
         let mut server = HttpServer::new(move || {
             // Swagger UI first: the `/api/v1` scope would otherwise answer for the spec's path.
             let (app, _) = App::new()
@@ -129,7 +166,7 @@ impl Application {
                 )
                 .service(web::redirect("/docs", "/docs/"))
                 .into_utoipa_app()
-                .app_data(state.clone())
+                .app_data(handlers.clone())
                 .app_data(json_config(max_body))
                 .app_data(web::QueryConfig::default().error_handler(query_error))
                 .app_data(web::PathConfig::default().error_handler(path_error))
@@ -142,10 +179,19 @@ impl Application {
         });
         server = server.workers(workers);
         let server = server.listen(listener).map_err(|e| e.to_string())?.run();
+        if !state.database.is_ready() {
+            // Stops serving if the database, once reached, cannot be served (the reason is then
+            // `state.database.fatal()`).
+            let handle = server.handle();
+            state.database.keep_bringing_up(fingerprint, move |_| {
+                drop(handle.stop(false));
+            });
+        }
         Ok(Self {
             server,
             port,
             backend,
+            state,
         })
     }
 }
@@ -210,7 +256,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 }
 
 /// The cores this process may use (2 when the system cannot tell).
-fn cores() -> usize {
+pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 

@@ -1,19 +1,13 @@
-//! Who is calling: one extractor authenticates a JWT access token or an API token, then loads the
-//! account's *current* roles and active flag (SPEC §1, §4). Routes that need one permission say so
-//! in their signature with `Authorized<P>`, so a handler without a permission does not compile.
+//! Who is calling: an extractor checks a JWT access token or an API token for form and hands the
+//! use case a `Credential`, which loads the account's *current* roles and active flag (SPEC §1,
+//! §4). Routes that need one permission say so in their signature with `Authorized<P>`, so a
+//! handler without a permission does not compile.
 
 use std::{marker::PhantomData, time::Duration};
 
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use chrono::Utc;
-use domain::{
-    account::Account,
-    api_token::ApiTokenSecret,
-    audit::Origin,
-    policy::Caller,
-    roles::Permission,
-    services::{Credential, Services},
-};
+use domain::{api_token::ApiTokenSecret, audit::Origin, roles::Permission, services::Credential};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -114,76 +108,14 @@ fn unauthenticated(detail: &str) -> ApiError {
     ApiError::new(ErrorCode::Unauthenticated, detail)
 }
 
-/// The caller, authenticated by an access token or an API token. The extractor checks the
-/// credential without I/O; [`Authenticated::run`] loads the account's *current* roles and active
-/// flag and runs the handler's work, in one job on the database threads (`blocking::Pool`).
-pub struct Authenticated {
-    credential: Credential,
-    state: web::Data<AppState>,
-}
+/// The caller's credential: an access token or an API token, checked for form (and an access
+/// token for signature and times) without I/O. The use case it is handed to looks up the account's
+/// *current* roles and active flag in its first database step.
+pub struct Authenticated(Credential);
 
 impl Authenticated {
-    /// Loads the caller and runs `work` with it, on the database threads.
-    pub async fn run<T, F>(self, work: F) -> Result<T, ApiError>
-    where
-        F: FnOnce(&Services, Caller) -> domain::Result<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.run_requiring(None, false, work).await
-    }
-
-    /// Like [`Authenticated::run`], for work that hashes a password (bounded concurrency).
-    pub async fn run_hashing<T, F>(self, work: F) -> Result<T, ApiError>
-    where
-        F: FnOnce(&Services, Caller) -> domain::Result<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.run_requiring(None, true, work).await
-    }
-
-    /// Reads account `id` as the caller: the caller (with its API token, if that is the
-    /// credential) and the account come in one statement, one round trip to PostgreSQL instead of
-    /// two.
-    pub async fn read_account(self, id: Uuid) -> Result<Account, ApiError> {
-        let Self { credential, state } = self;
-        let services = state.services.clone();
-        state
-            .database
-            .run(move || services.session()?.read_account_as(&credential, id))
-            .await
-    }
-
-    async fn run_requiring<T, F>(
-        self,
-        permission: Option<Permission>,
-        hashing: bool,
-        work: F,
-    ) -> Result<T, ApiError>
-    where
-        F: FnOnce(&Services, Caller) -> domain::Result<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        let Self { credential, state } = self;
-        let services = state.services.clone();
-        let job = move || {
-            // Password hashing waits tens of milliseconds between its database units: it takes a
-            // connection for each instead of holding one throughout.
-            let services = if hashing {
-                services
-            } else {
-                services.session()?
-            };
-            let caller = services.authenticate(&credential)?;
-            if let Some(p) = permission {
-                caller.require(services.catalog(), p)?;
-            }
-            work(&services, caller)
-        };
-        if hashing {
-            state.hashing.run(job).await
-        } else {
-            state.database.run(job).await
-        }
+    pub fn credential(self) -> Credential {
+        self.0
     }
 }
 
@@ -192,14 +124,13 @@ impl FromRequest for Authenticated {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(authenticate(req))
+        std::future::ready(authenticate(req).map(Self))
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
+fn authenticate(req: &HttpRequest) -> Result<Credential, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
-        .cloned()
         .ok_or_else(|| ApiError::new(ErrorCode::InternalError, "application state missing"))?;
     let bearer = req
         .headers()
@@ -213,20 +144,17 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
         .ok_or_else(|| {
             unauthenticated("send `Authorization: Bearer <access token or API token>`")
         })?;
-    let credential = if ApiTokenSecret::looks_like(bearer) {
-        Credential::ApiToken(
-            ApiTokenSecret::parse(bearer)
-                .ok_or_else(|| unauthenticated("the API token is not valid"))?,
-        )
+    if ApiTokenSecret::looks_like(bearer) {
+        ApiTokenSecret::parse(bearer)
+            .map(Credential::api_token)
+            .ok_or_else(|| unauthenticated("the API token is not valid"))
     } else {
-        Credential::Access(
-            state
-                .tokens
-                .verify(bearer)
-                .ok_or_else(|| unauthenticated("the access token is not valid or has expired"))?,
-        )
-    };
-    Ok(Authenticated { credential, state })
+        state
+            .tokens
+            .verify(bearer)
+            .map(Credential::access)
+            .ok_or_else(|| unauthenticated("the access token is not valid or has expired"))
+    }
 }
 
 /// A permission a route requires, named at the type level.
@@ -250,32 +178,14 @@ requirement! {
     WriteSettings => Permission::SettingsWrite,
 }
 
-/// The authenticated caller, which must hold `R::PERMISSION` through its current roles (else
-/// 403): the only way to a `Caller` here is [`Authorized::run`], which checks it.
-pub struct Authorized<R: Requirement> {
-    inner: Authenticated,
-    _requirement: PhantomData<R>,
-}
+/// The caller's credential, which admits its holder only while its current roles grant
+/// `R::PERMISSION` (else 403): the route's requirement travels with the credential into the use
+/// case, which checks it when it authenticates.
+pub struct Authorized<R: Requirement>(Credential, PhantomData<R>);
 
 impl<R: Requirement> Authorized<R> {
-    pub async fn run<T, F>(self, work: F) -> Result<T, ApiError>
-    where
-        F: FnOnce(&Services, Caller) -> domain::Result<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.inner
-            .run_requiring(Some(R::PERMISSION), false, work)
-            .await
-    }
-
-    pub async fn run_hashing<T, F>(self, work: F) -> Result<T, ApiError>
-    where
-        F: FnOnce(&Services, Caller) -> domain::Result<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.inner
-            .run_requiring(Some(R::PERMISSION), true, work)
-            .await
+    pub fn credential(self) -> Credential {
+        self.0
     }
 }
 
@@ -284,10 +194,7 @@ impl<R: Requirement> FromRequest for Authorized<R> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(authenticate(req).map(|inner| Self {
-            inner,
-            _requirement: PhantomData,
-        }))
+        std::future::ready(authenticate(req).map(|c| Self(c.requiring(R::PERMISSION), PhantomData)))
     }
 }
 

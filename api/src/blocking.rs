@@ -1,33 +1,53 @@
-//! Runs synchronous work (diesel, argon2) off the request threads, inside the caller's span, so no
-//! request thread ever waits on the database or on a password hash.
+//! Bounded thread pools for synchronous work (diesel, argon2), so no request thread ever waits on
+//! the database or on a password hash, and nothing waits without bound.
 //!
 //! Each kind of work has a [`Pool`] of its own threads (sized in `app`). Database work: one queue
-//! shared by every HTTP worker, served in order. Work that hashes a password: a storm of sign-ins
-//! queues there and never holds the threads every other request's database work needs.
+//! shared by every HTTP worker, served in order. Password hashing: a storm of sign-ins queues there
+//! and never holds the threads every other request's database work needs. A queue holds at most
+//! its capacity: past it, a job is refused at once (the request answers 503 or 429, not a wait).
 
 use std::{
     collections::VecDeque,
     panic::{catch_unwind, AssertUnwindSafe},
-    sync::{Arc, Condvar, Mutex, PoisonError},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Condvar, Mutex, PoisonError,
+    },
     thread,
+    time::Instant,
 };
 
-use crate::error::{ApiError, ErrorCode};
+use tokio::sync::oneshot;
 
-fn failed(what: &str) -> ApiError {
-    tracing::error!("{what}");
-    ApiError::new(ErrorCode::InternalError, "the error has been logged")
+/// A job's work.
+pub type Job = Box<dyn FnOnce() + Send>;
+
+/// How a queued job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ran,
+    /// Its deadline passed while it waited in the queue: it was not run.
+    Expired,
 }
 
-type Job = Box<dyn FnOnce() + Send>;
+/// The queue was full: the job was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full;
+
+struct Queued {
+    job: Job,
+    deadline: Option<Instant>,
+    done: oneshot::Sender<Outcome>,
+}
 
 struct Queue {
-    jobs: Mutex<VecDeque<Job>>,
+    jobs: Mutex<VecDeque<Queued>>,
     /// Signalled once per job queued: wakes one idle thread, if any.
     queued: Condvar,
+    running: AtomicUsize,
 }
 
-/// A fixed set of threads taking jobs from one queue, first come first served.
+/// A fixed set of threads taking jobs from one bounded queue, first come first served.
 ///
 /// For database work this replaced actix's blocking pool, which is one per HTTP worker: with two
 /// queues of two threads each, a job could wait behind its own worker's while the other worker's
@@ -37,27 +57,43 @@ struct Queue {
 /// 100,000 accounts; bench/README.md).
 pub struct Pool {
     queue: Arc<Queue>,
-    name: &'static str,
+    threads: usize,
+    capacity: usize,
+}
+
+/// What a pool is doing, for monitoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    pub threads: usize,
+    /// Jobs running now.
+    pub running: usize,
+    /// Jobs waiting for a thread.
+    pub waiting: usize,
+    /// The most jobs that may wait.
+    pub capacity: usize,
 }
 
 impl Pool {
-    /// Starts `threads` threads (at least one) named `roster-<name>-<i>`.
-    pub fn new(name: &'static str, threads: usize) -> std::io::Result<Self> {
+    /// Starts `threads` threads (at least one) named `roster-<name>-<i>`, taking jobs from a queue
+    /// of at most `capacity` waiting jobs (at least one).
+    pub fn new(name: &str, threads: usize, capacity: usize) -> std::io::Result<Self> {
         let queue = Arc::new(Queue {
             jobs: Mutex::new(VecDeque::new()),
             queued: Condvar::new(),
+            running: AtomicUsize::new(0),
         });
-        for i in 0..threads.max(1) {
+        let threads = threads.max(1);
+        for i in 0..threads {
             let queue = Arc::clone(&queue);
             thread::Builder::new()
                 .name(format!("roster-{name}-{i}"))
                 .spawn(move || loop {
                     // The lock is held only while taking the next job, never while running it.
-                    let job = {
+                    let next = {
                         let mut jobs = queue.jobs.lock().unwrap_or_else(PoisonError::into_inner);
                         loop {
                             match jobs.pop_front() {
-                                Some(job) => break job,
+                                Some(next) => break next,
                                 None => {
                                     jobs = queue
                                         .queued
@@ -67,75 +103,160 @@ impl Pool {
                             }
                         }
                     };
+                    if next.deadline.is_some_and(|d| Instant::now() >= d) {
+                        let _ = next.done.send(Outcome::Expired);
+                        continue;
+                    }
+                    queue.running.fetch_add(1, Ordering::Relaxed);
                     // A panicking job loses its answer (the caller gets a 500), not the thread.
-                    let _ = catch_unwind(AssertUnwindSafe(job));
+                    let ran = catch_unwind(AssertUnwindSafe(next.job));
+                    queue.running.fetch_sub(1, Ordering::Relaxed);
+                    if ran.is_ok() {
+                        let _ = next.done.send(Outcome::Ran);
+                    }
                 })?;
         }
-        Ok(Self { queue, name })
+        Ok(Self {
+            queue,
+            threads,
+            capacity: capacity.max(1),
+        })
     }
 
-    /// Runs `work` on one of the pool's threads, once one is free.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
-    where
-        F: FnOnce() -> domain::Result<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        let span = tracing::Span::current();
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
-            let _ = answer.send(span.in_scope(work));
-        });
-        self.queue
-            .jobs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push_back(job);
+    /// Queues `job` to run on one of the pool's threads, unless `deadline` has passed by then.
+    /// The receiver answers how it ended; it is dropped unanswered if the job panicked.
+    pub fn submit(
+        &self,
+        job: Job,
+        deadline: Option<Instant>,
+    ) -> Result<oneshot::Receiver<Outcome>, Full> {
+        let (done, answered) = oneshot::channel();
+        {
+            let mut jobs = self
+                .queue
+                .jobs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if jobs.len() >= self.capacity {
+                return Err(Full);
+            }
+            jobs.push_back(Queued {
+                job,
+                deadline,
+                done,
+            });
+        }
         self.queue.queued.notify_one();
-        answered
-            .await
-            .map_err(|_| failed(&format!("a {} job ended without an answer", self.name)))?
-            .map_err(ApiError::from)
+        Ok(answered)
+    }
+
+    pub fn usage(&self) -> PoolUse {
+        PoolUse {
+            threads: self.threads,
+            running: self.queue.running.load(Ordering::Relaxed),
+            waiting: self
+                .queue
+                .jobs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .len(),
+            capacity: self.capacity,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::{sync::mpsc, time::Duration};
+
     use super::*;
 
     #[actix_web::test]
     async fn runs_work_and_survives_a_panicking_job() {
-        let pool = Pool::new("test", 1).unwrap();
-        assert_eq!(pool.run(|| Ok(41 + 1)).await.unwrap(), 42);
-        let panicked = pool.run(|| -> domain::Result<u8> { panic!("boom") }).await;
-        assert!(panicked.is_err());
-        assert_eq!(pool.run(|| Ok("still here")).await.unwrap(), "still here");
+        let pool = Pool::new("test", 1, 8).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let outcome = pool
+            .submit(Box::new(move || tx.send(42).unwrap()), None)
+            .unwrap();
+        assert_eq!(outcome.await, Ok(Outcome::Ran));
+        assert_eq!(rx.recv().unwrap(), 42);
+        let panicked = pool.submit(Box::new(|| panic!("boom")), None).unwrap();
+        assert!(
+            panicked.await.is_err(),
+            "no answer from a job that panicked"
+        );
+        let after = pool.submit(Box::new(|| {}), None).unwrap();
+        assert_eq!(after.await, Ok(Outcome::Ran), "the thread survived");
     }
 
     #[actix_web::test]
     async fn runs_no_more_jobs_at_once_than_it_has_threads() {
-        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-        let pool = Arc::new(Pool::new("test", 2).unwrap());
+        use std::sync::atomic::AtomicUsize;
+        let pool = Pool::new("test", 2, 16).unwrap();
         let running = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
-        let jobs: Vec<_> = (0..8)
+        let outcomes: Vec<_> = (0..8)
             .map(|_| {
                 let (running, most) = (running.clone(), most.clone());
-                let pool = pool.clone();
-                actix_web::rt::spawn(async move {
-                    pool.run(move || {
-                        let now = running.fetch_add(1, SeqCst) + 1;
-                        most.fetch_max(now, SeqCst);
-                        thread::sleep(std::time::Duration::from_millis(20));
-                        running.fetch_sub(1, SeqCst);
-                        Ok(())
-                    })
-                    .await
-                })
+                pool.submit(
+                    Box::new(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        thread::sleep(Duration::from_millis(20));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    }),
+                    None,
+                )
+                .unwrap()
             })
             .collect();
-        for job in jobs {
-            assert!(job.await.unwrap().is_ok());
+        for outcome in outcomes {
+            assert_eq!(outcome.await, Ok(Outcome::Ran));
         }
-        assert_eq!(most.load(SeqCst), 2);
+        assert_eq!(most.load(Ordering::SeqCst), 2);
+    }
+
+    #[actix_web::test]
+    async fn a_full_queue_refuses_at_once_and_a_late_job_is_not_run() {
+        let pool = Pool::new("test", 1, 2).unwrap();
+        let (release, hold) = mpsc::channel::<()>();
+        let (started, has_started) = mpsc::channel::<()>();
+        let blocker = pool
+            .submit(
+                Box::new(move || {
+                    started.send(()).unwrap();
+                    hold.recv().unwrap();
+                }),
+                None,
+            )
+            .unwrap();
+        has_started.recv().unwrap();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let counted = ran.clone();
+        let late = pool
+            .submit(
+                Box::new(move || {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                }),
+                Some(Instant::now() + Duration::from_millis(10)),
+            )
+            .unwrap();
+        let waiting = pool.submit(Box::new(|| {}), None).unwrap();
+        assert_eq!(
+            pool.usage(),
+            PoolUse {
+                threads: 1,
+                running: 1,
+                waiting: 2,
+                capacity: 2
+            }
+        );
+        assert_eq!(pool.submit(Box::new(|| {}), None).err(), Some(Full));
+        thread::sleep(Duration::from_millis(20));
+        release.send(()).unwrap();
+        assert_eq!(blocker.await, Ok(Outcome::Ran));
+        assert_eq!(late.await, Ok(Outcome::Expired));
+        assert_eq!(waiting.await, Ok(Outcome::Ran));
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "the late job was not run");
     }
 }

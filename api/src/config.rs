@@ -35,6 +35,10 @@ pub struct Config {
     pub roles: Vec<Role>,
     pub database_pool_size: Option<u32>,
     pub database_timeout: Duration,
+    /// How many database steps may wait for a database thread; past it, 503.
+    pub database_queue: usize,
+    /// How many password hashes may wait for a hashing thread; past it, 429.
+    pub hashing_queue: usize,
     /// HTTP worker threads; `None` is one per core.
     pub workers: Option<usize>,
     /// Largest JSON body accepted, in bytes.
@@ -55,6 +59,8 @@ impl Default for Config {
             roles: Vec::new(),
             database_pool_size: None,
             database_timeout: Duration::from_secs(3),
+            database_queue: 1024,
+            hashing_queue: 64,
             workers: None,
             max_body_bytes: 64 * 1024,
             access_token_ttl: Duration::from_secs(15 * 60),
@@ -78,6 +84,8 @@ struct FileConfig {
     roles: Vec<Role>,
     database_pool_size: Option<u32>,
     database_timeout_secs: Option<u64>,
+    database_queue: Option<usize>,
+    hashing_queue: Option<usize>,
     workers: Option<usize>,
     max_body_bytes: Option<usize>,
     access_token_minutes: Option<u64>,
@@ -153,6 +161,22 @@ impl Config {
             .or(file.database_timeout_secs)
         {
             c.database_timeout = Duration::from_secs(secs);
+        }
+        if let Some(n) = env("ROSTER_DATABASE_QUEUE")
+            .map(|v| parse_num("ROSTER_DATABASE_QUEUE", v))
+            .transpose()?
+            .map(|n| n as usize)
+            .or(file.database_queue)
+        {
+            c.database_queue = n.max(1);
+        }
+        if let Some(n) = env("ROSTER_HASHING_QUEUE")
+            .map(|v| parse_num("ROSTER_HASHING_QUEUE", v))
+            .transpose()?
+            .map(|n| n as usize)
+            .or(file.hashing_queue)
+        {
+            c.hashing_queue = n.max(1);
         }
         c.workers = match env("ROSTER_WORKERS") {
             Some(v) => Some(parse_num("ROSTER_WORKERS", v)? as usize),

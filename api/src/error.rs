@@ -42,6 +42,8 @@ pub enum ErrorCode {
     Conflict,
     DatabaseUnavailable,
     DatabaseBusy,
+    Overloaded,
+    TooManyRequests,
     InternalError,
 }
 
@@ -116,6 +118,14 @@ impl ErrorCode {
             DatabaseBusy => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The database is busy with concurrent changes; retry shortly",
+            ),
+            Overloaded => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many requests are waiting for the database; retry shortly",
+            ),
+            TooManyRequests => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many sign-ins and password changes are waiting; retry shortly",
             ),
             InternalError => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -211,7 +221,10 @@ impl ResponseError for ApiError {
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         if matches!(
             self.code,
-            ErrorCode::DatabaseUnavailable | ErrorCode::DatabaseBusy
+            ErrorCode::DatabaseUnavailable
+                | ErrorCode::DatabaseBusy
+                | ErrorCode::Overloaded
+                | ErrorCode::TooManyRequests
         ) {
             response.insert_header((header::RETRY_AFTER, "2"));
         }
@@ -252,6 +265,8 @@ impl From<Error> for ApiError {
             Error::Conflict => ErrorCode::Conflict,
             Error::Unavailable => ErrorCode::DatabaseUnavailable,
             Error::Contention => ErrorCode::DatabaseBusy,
+            Error::Overloaded => ErrorCode::Overloaded,
+            Error::TooManyRequests => ErrorCode::TooManyRequests,
             Error::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 return Self::new(ErrorCode::InternalError, "the error has been logged");

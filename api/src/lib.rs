@@ -10,6 +10,7 @@ mod middleware;
 pub mod openapi;
 mod passwords;
 mod routes;
+pub mod runtime;
 pub mod seed;
 mod timestamp;
 

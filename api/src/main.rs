@@ -1,6 +1,6 @@
 //! The `roster` binary: `serve` (the default), `migrate`, `openapi`.
 
-use std::process::ExitCode;
+use std::{io::IsTerminal, process::ExitCode};
 
 use api::{config::LogFormat, Application, Config};
 use clap::{Parser, Subcommand};
@@ -46,8 +46,10 @@ enum Command {
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour codes only where a person reads the log in a terminal, not in files or collectors.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match config.log_format {
         LogFormat::Json => builder
@@ -123,9 +125,9 @@ fn migrate(config: &Config) -> Result<(), String> {
     let db = Database::open(&DatabaseConfig {
         url,
         pool_size: 1,
-        checkout_timeout: config.database_timeout,
+        timeout: config.database_timeout,
     })?;
-    let applied = db.migrate()?;
+    let applied = db.migrate().map_err(|e| e.to_string())?;
     tracing::info!(count = applied.len(), migrations = ?applied, "migrations applied");
     Ok(())
 }
@@ -134,5 +136,9 @@ fn migrate(config: &Config) -> Result<(), String> {
 async fn serve(config: &Config) -> Result<(), String> {
     let app = Application::build(config)?;
     tracing::info!(listen = %config.listen, port = app.port, backend = ?app.backend, docs = "/docs/", "Roster is serving");
-    app.server.await.map_err(|e| e.to_string())
+    app.server.await.map_err(|e| e.to_string())?;
+    match app.state.database.fatal() {
+        Some(why) => Err(why),
+        None => Ok(()),
+    }
 }

@@ -4,7 +4,10 @@
 
 use domain::{audit::Actor, audit::Origin, services::NewAccount};
 
-use crate::{app::Core, Config};
+use crate::{
+    app::{Core, Reach},
+    Config,
+};
 
 const FIRST: [&str; 32] = [
     "ana", "bruno", "carla", "daniel", "elena", "felix", "greta", "hugo", "ines", "jonas", "karin",
@@ -41,25 +44,29 @@ pub fn account(i: u64) -> NewAccount {
 }
 
 pub fn run(config: &Config, count: u64, start: u64, batch: u64) -> Result<(), String> {
-    let core = Core::open(config)?;
+    let core = Core::open(config, 1, Reach::Now)?;
     let origin = Origin {
         address: None,
         user_agent: Some("roster seed".into()),
     };
     let started = std::time::Instant::now();
-    let mut done = 0;
-    while done < count {
-        let n = batch.min(count - done);
-        let inputs = (start + done..start + done + n).map(account).collect();
-        core.services
-            .bulk_create_accounts(Actor::system(), inputs, "seed", &origin)
-            .map_err(|e| format!("batch at {}: {e}", start + done))?;
-        done += n;
-        if done % 100_000 == 0 || done == count {
-            let rate = done as f64 / started.elapsed().as_secs_f64();
-            tracing::info!(created = done, per_second = rate as u64, "seeding");
+    actix_web::rt::System::new().block_on(async {
+        let mut done = 0;
+        while done < count {
+            let n = batch.min(count - done);
+            let inputs = (start + done..start + done + n).map(account).collect();
+            core.services
+                .bulk_create_accounts(Actor::system(), inputs, "seed", origin.clone())
+                .await
+                .map_err(|e| format!("batch at {}: {e}", start + done))?;
+            done += n;
+            if done % 100_000 == 0 || done == count {
+                let rate = done as f64 / started.elapsed().as_secs_f64();
+                tracing::info!(created = done, per_second = rate as u64, "seeding");
+            }
         }
-    }
+        Ok::<(), String>(())
+    })?;
     println!(
         "seeded {count} accounts in {:.1} s",
         started.elapsed().as_secs_f64()

@@ -63,6 +63,10 @@ pub enum Error {
     Unavailable,
     #[error("the database could not order this change with concurrent ones; retry shortly")]
     Contention,
+    #[error("too many requests are waiting for the database; retry shortly")]
+    Overloaded,
+    #[error("too many sign-ins and password changes are waiting; retry shortly")]
+    TooManyRequests,
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -12,6 +12,7 @@ pub mod password;
 pub mod policy;
 pub mod ports;
 pub mod roles;
+pub mod runtime;
 pub mod services;
 pub mod settings;
 pub mod validate;

@@ -62,17 +62,41 @@ impl DatabaseUrl {
     }
 }
 
-/// Opens connections for r2d2; SQLite ones get WAL, a busy timeout and foreign keys, and leave
-/// checkpoints to the checkpoint thread.
+/// Opens connections for r2d2: SQLite ones get WAL, a busy timeout and foreign keys, and leave
+/// checkpoints to the checkpoint thread; PostgreSQL ones a connect timeout, TCP keepalives and a
+/// user timeout (a host that vanished breaks the connection instead of hanging it) and a
+/// `statement_timeout`, all from the configured timeout unless the URL sets them.
 #[derive(Debug, Clone)]
 pub struct Manager {
     url: DatabaseUrl,
-    busy_timeout: Duration,
+    timeout: Duration,
 }
 
 impl Manager {
-    pub fn new(url: DatabaseUrl, busy_timeout: Duration) -> Self {
-        Self { url, busy_timeout }
+    pub fn new(url: DatabaseUrl, timeout: Duration) -> Self {
+        Self { url, timeout }
+    }
+
+    /// The PostgreSQL URL with the timeouts libpq applies itself added, where the URL does not set
+    /// them (they apply to TCP; libpq ignores the TCP ones on a Unix socket).
+    fn postgres_target(&self) -> String {
+        let secs = self.timeout.as_secs().max(2);
+        let params = [
+            ("connect_timeout", secs.to_string()),
+            ("keepalives", "1".into()),
+            ("keepalives_idle", "5".into()),
+            ("keepalives_interval", "2".into()),
+            ("keepalives_count", "3".into()),
+            ("tcp_user_timeout", (secs * 1000).to_string()),
+        ];
+        let mut target = self.url.target.clone();
+        for (name, value) in params {
+            if !target.contains(&format!("{name}=")) {
+                target.push(if target.contains('?') { '&' } else { '?' });
+                target.push_str(&format!("{name}={value}"));
+            }
+        }
+        target
     }
 }
 
@@ -86,6 +110,21 @@ const CHECK_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 pub struct Pooled {
     conn: DbConn,
     returned: Instant,
+    /// Its work failed as only a lost connection (or a database that stopped answering) fails.
+    lost: bool,
+}
+
+impl Pooled {
+    /// Marks the connection to be discarded when it goes back to the pool if `done` failed with
+    /// `Unavailable`. Diesel counts a PostgreSQL connection broken only when a transaction on it
+    /// broke: one whose server went away between transactions would otherwise go back into the
+    /// pool, be handed out at once (a connection in steady use is not checked) and fail every
+    /// request that gets it.
+    pub(crate) fn discard_if_lost<T>(&mut self, done: &domain::Result<T>) {
+        if matches!(done, Err(domain::Error::Unavailable)) {
+            self.lost = true;
+        }
+    }
 }
 
 impl Deref for Pooled {
@@ -110,6 +149,7 @@ impl ManageConnection for Manager {
         Ok(Pooled {
             conn,
             returned: Instant::now(),
+            lost: false,
         })
     }
 
@@ -137,15 +177,26 @@ impl ManageConnection for Manager {
                 AnsiTransactionManager::transaction_manager_status_mut(c),
             ),
         };
-        broken || !matches!(status.transaction_depth(), Ok(None))
+        broken || pooled.lost || !matches!(status.transaction_depth(), Ok(None))
     }
 }
 
 impl Manager {
     /// A new connection, set up as the pool's are.
     pub(crate) fn open(&self) -> Result<DbConn, r2d2::Error> {
+        let mut conn = self.open_for_migrations()?;
+        if let DbConn::Pg(c) = &mut conn {
+            let ms = self.timeout.as_millis();
+            c.batch_execute(&format!("SET statement_timeout = {ms}"))
+                .map_err(r2d2::Error::QueryError)?;
+        }
+        Ok(conn)
+    }
+
+    /// A new connection without a statement timeout, for migrations.
+    pub(crate) fn open_for_migrations(&self) -> Result<DbConn, r2d2::Error> {
         match self.url.backend {
-            Backend::Postgres => PgConnection::establish(&self.url.target)
+            Backend::Postgres => PgConnection::establish(&self.postgres_target())
                 .map(DbConn::Pg)
                 .map_err(r2d2::Error::ConnectionError),
             Backend::Sqlite => {
@@ -154,7 +205,7 @@ impl Manager {
                 let pragmas = format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
                      PRAGMA wal_autocheckpoint = 0;",
-                    self.busy_timeout.as_millis()
+                    self.timeout.as_millis()
                 );
                 c.batch_execute(&pragmas).map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(c))

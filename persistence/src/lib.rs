@@ -19,6 +19,7 @@ mod checkpoint;
 mod conn;
 mod constraints;
 mod error;
+mod health;
 mod models;
 mod schema;
 mod session;
@@ -39,6 +40,8 @@ use domain::{
 
 use conn::{in_transaction, DbConn, Manager};
 pub use conn::{Backend, DatabaseUrl};
+use health::Health;
+pub use health::{within_deadline, BringUpError};
 use schema::instance_state;
 use stores::Db;
 
@@ -52,8 +55,9 @@ const MIGRATION_LOCK: i64 = 0x526f_7374_6572_0000;
 pub struct DatabaseConfig {
     pub url: DatabaseUrl,
     pub pool_size: u32,
-    /// How long a request waits for a pooled connection before answering 503.
-    pub checkout_timeout: Duration,
+    /// The most a request's database work waits: for a pooled connection, to connect, for a
+    /// statement (PostgreSQL's `statement_timeout`), for SQLite's write lock. Past it, 503.
+    pub timeout: Duration,
 }
 
 /// A pooled database; implements [`Store`].
@@ -61,17 +65,31 @@ pub struct DatabaseConfig {
 pub struct Database {
     pool: Pool<Manager>,
     backend: Backend,
+    manager: Manager,
+    timeout: Duration,
+    health: Arc<Health>,
     /// SQLite admits one writer at a time, and a writer that finds the lock taken sleeps in
     /// SQLite's busy handler with growing back-off (up to 100 ms a wait). Roster's own writers
     /// queue here instead, so the lock passes straight to the next one; the busy timeout still
     /// covers other processes (`roster seed`, `roster migrate`).
     sqlite_writer: Arc<Mutex<()>>,
-    /// Dropped with the last clone, which stops the SQLite checkpoint thread.
-    _alive: Arc<()>,
+    /// Dropped with the last clone, which stops the SQLite checkpoint and bring-up threads.
+    alive: Arc<()>,
+}
+
+/// Tells [`Health`] of every failed connection attempt the pool makes.
+#[derive(Debug)]
+struct RecordFailures(Arc<Health>);
+
+impl diesel::r2d2::HandleError<diesel::r2d2::Error> for RecordFailures {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        self.0.failed(&error);
+    }
 }
 
 impl Database {
-    /// Builds the pool without connecting, so Roster starts even while the database is down.
+    /// Builds the pool without connecting (but for a SQLite file, which is made), so Roster starts
+    /// even while the database is down. It serves nothing until [`Database::bring_up`] succeeds.
     pub fn open(config: &DatabaseConfig) -> Result<Self, String> {
         if let Some(path) = config.url.sqlite_path() {
             if let Some(dir) = std::path::Path::new(path)
@@ -82,25 +100,39 @@ impl Database {
                     .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             }
         }
-        let manager = Manager::new(config.url.clone(), Duration::from_secs(5));
+        let manager = Manager::new(config.url.clone(), config.timeout);
         let alive = Arc::new(());
         let sqlite_writer = Arc::new(Mutex::new(()));
-        if config.url.backend == Backend::Sqlite {
+        if let Some(path) = config.url.sqlite_path() {
+            // The file, in WAL mode, before any other connection: connections that switch a new
+            // file to WAL at the same moment get "database is locked" without waiting.
+            manager
+                .open_for_migrations()
+                .map_err(|e| format!("cannot open {path}: {e}"))?;
             checkpoint::start(manager.clone(), &alive, sqlite_writer.clone());
         }
+        let health = Arc::new(Health::default());
         let pool = Pool::builder()
             .max_size(config.pool_size)
             .min_idle(Some(1))
-            .connection_timeout(config.checkout_timeout)
+            .connection_timeout(config.timeout)
             // A PostgreSQL connection that sat idle is checked before use (see `conn::Pooled`).
             .test_on_check_out(config.url.backend == Backend::Postgres)
-            .build_unchecked(manager);
+            .error_handler(Box::new(RecordFailures(health.clone())))
+            .build_unchecked(manager.clone());
         Ok(Self {
             pool,
             backend: config.url.backend,
+            manager,
+            timeout: config.timeout,
+            health,
             sqlite_writer,
-            _alive: alive,
+            alive,
         })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// A write's turn on SQLite (see `sqlite_writer`), taken after its connection: whoever waits
@@ -113,30 +145,107 @@ impl Database {
         })
     }
 
+    /// A pooled connection for a request's work: none before bring-up.
     fn conn(&self) -> Result<diesel::r2d2::PooledConnection<Manager>> {
-        self.pool.get().map_err(|e| {
-            tracing::warn!(error = %e, "no database connection");
+        if !self.health.ready() {
+            return Err(Error::Unavailable);
+        }
+        self.checkout()
+    }
+
+    /// A pooled connection, waiting at most until this thread's deadline (and the configured
+    /// timeout). With PostgreSQL, when no connection is left and connecting fails, at once: a
+    /// stopped or unreachable database answers every request 503 straight away rather than after a
+    /// wait each.
+    fn checkout(&self) -> Result<diesel::r2d2::PooledConnection<Manager>> {
+        let wait = health::wait_allowed(self.timeout);
+        let lost = self.backend == Backend::Postgres
+            && self.health.failing()
+            && self.pool.state().connections == 0;
+        if wait.is_zero() || lost {
+            return Err(Error::Unavailable);
+        }
+        self.pool.get_timeout(wait).map_err(|e| {
+            tracing::debug!(error = %e, "no database connection in time");
             Error::Unavailable
         })
     }
 
-    /// Applies pending migrations; on PostgreSQL under an advisory lock.
-    pub fn migrate(&self) -> Result<Vec<String>, String> {
-        let mut conn = self
-            .conn()
-            .map_err(|_| "cannot connect to the database".to_string())?;
-        let applied = match &mut **conn {
-            DbConn::Sqlite(c) => run(c, SQLITE_MIGRATIONS)?,
-            DbConn::Pg(c) => {
+    /// Whether [`Database::bring_up`] has succeeded: requests may use the database.
+    pub fn is_ready(&self) -> bool {
+        self.health.ready()
+    }
+
+    /// Why bringing the database up failed for good, if it did (see [`Database::keep_bringing_up`]).
+    pub fn fatal(&self) -> Option<String> {
+        self.health.fatal()
+    }
+
+    /// Makes the database ready to serve: applies pending migrations (on PostgreSQL under an
+    /// advisory lock, so replicas starting together migrate once) and checks the secret key's
+    /// fingerprint against the one stored at first start (SPEC §12). Returns the migrations applied.
+    pub fn bring_up(&self, fingerprint: &str) -> Result<Vec<String>, BringUpError> {
+        let applied = self.migrate()?;
+        self.check_secret_fingerprint(fingerprint)?;
+        self.health.set_ready();
+        Ok(applied)
+    }
+
+    /// Keeps trying [`Database::bring_up`] once a second on a thread of its own, until it succeeds
+    /// or fails for good; then calls `on_fatal` with the reason (and [`Database::fatal`] tells it).
+    /// The thread ends when every other clone of this database is dropped.
+    pub fn keep_bringing_up(
+        &self,
+        fingerprint: String,
+        on_fatal: impl FnOnce(String) + Send + 'static,
+    ) {
+        let others = Arc::downgrade(&self.alive);
+        // A clone that does not count as alive: it keeps no other thread of this database going.
+        let db = Database {
+            alive: Arc::new(()),
+            ..self.clone()
+        };
+        let spawned = std::thread::Builder::new()
+            .name("roster-bring-up".into())
+            .spawn(move || loop {
+                std::thread::sleep(Duration::from_secs(1));
+                if others.strong_count() == 0 {
+                    return;
+                }
+                match db.bring_up(&fingerprint) {
+                    Ok(applied) => {
+                        tracing::info!(migrations = ?applied, "the database answers: migrated, serving");
+                        return;
+                    }
+                    Err(BringUpError::Unreachable(_)) => continue,
+                    Err(BringUpError::Fatal(why)) => {
+                        tracing::error!(%why, "cannot serve this database");
+                        db.health.set_fatal(why.clone());
+                        on_fatal(why);
+                        return;
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the bring-up thread");
+        }
+    }
+
+    /// Applies pending migrations on a connection of its own (no statement timeout: a migration
+    /// may take long on a large table); on PostgreSQL under an advisory lock.
+    pub fn migrate(&self) -> Result<Vec<String>, BringUpError> {
+        let unreachable = |e: diesel::r2d2::Error| BringUpError::Unreachable(e.to_string());
+        let fatal = |e: String| BringUpError::Fatal(format!("migrating the database: {e}"));
+        let applied = match self.manager.open_for_migrations().map_err(unreachable)? {
+            DbConn::Sqlite(mut c) => run(&mut c, SQLITE_MIGRATIONS).map_err(fatal)?,
+            DbConn::Pg(mut c) => {
                 diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
-                    .execute(c)
-                    .map_err(|e| e.to_string())?;
-                let result = run(c, POSTGRES_MIGRATIONS);
-                let unlock =
-                    diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
-                        .execute(c);
-                unlock.map_err(|e| e.to_string())?;
-                result?
+                    .execute(&mut c)
+                    .map_err(|e| BringUpError::Unreachable(e.to_string()))?;
+                let result = run(&mut c, POSTGRES_MIGRATIONS);
+                let _ = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+                    .execute(&mut c);
+                result.map_err(fatal)?
             }
         };
         Ok(applied)
@@ -152,7 +261,7 @@ impl Database {
             name: String,
         }
         let mut conn = self
-            .conn()
+            .checkout()
             .map_err(|_| "cannot connect to the database".to_string())?;
         let present: Vec<String> = match &mut **conn {
             DbConn::Pg(c) => diesel::sql_query(
@@ -189,26 +298,32 @@ impl Database {
 
     /// Records the secret key's fingerprint on first start; afterwards refuses a different key,
     /// so replicas cannot disagree about token signatures (SPEC §12).
-    pub fn check_secret_fingerprint(&self, fingerprint: &str) -> Result<(), String> {
+    fn check_secret_fingerprint(&self, fingerprint: &str) -> Result<(), BringUpError> {
+        let unreachable = |e: String| BringUpError::Unreachable(e);
         let mut conn = self
-            .conn()
-            .map_err(|_| "cannot connect to the database".to_string())?;
+            .checkout()
+            .map_err(|_| unreachable("cannot connect to the database".into()))?;
         let stored: Option<String> = instance_state::table
             .find("secret_fingerprint")
             .select(instance_state::value)
             .first(&mut **conn)
             .optional()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| unreachable(e.to_string()))?;
         match stored {
             Some(s) if s == fingerprint => Ok(()),
-            Some(_) => Err("ROSTER_SECRET_KEY differs from the key this database was first used with; \
-                            every replica must use the same key (tokens signed by one must verify on all)"
-                .into()),
+            Some(_) => Err(BringUpError::Fatal(
+                "ROSTER_SECRET_KEY differs from the key this database was first used with; \
+                 every replica must use the same key (tokens signed by one must verify on all)"
+                    .into(),
+            )),
             None => diesel::insert_into(instance_state::table)
-                .values((instance_state::name.eq("secret_fingerprint"), instance_state::value.eq(fingerprint)))
+                .values((
+                    instance_state::name.eq("secret_fingerprint"),
+                    instance_state::value.eq(fingerprint),
+                ))
                 .execute(&mut **conn)
                 .map(|_| ())
-                .map_err(|e| e.to_string()),
+                .map_err(|e| unreachable(e.to_string())),
         }
     }
 }
@@ -256,16 +371,20 @@ impl Store for Database {
         retrying(|| {
             let mut conn = self.conn()?;
             let _turn = self.writer_turn(mode);
-            in_transaction(&mut conn, mode, |unit| work(unit))
+            let done = in_transaction(&mut conn, mode, |unit| work(unit));
+            conn.discard_if_lost(&done);
+            done
         })
     }
 
     fn ping(&self) -> Result<()> {
         let mut conn = self.conn()?;
-        diesel::sql_query("SELECT 1")
+        let done = diesel::sql_query("SELECT 1")
             .execute(&mut **conn)
             .db()
-            .map(|_| ())
+            .map(|_| ());
+        conn.discard_if_lost(&done);
+        done
     }
 
     fn session(&self) -> Result<Box<dyn Store>> {

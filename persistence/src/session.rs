@@ -97,7 +97,9 @@ impl Store for Session {
                 TxMode::Write => held.end_read()?,
             }
             let _turn = self.db.writer_turn(mode);
-            in_transaction(&mut held.conn, mode, |unit| work(unit))
+            let done = in_transaction(&mut held.conn, mode, |unit| work(unit));
+            held.conn.discard_if_lost(&done);
+            done
         })
     }
 
@@ -154,10 +156,10 @@ mod tests {
         let db = Database::open(&DatabaseConfig {
             url: DatabaseUrl::parse(&format!("sqlite://{}", path.display())).unwrap(),
             pool_size: 1,
-            checkout_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(5),
         })
         .unwrap();
-        db.migrate().unwrap();
+        db.bring_up("test-key-fingerprint").unwrap();
         db
     }
 

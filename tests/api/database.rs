@@ -64,7 +64,7 @@ fn template(admin_url: &str) -> &'static str {
             let db = persistence::Database::open(&persistence::DatabaseConfig {
                 url: persistence::DatabaseUrl::parse(&url).expect("URL"),
                 pool_size: 1,
-                checkout_timeout: std::time::Duration::from_secs(10),
+                timeout: std::time::Duration::from_secs(10),
             })
             .expect("open the template");
             db.migrate().expect("migrate the template");
@@ -173,12 +173,19 @@ pub fn execute(app: &TestApp, sql: &str) {
 
 /// The app's database through Roster's own store, beside the running server.
 pub fn store(app: &TestApp) -> persistence::Database {
-    persistence::Database::open(&persistence::DatabaseConfig {
+    let db = persistence::Database::open(&persistence::DatabaseConfig {
         url: persistence::DatabaseUrl::parse(&app.config.database_url()).expect("URL"),
         pool_size: 2,
-        checkout_timeout: std::time::Duration::from_secs(10),
+        timeout: std::time::Duration::from_secs(10),
     })
-    .expect("open the database")
+    .expect("open the database");
+    let secret = app
+        .config
+        .resolve_secret(app.db == Db::Postgres)
+        .expect("the app's secret");
+    db.bring_up(&api::auth::fingerprint(&secret))
+        .expect("the app's database, migrated, with its key");
+    db
 }
 
 #[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]

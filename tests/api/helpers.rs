@@ -50,12 +50,14 @@ pub struct TestApp {
     pub db: Db,
     pub config: Config,
     dir: PathBuf,
+    /// The PostgreSQL database is the test's own: dropped with it.
+    own_database: bool,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-        if let (Db::Postgres, Some(url)) = (self.db, &self.config.database_url) {
+        if let (true, Some(url)) = (self.own_database, &self.config.database_url) {
             crate::database::drop_postgres_database(url);
         }
     }
@@ -129,10 +131,14 @@ impl TestApp {
             ..Config::default()
         };
         if db == Db::Postgres {
-            config.database_url = Some(crate::database::fresh_postgres_database());
             config.secret_key = Some(SECRET.into());
         }
         adjust(&mut config);
+        // A PostgreSQL database of the test's own, unless the test named one.
+        let own_database = db == Db::Postgres && config.database_url.is_none();
+        if own_database {
+            config.database_url = Some(crate::database::fresh_postgres_database());
+        }
         let app = Application::build(&config).expect("Roster starts");
         config.listen = format!("127.0.0.1:{}", app.port);
         tokio::spawn(app.server);
@@ -146,6 +152,7 @@ impl TestApp {
             db,
             config,
             dir,
+            own_database,
         }
     }
 

@@ -6,13 +6,13 @@ use chrono::{DateTime, Utc};
 use domain::{
     api_token::{ApiToken, ApiTokenSecret},
     audit::Origin,
-    policy::Caller,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
+    app::AppState,
     auth::{Authenticated, RequestOrigin},
     error::ApiResult,
 };
@@ -68,23 +68,11 @@ pub struct ApiTokenList {
     pub items: Vec<ApiTokenResponse>,
 }
 
-/// Whose tokens: a named account, or (for `/me`) the caller.
-#[derive(Clone, Copy)]
-enum Owner {
-    Me,
-    User(Uuid),
-}
-
-impl Owner {
-    fn id(self, caller: &Caller) -> Uuid {
-        match self {
-            Owner::Me => caller.id,
-            Owner::User(id) => id,
-        }
-    }
-}
+/// Whose tokens: `None` for the caller's own (`/me`), else the named account's.
+type Owner = Option<Uuid>;
 
 async fn create(
+    state: web::Data<AppState>,
     auth: Authenticated,
     owner: Owner,
     body: CreateApiTokenRequest,
@@ -92,17 +80,16 @@ async fn create(
 ) -> ApiResult<HttpResponse> {
     let secret = ApiTokenSecret::from_random(rand::random());
     let shown = secret.expose().to_owned();
-    let token = auth
-        .run(move |services, caller| {
-            services.create_api_token(
-                &caller,
-                owner.id(&caller),
-                &body.name,
-                body.expires_at,
-                &secret,
-                &origin,
-            )
-        })
+    let token = state
+        .services
+        .create_api_token(
+            auth.credential(),
+            owner,
+            body.name,
+            body.expires_at,
+            secret,
+            origin,
+        )
         .await?;
     Ok(HttpResponse::Created().json(CreatedApiToken {
         token: ApiTokenResponse::from(&token),
@@ -110,9 +97,14 @@ async fn create(
     }))
 }
 
-async fn list(auth: Authenticated, owner: Owner) -> ApiResult<web::Json<ApiTokenList>> {
-    let tokens = auth
-        .run(move |services, caller| services.list_api_tokens(&caller, owner.id(&caller)))
+async fn list(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    owner: Owner,
+) -> ApiResult<web::Json<ApiTokenList>> {
+    let tokens = state
+        .services
+        .list_api_tokens(auth.credential(), owner)
         .await?;
     Ok(web::Json(ApiTokenList {
         items: tokens.iter().map(ApiTokenResponse::from).collect(),
@@ -120,23 +112,27 @@ async fn list(auth: Authenticated, owner: Owner) -> ApiResult<web::Json<ApiToken
 }
 
 async fn revoke(
+    state: web::Data<AppState>,
     auth: Authenticated,
     owner: Owner,
     id: Uuid,
     origin: Origin,
 ) -> ApiResult<HttpResponse> {
-    auth.run(move |services, caller| {
-        services.revoke_api_token(&caller, owner.id(&caller), id, &origin)
-    })
-    .await?;
+    state
+        .services
+        .revoke_api_token(auth.credential(), owner, id, origin)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// List your API tokens.
 #[utoipa::path(tag = "api-tokens", operation_id = "list_my_api_tokens", security(("bearer" = [])), responses((status = 200, description = "Your tokens.", body = ApiTokenList)))]
 #[get("/me/api-tokens")]
-pub async fn list_my_api_tokens(auth: Authenticated) -> ApiResult<web::Json<ApiTokenList>> {
-    list(auth, Owner::Me).await
+pub async fn list_my_api_tokens(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+) -> ApiResult<web::Json<ApiTokenList>> {
+    list(state, auth, None).await
 }
 
 /// Create an API token for yourself. The response shows the secret once.
@@ -151,11 +147,12 @@ pub async fn list_my_api_tokens(auth: Authenticated) -> ApiResult<web::Json<ApiT
 )]
 #[post("/me/api-tokens")]
 pub async fn create_my_api_token(
+    state: web::Data<AppState>,
     auth: Authenticated,
     origin: RequestOrigin,
     body: web::Json<CreateApiTokenRequest>,
 ) -> ApiResult<HttpResponse> {
-    create(auth, Owner::Me, body.into_inner(), origin.0).await
+    create(state, auth, None, body.into_inner(), origin.0).await
 }
 
 /// Revoke one of your API tokens.
@@ -165,11 +162,12 @@ pub async fn create_my_api_token(
 )]
 #[delete("/me/api-tokens/{token_id}")]
 pub async fn revoke_my_api_token(
+    state: web::Data<AppState>,
     auth: Authenticated,
     origin: RequestOrigin,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    revoke(auth, Owner::Me, path.into_inner(), origin.0).await
+    revoke(state, auth, None, path.into_inner(), origin.0).await
 }
 
 /// List a user's API tokens (needs `api_tokens:manage`).
@@ -179,10 +177,11 @@ pub async fn revoke_my_api_token(
 )]
 #[get("/users/{id}/api-tokens")]
 pub async fn list_user_api_tokens(
+    state: web::Data<AppState>,
     auth: Authenticated,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<ApiTokenList>> {
-    list(auth, Owner::User(path.into_inner())).await
+    list(state, auth, Some(path.into_inner())).await
 }
 
 /// Create an API token for a user (needs `api_tokens:manage`). The response shows the secret once.
@@ -200,14 +199,16 @@ pub async fn list_user_api_tokens(
 )]
 #[post("/users/{id}/api-tokens")]
 pub async fn create_user_api_token(
+    state: web::Data<AppState>,
     auth: Authenticated,
     origin: RequestOrigin,
     path: web::Path<Uuid>,
     body: web::Json<CreateApiTokenRequest>,
 ) -> ApiResult<HttpResponse> {
     create(
+        state,
         auth,
-        Owner::User(path.into_inner()),
+        Some(path.into_inner()),
         body.into_inner(),
         origin.0,
     )
@@ -222,10 +223,11 @@ pub async fn create_user_api_token(
 )]
 #[delete("/users/{id}/api-tokens/{token_id}")]
 pub async fn revoke_user_api_token(
+    state: web::Data<AppState>,
     auth: Authenticated,
     origin: RequestOrigin,
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     let (owner, id) = path.into_inner();
-    revoke(auth, Owner::User(owner), id, origin.0).await
+    revoke(state, auth, Some(owner), id, origin.0).await
 }

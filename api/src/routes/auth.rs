@@ -45,11 +45,7 @@ pub async fn login(
     body: web::Json<LoginRequest>,
 ) -> ApiResult<web::Json<TokenResponse>> {
     let LoginRequest { login, password } = body.into_inner();
-    let services = state.services.clone();
-    let signed_in = state
-        .hashing
-        .run(move || services.login(&login, &password, &origin.0))
-        .await?;
+    let signed_in = state.services.login(login, password, origin.0).await?;
     let access_token = state.tokens.issue(signed_in.account.id)?;
     Ok(web::Json(TokenResponse {
         access_token,

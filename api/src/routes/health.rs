@@ -26,7 +26,6 @@ pub async fn healthz() -> web::Json<Health> {
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<web::Json<Health>> {
-    let services = state.services.clone();
-    state.database.run(move || services.ping()).await?;
+    state.services.ping().await?;
     Ok(web::Json(Health { status: "ready" }))
 }

@@ -4,7 +4,7 @@ use actix_web::{get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{auth::Authenticated, error::ApiResult};
+use crate::{app::AppState, auth::Authenticated, error::ApiResult};
 
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"name": "production_manager", "description": "Runs the line", "permissions": ["users:read"], "seats": 5, "builtin": false, "exclusive": false}))]
@@ -28,10 +28,11 @@ pub struct RoleList {
 /// The role catalog: built-ins, then roles from configuration.
 #[utoipa::path(tag = "roles", operation_id = "list_roles", security(("bearer" = [])), responses((status = 200, description = "The catalog.", body = RoleList)))]
 #[get("/roles")]
-pub async fn list_roles(auth: Authenticated) -> ApiResult<web::Json<RoleList>> {
-    let roles = auth
-        .run(|services, _caller| Ok(services.catalog().roles().to_vec()))
-        .await?;
+pub async fn list_roles(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+) -> ApiResult<web::Json<RoleList>> {
+    let roles = state.services.roles(auth.credential()).await?;
     let items = roles
         .into_iter()
         .map(|r| RoleResponse {

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
+    app::AppState,
     auth::{Authorized, ReadSettings, RequestOrigin, WriteSettings},
     error::ApiResult,
 };
@@ -69,11 +70,10 @@ pub struct UpdateSettingsRequest {
 )]
 #[get("/settings")]
 pub async fn get_settings(
+    state: web::Data<AppState>,
     auth: Authorized<ReadSettings>,
 ) -> ApiResult<web::Json<SettingsResponse>> {
-    let settings = auth
-        .run(move |services, caller| services.settings(&caller))
-        .await?;
+    let settings = state.services.settings(auth.credential()).await?;
     Ok(web::Json(settings.into()))
 }
 
@@ -90,6 +90,7 @@ pub async fn get_settings(
 )]
 #[patch("/settings")]
 pub async fn update_settings(
+    state: web::Data<AppState>,
     auth: Authorized<WriteSettings>,
     origin: RequestOrigin,
     body: web::Json<UpdateSettingsRequest>,
@@ -104,8 +105,9 @@ pub async fn update_settings(
             min_length: p.min_length,
         }),
     };
-    let settings = auth
-        .run(move |services, caller| services.update_settings(&caller, patch, &origin.0))
+    let settings = state
+        .services
+        .update_settings(auth.credential(), patch, origin.0)
         .await?;
     Ok(web::Json(settings.into()))
 }

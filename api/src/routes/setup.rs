@@ -32,8 +32,7 @@ pub struct SetupRequest {
 #[utoipa::path(tag = "setup", operation_id = "get_setup", security(()), responses((status = 200, description = "Setup state.", body = SetupStatus)))]
 #[get("/setup")]
 pub async fn get_setup(state: web::Data<AppState>) -> ApiResult<web::Json<SetupStatus>> {
-    let services = state.services.clone();
-    let needs_setup = state.database.run(move || services.needs_setup()).await?;
+    let needs_setup = state.services.needs_setup().await?;
     Ok(web::Json(SetupStatus { needs_setup }))
 }
 
@@ -65,10 +64,6 @@ pub async fn run_setup(
         password: b.password,
         locale: b.locale,
     };
-    let services = state.services.clone();
-    let account = state
-        .hashing
-        .run(move || services.setup(input, &origin.0))
-        .await?;
+    let account = state.services.setup(input, origin.0).await?;
     Ok(account_response(StatusCode::CREATED, &account))
 }

@@ -7,8 +7,7 @@ use domain::{
     account::{Account, Status},
     filter::Filter,
     paging::{Position, Sort, SortField, UserQuery, DEFAULT_LIMIT, MAX_LIMIT},
-    policy::Caller,
-    services::{AccountPatch, DeleteOutcome, NewAccount, Services},
+    services::{AccountPatch, DeleteOutcome, NewAccount},
     values::fold,
 };
 use serde::{Deserialize, Serialize};
@@ -17,6 +16,7 @@ use uuid::Uuid;
 
 use super::account_json;
 use crate::{
+    app::AppState,
     auth::{Authenticated, Authorized, ReadUsers, RequestOrigin, WriteUsers},
     error::{ApiError, ApiResult, ErrorCode},
     timestamp,
@@ -202,6 +202,49 @@ pub struct UpdateUserRequest {
     pub email_notifications: Option<bool>,
 }
 
+impl From<CreateUserRequest> for NewAccount {
+    fn from(b: CreateUserRequest) -> Self {
+        Self {
+            username: b.username,
+            email: b.email,
+            first_name: b.first_name,
+            last_name: b.last_name,
+            password: b.password,
+            origin: b.origin,
+            location: b.location,
+            erp_id: b.erp_id,
+            external_key: b.external_key,
+            locale: b.locale,
+            roles: b.roles,
+            active: b.active,
+            mfa_required: b.mfa_required,
+            expires_at: b.expires_at,
+            email_notifications: b.email_notifications,
+        }
+    }
+}
+
+impl From<UpdateUserRequest> for AccountPatch {
+    fn from(b: UpdateUserRequest) -> Self {
+        Self {
+            username: b.username,
+            email: b.email,
+            first_name: b.first_name,
+            last_name: b.last_name,
+            origin: b.origin,
+            location: b.location,
+            erp_id: b.erp_id,
+            external_key: b.external_key,
+            locale: b.locale,
+            roles: b.roles,
+            active: b.active,
+            mfa_required: b.mfa_required,
+            expires_at: b.expires_at,
+            email_notifications: b.email_notifications,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
@@ -341,13 +384,15 @@ fn if_match(req: &HttpRequest) -> ApiResult<Option<i64>> {
 )]
 #[get("/users")]
 pub async fn list_users(
+    state: web::Data<AppState>,
     auth: Authorized<ReadUsers>,
     params: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
     let query = parse_list(params.into_inner())?;
     let sort = query.sort;
-    let (accounts, more) = auth
-        .run(move |services, caller| services.list_accounts(&caller, &query))
+    let (accounts, more) = state
+        .services
+        .list_accounts(auth.credential(), query)
         .await?;
     let next_cursor = if more {
         accounts.last().map(|a| encode_cursor(sort, a))
@@ -380,37 +425,15 @@ pub async fn list_users(
 )]
 #[post("/users")]
 pub async fn create_user(
+    state: web::Data<AppState>,
     auth: Authorized<WriteUsers>,
     origin: RequestOrigin,
     body: web::Json<CreateUserRequest>,
 ) -> ApiResult<HttpResponse> {
-    let b = body.into_inner();
-    let input = NewAccount {
-        username: b.username,
-        email: b.email,
-        first_name: b.first_name,
-        last_name: b.last_name,
-        password: b.password,
-        origin: b.origin,
-        location: b.location,
-        erp_id: b.erp_id,
-        external_key: b.external_key,
-        locale: b.locale,
-        roles: b.roles,
-        active: b.active,
-        mfa_required: b.mfa_required,
-        expires_at: b.expires_at,
-        email_notifications: b.email_notifications,
-    };
-    let hashes = input.password.is_some();
-    let work = move |services: &Services, caller: Caller| {
-        services.create_account(&caller, input, &origin.0)
-    };
-    let account = if hashes {
-        auth.run_hashing(work).await?
-    } else {
-        auth.run(work).await?
-    };
+    let account = state
+        .services
+        .create_account(auth.credential(), body.into_inner().into(), origin.0)
+        .await?;
     Ok(account_response(
         actix_web::http::StatusCode::CREATED,
         &account,
@@ -427,8 +450,15 @@ pub async fn create_user(
     )
 )]
 #[get("/users/{id}")]
-pub async fn get_user(auth: Authenticated, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    let account = auth.read_account(id.into_inner()).await?;
+pub async fn get_user(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let account = state
+        .services
+        .get_account(auth.credential(), id.into_inner())
+        .await?;
     Ok(account_response(actix_web::http::StatusCode::OK, &account))
 }
 
@@ -453,6 +483,7 @@ pub async fn get_user(auth: Authenticated, id: web::Path<Uuid>) -> ApiResult<Htt
 )]
 #[patch("/users/{id}")]
 pub async fn update_user(
+    state: web::Data<AppState>,
     auth: Authorized<WriteUsers>,
     origin: RequestOrigin,
     req: HttpRequest,
@@ -460,28 +491,15 @@ pub async fn update_user(
     body: web::Json<UpdateUserRequest>,
 ) -> ApiResult<HttpResponse> {
     let expected = if_match(&req)?;
-    let b = body.into_inner();
-    let patch = AccountPatch {
-        username: b.username,
-        email: b.email,
-        first_name: b.first_name,
-        last_name: b.last_name,
-        origin: b.origin,
-        location: b.location,
-        erp_id: b.erp_id,
-        external_key: b.external_key,
-        locale: b.locale,
-        roles: b.roles,
-        active: b.active,
-        mfa_required: b.mfa_required,
-        expires_at: b.expires_at,
-        email_notifications: b.email_notifications,
-    };
-    let id = id.into_inner();
-    let account = auth
-        .run(move |services, caller| {
-            services.update_account(&caller, id, patch, expected, &origin.0)
-        })
+    let account = state
+        .services
+        .update_account(
+            auth.credential(),
+            id.into_inner(),
+            body.into_inner().into(),
+            expected,
+            origin.0,
+        )
         .await?;
     Ok(account_response(actix_web::http::StatusCode::OK, &account))
 }
@@ -507,13 +525,14 @@ pub struct DeleteResult {
 )]
 #[delete("/users/{id}")]
 pub async fn delete_user(
+    state: web::Data<AppState>,
     auth: Authorized<WriteUsers>,
     origin: RequestOrigin,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
-    let outcome = auth
-        .run(move |services, caller| services.delete_account(&caller, id, &origin.0))
+    let outcome = state
+        .services
+        .delete_account(auth.credential(), id.into_inner(), origin.0)
         .await?;
     Ok(match outcome {
         DeleteOutcome::Deleted => HttpResponse::NoContent().finish(),

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::{fields, Services};
+use super::{fields, Credential, Services};
 use crate::{
     account::Account,
     audit::{action, changed_fields, Actor, AuditEvent, Origin},
@@ -86,36 +86,58 @@ impl Services {
     }
 
     /// One page of accounts and whether another follows.
-    pub fn list_accounts(
+    pub async fn list_accounts(
         &self,
-        caller: &Caller,
-        query: &UserQuery,
+        credential: Credential,
+        query: UserQuery,
     ) -> Result<(Vec<Account>, bool)> {
-        caller.require(&self.catalog, Permission::UsersRead)?;
-        let mut rows = self
-            .store
-            .read(|tx| tx.list_accounts(query, crate::now()))?;
-        let more = rows.len() > query.limit as usize;
-        rows.truncate(query.limit as usize);
-        Ok((rows, more))
+        self.database(move |s| {
+            let caller = s.authenticate(&credential)?;
+            caller.require(&s.catalog, Permission::UsersRead)?;
+            let mut rows = s.store.read(|tx| tx.list_accounts(&query, crate::now()))?;
+            let more = rows.len() > query.limit as usize;
+            rows.truncate(query.limit as usize);
+            Ok((rows, more))
+        })
+        .await
     }
 
-    pub fn create_account(
+    /// Creates an account. With a pre-assigned password, in three steps (the check, the hash on
+    /// the hashing threads, the insert); without one, in one.
+    pub async fn create_account(
         &self,
-        caller: &Caller,
+        credential: Credential,
         input: NewAccount,
-        origin: &Origin,
+        origin: Origin,
     ) -> Result<Account> {
-        caller.require(&self.catalog, Permission::UsersWrite)?;
-        let settings = self.store.read(|tx| tx.load_settings())?;
-        let (mut account, password) = self.parse_new(input, &settings, "manual")?;
-        policy::check_initial_roles(caller, &account.roles)?;
-        account.created_by = Some(caller.id);
-        account.updated_by = Some(caller.id);
-        if let Some(password) = password {
-            account.password_hash = Some(self.hasher.hash(&password)?);
-            account.activated_at = Some(account.created_at);
-        }
+        let first = origin.clone();
+        let checked = self
+            .database(move |s| {
+                let caller = s.authenticate(&credential)?;
+                caller.require(&s.catalog, Permission::UsersWrite)?;
+                let settings = s.store.read(|tx| tx.load_settings())?;
+                let (mut account, password) = s.parse_new(input, &settings, "manual")?;
+                policy::check_initial_roles(&caller, &account.roles)?;
+                account.created_by = Some(caller.id);
+                account.updated_by = Some(caller.id);
+                match password {
+                    Some(password) => Ok(Err((caller, account, password))),
+                    None => s.insert_new(&caller, account, &first).map(Ok),
+                }
+            })
+            .await?;
+        let (caller, mut account, password) = match checked {
+            Ok(created) => return Ok(created),
+            Err(to_hash) => to_hash,
+        };
+        account.password_hash = Some(self.hashing(move |h| h.hash(&password)).await?);
+        account.activated_at = Some(account.created_at);
+        self.database(move |s| s.insert_new(&caller, account, &origin))
+            .await
+    }
+
+    /// Inserts a checked new account and records its creation.
+    fn insert_new(&self, caller: &Caller, account: Account, origin: &Origin) -> Result<Account> {
         let event = AuditEvent::new(Actor::caller(caller), action::USER_CREATED, origin)
             .on_account(&account)
             .details(snapshot(&account));
@@ -126,7 +148,22 @@ impl Services {
         })
     }
 
-    pub fn update_account(
+    pub async fn update_account(
+        &self,
+        credential: Credential,
+        id: Uuid,
+        patch: AccountPatch,
+        if_match: Option<i64>,
+        origin: Origin,
+    ) -> Result<Account> {
+        self.database(move |s| {
+            let caller = s.authenticate(&credential)?;
+            s.change_account(&caller, id, patch, if_match, &origin)
+        })
+        .await
+    }
+
+    fn change_account(
         &self,
         caller: &Caller,
         id: Uuid,
@@ -181,12 +218,20 @@ impl Services {
     }
 
     /// Removes an account, or deactivates it when it has authored changes (SPEC §1).
-    pub fn delete_account(
+    pub async fn delete_account(
         &self,
-        caller: &Caller,
+        credential: Credential,
         id: Uuid,
-        origin: &Origin,
+        origin: Origin,
     ) -> Result<DeleteOutcome> {
+        self.database(move |s| {
+            let caller = s.authenticate(&credential)?;
+            s.remove_account(&caller, id, &origin)
+        })
+        .await
+    }
+
+    fn remove_account(&self, caller: &Caller, id: Uuid, origin: &Origin) -> Result<DeleteOutcome> {
         caller.require(&self.catalog, Permission::UsersWrite)?;
         if caller.is(id) {
             return Err(Error::SelfDelete);

@@ -13,6 +13,7 @@ use crate::{
     password::Password,
     policy::Caller,
     ports::{CallerLookup, CredentialKey},
+    roles::Permission,
     values::fold,
     Error, Result,
 };
@@ -27,31 +28,69 @@ pub struct Authenticated {
 }
 
 /// A request's credential whose form (and, for an access token, signature and times) checked
-/// out; the database has not been asked yet.
+/// out, and the permission its route requires; the database has not been asked yet. Use cases
+/// authenticate it in their first database step.
 #[derive(Debug, Clone)]
-pub enum Credential {
+pub struct Credential {
+    kind: Kind,
+    required: Option<Permission>,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
     /// A valid access token's subject.
     Access(Uuid),
     ApiToken(ApiTokenSecret),
 }
 
+impl Credential {
+    /// A valid access token naming account `id`.
+    pub fn access(id: Uuid) -> Self {
+        Self {
+            kind: Kind::Access(id),
+            required: None,
+        }
+    }
+
+    pub fn api_token(secret: ApiTokenSecret) -> Self {
+        Self {
+            kind: Kind::ApiToken(secret),
+            required: None,
+        }
+    }
+
+    /// The same credential, admitted only if its holder has `permission` (a route's requirement).
+    pub fn requiring(self, permission: Permission) -> Self {
+        Self {
+            required: Some(permission),
+            ..self
+        }
+    }
+}
+
 impl Services {
-    /// Checks a login (username or email) and password. Unknown logins still spend one hash
-    /// verification, so response time does not reveal which accounts exist.
-    pub fn login(&self, login: &str, password: &str, origin: &Origin) -> Result<Authenticated> {
+    /// Checks a login (username or email) and password, in three steps: the account is read, the
+    /// password verified on the hashing threads, and the outcome recorded. Unknown logins still
+    /// spend one hash verification, so response time does not reveal which accounts exist.
+    pub async fn login(
+        &self,
+        login: String,
+        password: String,
+        origin: Origin,
+    ) -> Result<Authenticated> {
         let key = fold(login.trim());
         let found = if key.is_empty() {
             None
         } else {
-            self.store.read(|tx| tx.find_account_by_login(&key))?
+            self.database(move |s| s.store.read(|tx| tx.find_account_by_login(&key)))
+                .await?
         };
-        let offered = Password::offered(password);
-        let verified = match &offered {
-            Ok(p) => self
-                .hasher
-                .verify(p, found.as_ref().and_then(|a| a.password_hash.as_ref())),
-            Err(_) => false,
-        };
+        let hash = found.as_ref().and_then(|a| a.password_hash.clone());
+        let verified = self
+            .hashing(move |hasher| {
+                Ok(Password::offered(&password).is_ok_and(|p| hasher.verify(&p, hash.as_ref())))
+            })
+            .await?;
         let now = crate::now();
         let failure = match &found {
             None => Some("unknown_login"),
@@ -63,44 +102,57 @@ impl Services {
             Some(_) => None,
         };
         match (failure, found) {
-            (None, Some(account)) => self.store.write(|tx| {
-                tx.touch_last_active(account.id, now)?;
+            (None, Some(account)) => {
                 let event =
-                    AuditEvent::new(Actor::account(&account), action::LOGIN_SUCCEEDED, origin)
+                    AuditEvent::new(Actor::account(&account), action::LOGIN_SUCCEEDED, &origin)
                         .on_account(&account);
-                tx.effects().audit(event);
-                Ok(Authenticated {
-                    account: account.clone(),
+                let id = account.id;
+                self.database(move |s| {
+                    s.store.write(|tx| {
+                        tx.touch_last_active(id, now)?;
+                        tx.effects().audit(event.clone());
+                        Ok(())
+                    })
                 })
-            }),
+                .await?;
+                Ok(Authenticated { account })
+            }
             (reason, found) => {
                 let reason = reason.unwrap_or("unknown_login");
-                let mut event = AuditEvent::new(Actor::anonymous(), action::LOGIN_FAILED, origin)
+                let mut event = AuditEvent::new(Actor::anonymous(), action::LOGIN_FAILED, &origin)
                     .details(json!({"reason": reason, "login": login.chars().take(254).collect::<String>()}));
                 if let Some(account) = &found {
                     event = event.on_account(account);
                 }
-                self.store.write(|tx| {
-                    tx.effects().audit(event.clone());
-                    Ok(())
-                })?;
+                self.database(move |s| {
+                    s.store.write(|tx| {
+                        tx.effects().audit(event.clone());
+                        Ok(())
+                    })
+                })
+                .await?;
                 Err(Error::InvalidCredentials)
             }
         }
     }
 
     /// The caller behind `credential`, with its current roles; `Unauthenticated` when the
-    /// credential is unknown or expired, or its account is gone, inactive, locked or expired.
-    pub fn authenticate(&self, credential: &Credential) -> Result<Caller> {
+    /// credential is unknown or expired, or its account is gone, inactive, locked or expired;
+    /// `Forbidden` when it lacks the permission the credential's route requires. For a database
+    /// step.
+    pub(crate) fn authenticate(&self, credential: &Credential) -> Result<Caller> {
         self.look_up(credential, None).map(|(caller, _)| caller)
     }
 
     /// Reads account `id` for the caller behind `credential`: the caller and the account in one
     /// statement, the caller admitted as by [`Services::authenticate`] (an unusable credential is
     /// refused before anything about `id` is said), then the read rule (`reveal_account`).
-    pub fn read_account_as(&self, credential: &Credential, id: Uuid) -> Result<Account> {
-        let (caller, found) = self.look_up(credential, Some(id))?;
-        self.reveal_account(&caller, id, found)
+    pub async fn get_account(&self, credential: Credential, id: Uuid) -> Result<Account> {
+        self.database(move |s| {
+            let (caller, found) = s.look_up(&credential, Some(id))?;
+            s.reveal_account(&caller, id, found)
+        })
+        .await
     }
 
     fn look_up(
@@ -109,9 +161,9 @@ impl Services {
         target: Option<Uuid>,
     ) -> Result<(Caller, Option<Account>)> {
         let hash;
-        let key = match credential {
-            Credential::Access(id) => CredentialKey::Account(*id),
-            Credential::ApiToken(secret) => {
+        let key = match &credential.kind {
+            Kind::Access(id) => CredentialKey::Account(*id),
+            Kind::ApiToken(secret) => {
                 hash = secret.hash();
                 CredentialKey::ApiToken(&hash)
             }
@@ -129,6 +181,9 @@ impl Services {
         let caller = caller.admit(now).ok_or(Error::Unauthenticated)?;
         if let Some(token) = api_token.filter(|t| stale(t.last_used_at, now)) {
             self.store.write(|tx| tx.touch_api_token(token.id, now))?;
+        }
+        if let Some(permission) = credential.required {
+            caller.require(&self.catalog, permission)?;
         }
         Ok((caller, target))
     }

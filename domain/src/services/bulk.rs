@@ -13,7 +13,18 @@ impl Services {
     /// Validates every input (the first invalid row fails the whole batch, naming the row),
     /// then inserts all of them, with their audit events, in one transaction. Accounts created
     /// this way have no password (they are `invited`); uniqueness is decided by the database.
-    pub fn bulk_create_accounts(
+    pub async fn bulk_create_accounts(
+        &self,
+        actor: Actor,
+        inputs: Vec<NewAccount>,
+        channel: &'static str,
+        origin: Origin,
+    ) -> Result<Vec<Account>> {
+        self.database(move |s| s.insert_many(actor, inputs, channel, &origin))
+            .await
+    }
+
+    fn insert_many(
         &self,
         actor: Actor,
         inputs: Vec<NewAccount>,

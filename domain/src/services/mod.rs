@@ -1,5 +1,8 @@
 //! Use cases, written against the storage ports. Each public method is one request's worth of
-//! work: checks, then one write transaction that also appends the audit event.
+//! work. They are `async` because their steps run on the [`Runtime`]'s threads: a database step
+//! ([`Services::database`]) on the database threads, over one connection, in one or a few short
+//! transactions; a password's hashing ([`Services::hashing`]) on the hashing threads. A use case
+//! that hashes says so in its own body; nobody else chooses for it.
 
 mod accounts;
 mod auth;
@@ -9,21 +12,25 @@ mod settings;
 mod setup;
 mod tokens;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 pub use accounts::{AccountPatch, DeleteOutcome, NewAccount};
 pub use auth::{Authenticated, Credential};
 pub use settings::{PasswordPolicyPatch, SettingsPatch};
 pub use setup::SetupInput;
 
-use crate::{password::PasswordHasher, ports::Store, roles::RoleCatalog};
+use crate::{
+    password::PasswordHasher, ports::Store, roles::RoleCatalog, runtime::Runtime, Error, Result,
+};
 
-/// The services and what they stand on: a store, the role catalog and a password hasher.
+/// The services and what they stand on: a store, the role catalog, a password hasher and the
+/// runtime their steps run on.
 #[derive(Clone)]
 pub struct Services {
     store: Arc<dyn Store>,
     catalog: Arc<RoleCatalog>,
     hasher: Arc<dyn PasswordHasher>,
+    runtime: Arc<dyn Runtime>,
 }
 
 impl Services {
@@ -31,11 +38,13 @@ impl Services {
         store: Arc<dyn Store>,
         catalog: Arc<RoleCatalog>,
         hasher: Arc<dyn PasswordHasher>,
+        runtime: Arc<dyn Runtime>,
     ) -> Self {
         Self {
             store,
             catalog,
             hasher,
+            runtime,
         }
     }
 
@@ -43,16 +52,66 @@ impl Services {
         &self.catalog
     }
 
-    /// These services over one [`Store::session`], for one request's work.
-    pub fn session(&self) -> crate::Result<Self> {
-        Ok(Self {
-            store: Arc::from(self.store.session()?),
-            ..self.clone()
-        })
+    /// Whether the database answers (`/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        self.database(|s| s.store.ping()).await
     }
 
-    /// Whether the database answers (`/readyz`).
-    pub fn ping(&self) -> crate::Result<()> {
-        self.store.ping()
+    /// Runs `work` on the database threads, with these services over one connection (a
+    /// [`Store::session`]) held for the step: the caller's lookup and the work share it.
+    async fn database<T, F>(&self, work: F) -> Result<T>
+    where
+        F: FnOnce(&Services) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let services = self.clone();
+        self.run(
+            |runtime, job| runtime.database(job),
+            move || {
+                let session = Services {
+                    store: Arc::from(services.store.session()?),
+                    ..services
+                };
+                work(&session)
+            },
+        )
+        .await
+    }
+
+    /// Runs `work` (a password's hashing or verification) on the hashing threads.
+    async fn hashing<T, F>(&self, work: F) -> Result<T>
+    where
+        F: FnOnce(&dyn PasswordHasher) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let hasher = self.hasher.clone();
+        self.run(
+            |runtime, job| runtime.hashing(job),
+            move || work(hasher.as_ref()),
+        )
+        .await
+    }
+
+    async fn run<T, F>(
+        &self,
+        submit: impl FnOnce(&dyn Runtime, crate::runtime::Job) -> crate::runtime::Pending,
+        work: F,
+    ) -> Result<T>
+    where
+        F: FnOnce() -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let answer: Arc<Mutex<Option<Result<T>>>> = Arc::new(Mutex::new(None));
+        let slot = answer.clone();
+        submit(
+            self.runtime.as_ref(),
+            Box::new(move || {
+                let result = work();
+                *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+            }),
+        )
+        .await?;
+        let result = answer.lock().unwrap_or_else(PoisonError::into_inner).take();
+        result.unwrap_or_else(|| Err(Error::Internal("a step ended without an answer".into())))
     }
 }

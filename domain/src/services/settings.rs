@@ -3,12 +3,12 @@
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::Services;
+use super::{Credential, Services};
 use crate::{
     audit::{action, changed_fields, Actor, AuditEvent, Origin},
     password::{LOWEST_MIN_LENGTH, MAX_PASSWORD_CHARS},
     policy::Caller,
-    roles::{Permission, ADMIN},
+    roles::{Permission, Role, ADMIN},
     settings::Settings,
     validate::Checks,
     values::Locale,
@@ -30,12 +30,38 @@ pub struct PasswordPolicyPatch {
 }
 
 impl Services {
-    pub fn settings(&self, caller: &Caller) -> Result<Settings> {
-        caller.require(&self.catalog, Permission::SettingsRead)?;
-        self.store.read(|tx| tx.load_settings())
+    /// The role catalog (SPEC §3), to any authenticated caller.
+    pub async fn roles(&self, credential: Credential) -> Result<Vec<Role>> {
+        self.database(move |s| {
+            s.authenticate(&credential)?;
+            Ok(s.catalog.roles().to_vec())
+        })
+        .await
     }
 
-    pub fn update_settings(
+    pub async fn settings(&self, credential: Credential) -> Result<Settings> {
+        self.database(move |s| {
+            s.authenticate(&credential)?
+                .require(&s.catalog, Permission::SettingsRead)?;
+            s.store.read(|tx| tx.load_settings())
+        })
+        .await
+    }
+
+    pub async fn update_settings(
+        &self,
+        credential: Credential,
+        patch: SettingsPatch,
+        origin: Origin,
+    ) -> Result<Settings> {
+        self.database(move |s| {
+            let caller = s.authenticate(&credential)?;
+            s.change_settings(&caller, patch, &origin)
+        })
+        .await
+    }
+
+    fn change_settings(
         &self,
         caller: &Caller,
         patch: SettingsPatch,

@@ -20,46 +20,56 @@ pub struct SetupInput {
 }
 
 impl Services {
-    pub fn needs_setup(&self) -> Result<bool> {
-        Ok(self.store.read(|tx| tx.count_accounts())? == 0)
+    pub async fn needs_setup(&self) -> Result<bool> {
+        self.database(|s| Ok(s.store.read(|tx| tx.count_accounts())? == 0))
+            .await
     }
 
-    /// Creates the first admin, makes it the primary contact, and closes setup for good.
-    pub fn setup(&self, input: SetupInput, origin: &Origin) -> Result<Account> {
-        let settings = self.store.read(|tx| {
-            if tx.count_accounts()? > 0 {
-                return Err(Error::SetupAlreadyDone);
-            }
-            tx.load_settings()
-        })?;
-        let new = NewAccount {
-            username: input.username,
-            email: input.email,
-            first_name: input.first_name,
-            last_name: input.last_name,
-            password: Some(input.password),
-            locale: input.locale,
-            roles: Some(vec![ADMIN.to_owned()]),
-            ..NewAccount::default()
-        };
-        let (mut account, password) = self.parse_new(new, &settings, "setup")?;
-        let password =
-            password.ok_or_else(|| Error::Internal("setup without a password".into()))?;
-        account.password_hash = Some(self.hasher.hash(&password)?);
+    /// Creates the first admin, makes it the primary contact, and closes setup for good: the
+    /// check, the password's hash (on the hashing threads), then the claim and the insert.
+    pub async fn setup(&self, input: SetupInput, origin: Origin) -> Result<Account> {
+        let (mut account, password) = self
+            .database(move |s| {
+                let settings = s.store.read(|tx| {
+                    if tx.count_accounts()? > 0 {
+                        return Err(Error::SetupAlreadyDone);
+                    }
+                    tx.load_settings()
+                })?;
+                let new = NewAccount {
+                    username: input.username,
+                    email: input.email,
+                    first_name: input.first_name,
+                    last_name: input.last_name,
+                    password: Some(input.password),
+                    locale: input.locale,
+                    roles: Some(vec![ADMIN.to_owned()]),
+                    ..NewAccount::default()
+                };
+                let (account, password) = s.parse_new(new, &settings, "setup")?;
+                let password =
+                    password.ok_or_else(|| Error::Internal("setup without a password".into()))?;
+                Ok((account, password))
+            })
+            .await?;
+        account.password_hash = Some(self.hashing(move |h| h.hash(&password)).await?);
         account.activated_at = Some(account.created_at);
-        self.store.write(|tx| {
-            if !tx.claim_setup()? || tx.count_accounts()? > 0 {
-                return Err(Error::SetupAlreadyDone);
-            }
-            tx.insert_account(&account)?;
-            let mut settings = tx.load_settings()?;
-            settings.primary_contact = Some(account.id);
-            tx.save_settings(&settings)?;
-            tx.effects().audit(
-                AuditEvent::new(Actor::anonymous(), action::SETUP_COMPLETED, origin)
-                    .on_account(&account),
-            );
-            Ok(account.clone())
+        self.database(move |s| {
+            s.store.write(|tx| {
+                if !tx.claim_setup()? || tx.count_accounts()? > 0 {
+                    return Err(Error::SetupAlreadyDone);
+                }
+                tx.insert_account(&account)?;
+                let mut settings = tx.load_settings()?;
+                settings.primary_contact = Some(account.id);
+                tx.save_settings(&settings)?;
+                tx.effects().audit(
+                    AuditEvent::new(Actor::anonymous(), action::SETUP_COMPLETED, &origin)
+                        .on_account(&account),
+                );
+                Ok(account.clone())
+            })
         })
+        .await
     }
 }
