@@ -21,6 +21,7 @@ mod constraints;
 mod error;
 mod health;
 mod models;
+mod refresh;
 mod schema;
 mod session;
 mod stamp;
@@ -231,24 +232,28 @@ impl Database {
         }
     }
 
-    /// Applies pending migrations on a connection of its own (no statement timeout: a migration
-    /// may take long on a large table); on PostgreSQL under an advisory lock.
+    /// Applies pending migrations, then recomputes derived data if its rules changed
+    /// (`refresh`), on a connection of its own (no statement timeout: either may take long on a
+    /// large table); on PostgreSQL under an advisory lock, so replicas do it once.
     pub fn migrate(&self) -> Result<Vec<String>, BringUpError> {
         let unreachable = |e: diesel::r2d2::Error| BringUpError::Unreachable(e.to_string());
         let fatal = |e: String| BringUpError::Fatal(format!("migrating the database: {e}"));
-        let applied = match self.manager.open_for_migrations().map_err(unreachable)? {
-            DbConn::Sqlite(mut c) => run(&mut c, SQLITE_MIGRATIONS).map_err(fatal)?,
-            DbConn::Pg(mut c) => {
-                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
-                    .execute(&mut c)
-                    .map_err(|e| BringUpError::Unreachable(e.to_string()))?;
-                let result = run(&mut c, POSTGRES_MIGRATIONS);
-                let _ = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
-                    .execute(&mut c);
-                result.map_err(fatal)?
-            }
-        };
-        Ok(applied)
+        let mut conn = self.manager.open_for_migrations().map_err(unreachable)?;
+        if let DbConn::Pg(c) = &mut conn {
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+                .execute(c)
+                .map_err(|e| BringUpError::Unreachable(e.to_string()))?;
+        }
+        let result = match &mut conn {
+            DbConn::Sqlite(c) => run(c, SQLITE_MIGRATIONS),
+            DbConn::Pg(c) => run(c, POSTGRES_MIGRATIONS),
+        }
+        .and_then(|applied| refresh::refresh_if_needed(&mut conn).map(|_| applied));
+        if let DbConn::Pg(c) = &mut conn {
+            let _ = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+                .execute(c);
+        }
+        result.map_err(fatal)
     }
 
     /// The unique indexes and foreign keys of the migrated schema that the backend's constraint

@@ -116,6 +116,9 @@ pub(crate) struct UserRow {
     pub email_key: String,
     pub first_name_key: String,
     pub last_name_key: String,
+    /// The UTS #39 skeleton of the username's key, unique (SPEC §1). `None` only for an account
+    /// made before the column existed whose skeleton another account already has.
+    pub username_skeleton: Option<String>,
 }
 
 impl UserRow {
@@ -157,6 +160,7 @@ impl UserRow {
             email_key: a.email.key(),
             first_name_key: a.first_name.key(),
             last_name_key: a.last_name.key(),
+            username_skeleton: Some(a.username.skeleton()),
         }
     }
 }

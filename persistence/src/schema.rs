@@ -31,6 +31,7 @@ diesel::table! {
         locked_at -> Nullable<Timestamp>,
         version -> BigInt,
         roles -> Text,
+        username_skeleton -> Nullable<Text>,
     }
 }
 

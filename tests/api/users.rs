@@ -10,8 +10,8 @@ both! {
         let body = json!({"email": " Ana.Lima@Example.org ", "first_name": " Ana ", "last_name": "Lima", "location": "Porto", "locale": "pt-br"});
         let created = app.post("/api/v1/users", &admin, body).await;
         created.ok(201);
-        assert_eq!(created.body["username"], "Ana.Lima@Example.org", "username defaults to the email");
-        assert_eq!(created.body["email"], "Ana.Lima@Example.org");
+        assert_eq!(created.body["email"], "Ana.Lima@example.org", "trimmed, the domain lower-cased");
+        assert_eq!(created.body["username"], "Ana.Lima@example.org", "username defaults to the email");
         assert_eq!(created.body["first_name"], "Ana");
         assert_eq!(created.body["locale"], "pt-BR");
         assert_eq!(created.body["roles"], json!(["user"]), "the default role");
@@ -256,5 +256,47 @@ both! {
         app.patch(&format!("/api/v1/users/{id}"), &admin, json!({"active": true})).await.ok(200);
         app.get(&format!("/api/v1/users/{id}"), &api_token).await.problem(401, "unauthenticated");
         app.login("mgr", PASSWORD).await.ok(200);
+    }
+}
+
+both! {
+    async fn names_and_emails_a_person_would_confuse_collide(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        // Cyrillic а, fullwidth, mathematical bold, the roman numeral ⅰ, a dotted capital İ.
+        for (i, twin) in ["аdmin", "ａｄｍｉｎ", "𝐚𝐝𝐦𝐢𝐧", "admⅰn", "ADMİN"].iter().enumerate() {
+            let body = json!({"username": twin, "email": format!("twin{i}@example.org"), "first_name": "T", "last_name": "T"});
+            app.post("/api/v1/users", &admin, body).await.problem(409, "username_taken");
+        }
+        let nfc = json!({"username": "rene1", "email": "ren\u{e9}@example.com", "first_name": "R", "last_name": "R"});
+        let created = app.post("/api/v1/users", &admin, nfc).await;
+        created.ok(201);
+        assert_eq!(created.body["email"], "ren\u{e9}@example.com");
+        for (i, spelling) in ["rene\u{301}@example.com", "RENÉ@EXAMPLE.COM", "rené@ＥＸＡＭＰＬＥ.com"].iter().enumerate() {
+            let body = json!({"username": format!("rene{}", i + 2), "email": spelling, "first_name": "R", "last_name": "R"});
+            app.post("/api/v1/users", &admin, body).await.problem(409, "email_taken");
+        }
+        // An internationalised domain, in Unicode or in its ASCII (punycode) form, is one domain.
+        let idn = app.post("/api/v1/users", &admin, json!({"username": "ana.b", "email": "ana@BÜCHER.de", "first_name": "A", "last_name": "B"})).await;
+        idn.ok(201);
+        assert_eq!(idn.body["email"], "ana@bücher.de");
+        app.post("/api/v1/users", &admin, json!({"username": "ana.c", "email": "ana@xn--bcher-kva.de", "first_name": "A", "last_name": "C"})).await.problem(409, "email_taken");
+        // Sign-in folds the same way.
+        app.login("ＡＤＭＩＮ", crate::helpers::PASSWORD).await.ok(200);
+        let list = app.get("/api/v1/users?limit=200", &admin).await;
+        assert_eq!(list.body["items"].as_array().expect("items").len(), 3, "no look-alike was written");
+    }
+
+    async fn racing_look_alike_usernames_give_one_account(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let spellings = ["paypal", "pаypal", "ＰＡＹＰＡＬ", "𝐩𝐚𝐲𝐩𝐚𝐥", "pаураl", "PAYPAL"];
+        let replies = futures_util::future::join_all(spellings.iter().enumerate().map(|(i, name)| {
+            let body = json!({"username": name, "email": format!("p{i}@example.org"), "first_name": "P", "last_name": "P"});
+            app.post("/api/v1/users", &admin, body)
+        }))
+        .await;
+        assert_eq!(replies.iter().filter(|r| r.status == 201).count(), 1, "{replies:?}");
+        for r in replies.iter().filter(|r| r.status != 201) {
+            r.problem(409, "username_taken");
+        }
     }
 }

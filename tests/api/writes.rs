@@ -77,3 +77,36 @@ both! {
         assert_eq!(rows(app), before, "nothing was written");
     }
 }
+
+both! {
+    async fn derived_data_is_recomputed_at_start_when_its_rules_change(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let zoe = app.user(&admin, "zoe", &["user"]).await;
+        let pay = app.user(&admin, "pay", &["user"]).await;
+        // As an older Roster left it: no skeletons, a key folded by the old rule (lower-casing
+        // only, which kept the fullwidth `Ｚ`), and a username a person would confuse with
+        // another's (Cyrillic а), which the old rules let in.
+        use crate::database::execute;
+        execute(app, "UPDATE users SET username_skeleton = NULL");
+        execute(app, &format!("UPDATE users SET first_name = 'Ｚoë', first_name_key = 'ｚoë' WHERE id = '{zoe}'"));
+        execute(app, &format!("UPDATE users SET username = 'pаy', username_key = 'pаy' WHERE id = '{pay}'"));
+        execute(app, "UPDATE user_prefixes SET username_key = 'pаy' WHERE username_key = 'pay'");
+        execute(app, "DELETE FROM instance_state WHERE name = 'derived_version'");
+        let again = json!({"username": "pay", "email": "pay.again@example.org", "first_name": "P", "last_name": "P"});
+        app.post("/api/v1/users", &admin, again).await.ok(201);
+        execute(app, "UPDATE users SET username_skeleton = NULL");
+        // The next start recomputes it all.
+        let config = app.config.clone();
+        let restarted = TestApp::spawn_with(app.db, move |c| {
+            c.database_url = config.database_url.clone();
+            c.data_dir = config.data_dir.clone();
+        })
+        .await;
+        restarted.check_derived_data();
+        let got = restarted.get(&format!("/api/v1/users/{zoe}"), &admin).await;
+        assert_eq!(got.body["first_name"], "Ｚoë", "stored values are kept as they were");
+        let found = restarted.get("/api/v1/users?q=zo", &admin).await;
+        assert_eq!(found.body["items"][0]["id"], zoe.as_str(), "found by its new key");
+        assert_eq!(count(app, "SELECT count(*) AS n FROM users WHERE username_skeleton IS NULL"), 1, "the confusable pair keeps one without a skeleton");
+    }
+}

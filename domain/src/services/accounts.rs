@@ -268,9 +268,11 @@ impl Services {
     ) -> Result<(Account, Option<Password>)> {
         let mut checks = Checks::default();
         let email = checks.take("email", Email::parse(&input.email));
-        let username_raw = input
-            .username
-            .unwrap_or_else(|| input.email.trim().to_owned());
+        // Defaults to the email as normalised (SPEC §1).
+        let username_raw = input.username.unwrap_or_else(|| match &email {
+            Some(email) => email.as_str().to_owned(),
+            None => input.email.trim().to_owned(),
+        });
         let username = checks.take("username", Username::parse(&username_raw));
         let first_name = checks.take("first_name", PersonName::parse(&input.first_name));
         let last_name = checks.take("last_name", PersonName::parse(&input.last_name));

@@ -1,7 +1,12 @@
+use unicode_normalization::UnicodeNormalization;
+
 use super::{fold, Invalid};
 
-/// An email address: trimmed, at most 254 characters, `local@domain` with a dotted domain
-/// (SPEC §1). Unique case-insensitively through [`Email::key`].
+/// An email address (SPEC §1): trimmed, at most 254 characters, `local@domain`, normalised before
+/// its key is taken: the whole address NFC, the domain mapped by UTS #46 (IDNA: lower-cased,
+/// compatibility forms mapped, `xn--` labels shown in Unicode), so `RENÉ@Example.COM`,
+/// `rene\u{301}@example.com` and `rené@EXAMPLE.com` are one address. Unique case-insensitively
+/// through [`Email::key`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
@@ -9,7 +14,7 @@ impl Email {
     pub const MAX_CHARS: usize = 254;
 
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let s = raw.trim();
+        let s: String = raw.trim().nfc().collect();
         if s.is_empty() {
             return Err(Invalid::new("required", "an email address is required"));
         }
@@ -34,21 +39,33 @@ impl Email {
             && local
                 .chars()
                 .all(|c| !c.is_control() && !c.is_whitespace() && !"@()<>[]\\,;:\"".contains(c));
-        let labels: Vec<&str> = domain.split('.').collect();
+        if !local_ok || domain.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid());
+        }
+        let ascii = idna::domain_to_ascii(domain).map_err(|_| invalid())?;
+        let labels: Vec<&str> = ascii.split('.').collect();
         let domain_ok = labels.len() >= 2
-            && domain.len() <= 253
+            && ascii.len() <= 253
             && labels.iter().all(|l| {
                 !l.is_empty()
                     && l.len() <= 63
                     && !l.starts_with('-')
                     && !l.ends_with('-')
-                    && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             });
-        if local_ok && domain_ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(invalid())
+        if !domain_ok {
+            return Err(invalid());
         }
+        let (shown, mapped) = idna::domain_to_unicode(&ascii);
+        mapped.map_err(|_| invalid())?;
+        let address = format!("{local}@{shown}");
+        if address.chars().count() > Self::MAX_CHARS {
+            return Err(Invalid::new(
+                "too_long",
+                format!("at most {} characters", Self::MAX_CHARS),
+            ));
+        }
+        Ok(Self(address))
     }
 
     pub fn as_str(&self) -> &str {
@@ -69,16 +86,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn trims_and_accepts_ordinary_addresses() {
+    fn trims_normalises_and_accepts_ordinary_addresses() {
         assert_eq!(
             Email::parse("  Ana@Example.org ").unwrap().as_str(),
-            "Ana@Example.org"
+            "Ana@example.org",
+            "the domain is lower-cased, the local part kept"
         );
         assert_eq!(
             Email::parse("Ana@Example.org").unwrap().key(),
             "ana@example.org"
         );
         assert!(Email::parse("first.last+tag@sub.example.co.uk").is_ok());
+    }
+
+    #[test]
+    fn one_address_however_it_is_spelled() {
+        let key = |s: &str| Email::parse(s).unwrap().key();
+        let rene = key("ren\u{e9}@example.com");
+        assert_eq!(key("rene\u{301}@example.com"), rene, "NFD");
+        assert_eq!(key("RENÉ@EXAMPLE.COM"), rene);
+        assert_eq!(key("rené@ＥＸＡＭＰＬＥ.com"), rene, "fullwidth domain");
+        assert_eq!(
+            Email::parse("ana@xn--bcher-kva.de").unwrap().as_str(),
+            "ana@bücher.de"
+        );
+        assert_eq!(key("ana@BÜCHER.de"), key("ana@xn--bcher-kva.de"));
     }
 
     #[test]
@@ -93,6 +125,7 @@ mod tests {
             "a@exa mple.org",
             "a..b@x.org",
             "a@-x.org",
+            "a@x_y.org",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }

@@ -34,7 +34,12 @@ impl Invalid {
     }
 }
 
-/// Case-folded form used for case-insensitive uniqueness and prefix search.
+/// The form in which two texts a person would read as the same word compare equal: compatibility
+/// forms mapped to their plain characters (NFKC: fullwidth `ａ`, mathematical `𝐚`, ligature `ﬁ`),
+/// lower-cased, composed (NFC). The keys of usernames, emails and names, the list's `q` and the
+/// login are all folded so.
 pub fn fold(s: &str) -> String {
-    s.to_lowercase()
+    use unicode_normalization::UnicodeNormalization;
+    let lower = s.nfkc().collect::<String>().to_lowercase();
+    lower.nfc().collect()
 }

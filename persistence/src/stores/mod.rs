@@ -10,7 +10,7 @@ pub(crate) mod effects;
 mod list;
 mod records;
 pub(crate) mod statements;
-mod writer;
+pub(crate) mod writer;
 
 use diesel::result::QueryResult;
 use domain::{effects::Effects, ports::UnitOfWork};

@@ -80,6 +80,25 @@ pub(crate) fn update(conn: &mut DbConn, before: &Account, after: &Account) -> Re
     Ok(())
 }
 
+/// Rewrites the row's derived columns by the current rules, and its search prefixes, which were
+/// stored under `old_key` (see `refresh`). `with_skeleton: false` leaves the skeleton unset (an
+/// older account whose username another account's resembles).
+pub(crate) fn refresh(
+    conn: &mut DbConn,
+    account: &Account,
+    old_key: &str,
+    with_skeleton: bool,
+) -> Result<()> {
+    let mut row = UserRow::from_account(account);
+    if !with_skeleton {
+        row.username_skeleton = None;
+    }
+    on_backend!(conn, c => UpdateUser::new(&row).execute(c)).db()?;
+    on_backend!(conn, c => diesel::delete(user_prefixes::table.filter(user_prefixes::username_key.eq(old_key))).execute(c))
+        .db()?;
+    insert_prefixes(conn, &PrefixRow::of(account))
+}
+
 /// Removes the account; its role rows and tokens go with it (foreign keys), its prefixes here.
 pub(crate) fn delete(conn: &mut DbConn, account: &Account) -> Result<()> {
     on_backend!(conn, c => diesel::delete(users::table.find(account.id.to_string())).execute(c))
