@@ -10,135 +10,97 @@ use domain::{Error, FieldError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// The stable machine codes of Roster's errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    ValidationFailed,
-    MalformedJson,
-    InvalidQuery,
-    InvalidCursor,
-    InvalidIfMatch,
-    UnsupportedMediaType,
-    PayloadTooLarge,
-    NotFound,
-    MethodNotAllowed,
-    Unauthenticated,
-    InvalidCredentials,
-    Forbidden,
-    AdminRoleRequired,
-    OwnRoles,
-    EmailChangeRequiresAdmin,
-    UsernameImmutable,
-    UserNotFound,
-    ApiTokenNotFound,
-    UsernameTaken,
-    EmailTaken,
-    LastAdmin,
-    PrimaryContact,
-    SelfDelete,
-    SetupAlreadyDone,
-    PreconditionFailed,
-    Conflict,
-    DatabaseUnavailable,
-    DatabaseBusy,
-    Overloaded,
-    TooManyRequests,
-    InternalError,
+/// The table of Roster's error codes: one line per code with its status, its title, and what a
+/// client should do about it. The enum, the `ErrorCode` schema, the code table of the OpenAPI
+/// document and the README, and the examples of every error response all come from here.
+macro_rules! error_codes {
+    ($($variant:ident => ($status:ident, $title:literal, $advice:literal),)*) => {
+        /// The stable machine codes of Roster's errors (`code` in every problem document).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $($variant,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// Status and title.
+            pub fn describe(self) -> (StatusCode, &'static str) {
+                match self {
+                    $(ErrorCode::$variant => (StatusCode::$status, $title),)*
+                }
+            }
+
+            /// What a client should do about it.
+            pub fn advice(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $advice,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    ValidationFailed => (UNPROCESSABLE_ENTITY, "The request is not valid", "Show each entry of `errors` beside its field; correct and send again."),
+    MalformedJson => (BAD_REQUEST, "The body is not well-formed JSON", "Fix the client: the body must be one JSON object."),
+    InvalidQuery => (BAD_REQUEST, "A query parameter is not valid", "Fix the parameter named in `detail`."),
+    InvalidCursor => (BAD_REQUEST, "The cursor is not valid for this list", "Start again from the first page: pass only a `next_cursor` from the same list and sort."),
+    InvalidIfMatch => (BAD_REQUEST, "If-Match must be a quoted version, as in the ETag", "Send the `ETag` you read, unchanged (e.g. `\"3\"`)."),
+    UnsupportedMediaType => (UNSUPPORTED_MEDIA_TYPE, "The body must be application/json", "Send `Content-Type: application/json`."),
+    PayloadTooLarge => (PAYLOAD_TOO_LARGE, "The body is too large", "Send less: the limit is in `detail`."),
+    NotFound => (NOT_FOUND, "No such resource", "Check the path; ids are UUIDs."),
+    MethodNotAllowed => (METHOD_NOT_ALLOWED, "This method is not allowed here", "Use one of the methods in the `Allow` header."),
+    Unauthenticated => (UNAUTHORIZED, "Authentication is required", "Sign in again (or use a valid API token) and repeat the request."),
+    InvalidCredentials => (UNAUTHORIZED, "The login or password is wrong", "Ask the person to check their login and password; never say which was wrong."),
+    Forbidden => (FORBIDDEN, "The caller lacks a permission", "Hide or disable the action for this user; an admin can grant a role that has the permission."),
+    AdminRoleRequired => (FORBIDDEN, "Only admins grant or remove the admin role", "Ask an admin to make this change."),
+    OwnRoles => (FORBIDDEN, "Nobody edits their own roles", "Ask another user manager or admin to change this account's roles."),
+    EmailChangeRequiresAdmin => (FORBIDDEN, "Only an admin can change an email address", "Ask an admin to change the email."),
+    UsernameImmutable => (UNPROCESSABLE_ENTITY, "The username cannot be changed", "Leave `username` out of the change (or send its current value)."),
+    UserNotFound => (NOT_FOUND, "No such account", "Refresh the list: the account was deleted or never existed."),
+    ApiTokenNotFound => (NOT_FOUND, "No such API token", "Refresh the list of tokens: it was revoked or never existed."),
+    UsernameTaken => (CONFLICT, "The username is taken", "Ask for another username; a case or look-alike variant of a taken one is taken too."),
+    EmailTaken => (CONFLICT, "The email address is taken", "Ask for another email address, or find the existing account."),
+    LastAdmin => (CONFLICT, "The last active admin must stay an active admin", "Make another account an active admin first."),
+    PrimaryContact => (CONFLICT, "The primary contact cannot be deleted or deactivated", "Make another active account the primary contact (settings) first."),
+    SelfDelete => (CONFLICT, "Nobody deletes their own account", "Ask another admin to delete it."),
+    SetupAlreadyDone => (CONFLICT, "Setup has already been completed", "Sign in instead; the first admin exists."),
+    PreconditionFailed => (PRECONDITION_FAILED, "The resource changed since it was read", "Read it again, show the person what changed, and send the change with the new `ETag`."),
+    Conflict => (CONFLICT, "The change conflicts with data already stored", "Read the resource again; the change clashes with a uniqueness rule of this deployment."),
+    TooManyRequests => (TOO_MANY_REQUESTS, "Too many sign-ins and password changes are waiting; retry shortly", "Wait `Retry-After` seconds, then repeat."),
+    DatabaseUnavailable => (SERVICE_UNAVAILABLE, "The database is unavailable; retry shortly", "Wait `Retry-After` seconds, then repeat; a write may or may not have happened, so read before repeating one."),
+    DatabaseBusy => (SERVICE_UNAVAILABLE, "The database is busy with concurrent changes; retry shortly", "Wait `Retry-After` seconds, then repeat."),
+    Overloaded => (SERVICE_UNAVAILABLE, "Too many requests are waiting for the database; retry shortly", "Wait `Retry-After` seconds, then repeat; slow down if it persists."),
+    InternalError => (INTERNAL_SERVER_ERROR, "Something went wrong on our side", "Report it with the `X-Request-Id` of the response; the cause is in Roster's log."),
 }
 
 impl ErrorCode {
-    /// Status and title, one line per code.
-    pub fn describe(self) -> (StatusCode, &'static str) {
-        use ErrorCode::*;
-        match self {
-            ValidationFailed => (StatusCode::UNPROCESSABLE_ENTITY, "The request is not valid"),
-            MalformedJson => (StatusCode::BAD_REQUEST, "The body is not well-formed JSON"),
-            InvalidQuery => (StatusCode::BAD_REQUEST, "A query parameter is not valid"),
-            InvalidCursor => (
-                StatusCode::BAD_REQUEST,
-                "The cursor is not valid for this list",
-            ),
-            InvalidIfMatch => (
-                StatusCode::BAD_REQUEST,
-                "If-Match must be a quoted version, as in the ETag",
-            ),
-            UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "The body must be application/json",
-            ),
-            PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "The body is too large"),
-            NotFound => (StatusCode::NOT_FOUND, "No such resource"),
-            MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "This method is not allowed here",
-            ),
-            Unauthenticated => (StatusCode::UNAUTHORIZED, "Authentication is required"),
-            InvalidCredentials => (StatusCode::UNAUTHORIZED, "The login or password is wrong"),
-            Forbidden => (StatusCode::FORBIDDEN, "The caller lacks a permission"),
-            AdminRoleRequired => (
-                StatusCode::FORBIDDEN,
-                "Only admins grant or remove the admin role",
-            ),
-            OwnRoles => (StatusCode::FORBIDDEN, "Nobody edits their own roles"),
-            EmailChangeRequiresAdmin => (
-                StatusCode::FORBIDDEN,
-                "Only an admin can change an email address",
-            ),
-            UsernameImmutable => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "The username cannot be changed",
-            ),
-            UserNotFound => (StatusCode::NOT_FOUND, "No such account"),
-            ApiTokenNotFound => (StatusCode::NOT_FOUND, "No such API token"),
-            UsernameTaken => (StatusCode::CONFLICT, "The username is taken"),
-            EmailTaken => (StatusCode::CONFLICT, "The email address is taken"),
-            LastAdmin => (
-                StatusCode::CONFLICT,
-                "The last active admin must stay an active admin",
-            ),
-            PrimaryContact => (
-                StatusCode::CONFLICT,
-                "The primary contact cannot be deleted",
-            ),
-            SelfDelete => (StatusCode::CONFLICT, "Nobody deletes their own account"),
-            SetupAlreadyDone => (StatusCode::CONFLICT, "Setup has already been completed"),
-            PreconditionFailed => (
-                StatusCode::PRECONDITION_FAILED,
-                "The resource changed since it was read",
-            ),
-            Conflict => (
-                StatusCode::CONFLICT,
-                "The change conflicts with data already stored",
-            ),
-            DatabaseUnavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The database is unavailable; retry shortly",
-            ),
-            DatabaseBusy => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The database is busy with concurrent changes; retry shortly",
-            ),
-            Overloaded => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Too many requests are waiting for the database; retry shortly",
-            ),
-            TooManyRequests => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many sign-ins and password changes are waiting; retry shortly",
-            ),
-            InternalError => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong on our side",
-            ),
-        }
-    }
-
     pub fn as_str(self) -> String {
         serde_json::to_value(self)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default()
+    }
+
+    /// The table of every code as Markdown: code, status, meaning, what to do (for the OpenAPI
+    /// document and the README).
+    pub fn markdown_table() -> String {
+        let mut out = String::from(
+            "| code | status | meaning | what the client should do |\n|---|---|---|---|\n",
+        );
+        for code in Self::ALL {
+            let (status, title) = code.describe();
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                code.as_str(),
+                status.as_u16(),
+                title,
+                code.advice()
+            ));
+        }
+        out
     }
 }
 

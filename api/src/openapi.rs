@@ -17,8 +17,8 @@ use crate::error::{ErrorCode, Problem, ProblemFieldError};
         title = "Roster",
         description = "User-account administration: accounts, roles, sign-in, API tokens and an audit trail.\n\n\
             Authenticate with `Authorization: Bearer <token>`, where the token is an access token from \
-            `POST /api/v1/auth/login` or an API token (`rst_…`). Errors are RFC 9457 problem documents \
-            with a stable `code`.",
+            `POST /api/v1/auth/login` or an API token (`rst_…`). Each operation's description says \
+            which permission it needs.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     servers((url = "/", description = "The Roster serving this document")),
@@ -56,12 +56,93 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Gives every 4xx/5xx response of every operation the problem+json body, and adds the
-/// responses any operation can give: 401 where it is secured, 503 everywhere under `/api`.
+/// What every integrator needs once, before any operation: the account's fields and statuses, the
+/// rules of ETags and paging, and the table of error codes (from `ErrorCode`'s own table).
+fn guide() -> String {
+    format!(
+        r#"
+
+## Accounts
+| field | meaning |
+|---|---|
+| `id` | UUID v7, assigned by Roster |
+| `username` | 1–64 letters, digits, `.`, `_`, `-`, `@` (RFC 8265); unique ignoring case and look-alike characters; cannot change once set |
+| `email` | unique ignoring case; stored NFC with the domain lower-cased (IDNA) |
+| `first_name`, `last_name` | 1–75 characters each |
+| `origin`, `location`, `erp_id`, `external_key` | free text (100, 100, 64, 255 characters at most) |
+| `locale` | BCP 47 tag such as `en`, `en-CA` |
+| `roles` | role names from `GET /api/v1/roles`; `guest` stands alone and expires |
+| `active` | the admin's switch: false stops every sign-in and token at once |
+| `mfa_required`, `email_notifications`, `expires_at` | admin switches; after `expires_at` the account cannot sign in |
+| read-only | `status`, `created_at`, `updated_at`, `created_by`, `updated_by`, `activated_at`, `last_active_at` (null: never signed in), `locked_at`, `mfa_enabled`, `version` |
+
+`status` is derived, in this order: `inactive` (`active` is false), `locked`, `expired` (`expires_at`
+passed), `invited` (no password set and never signed in), `active`.
+
+## ETags
+Every account response carries `ETag: "<version>"`. Send it back as `If-Match` with a change: if the
+account changed meanwhile, the change answers 412 `precondition_failed` and nothing is written.
+
+## Paging
+Lists answer `{{"items": […], "next_cursor": "…"}}`. Pass `cursor=<next_cursor>` with the same `sort`
+and filters for the next page; `next_cursor` is null on the last page. `limit` is 1–200 (default 50).
+Every item appears exactly once across pages, even while accounts are added.
+
+## Errors
+Every error is an RFC 9457 problem document (`application/problem+json`) with a stable `code`;
+validation errors list each field in `errors`. A 503 or 429 carries `Retry-After`.
+
+{}"#,
+        ErrorCode::markdown_table()
+    )
+}
+
+/// A problem document answering with `code`, as an example.
+fn problem_example(code: ErrorCode) -> utoipa::openapi::RefOr<utoipa::openapi::example::Example> {
+    let (status, title) = code.describe();
+    let mut value = serde_json::json!({
+        "type": format!("urn:roster:problem:{}", code.as_str()),
+        "title": title,
+        "status": status.as_u16(),
+        "detail": title,
+        "code": code.as_str(),
+    });
+    if code == ErrorCode::ValidationFailed {
+        value["detail"] = "see `errors` for each field".into();
+        value["errors"] = serde_json::json!([{"field": "email", "code": "invalid_email", "message": "not a valid email address (expected name@example.com)"}]);
+    }
+    utoipa::openapi::example::ExampleBuilder::new()
+        .summary(code.advice())
+        .value(Some(value))
+        .build()
+        .into()
+}
+
+/// The error codes a response's description names (`` `username_taken` ``).
+pub fn codes_named(description: &str) -> Vec<ErrorCode> {
+    description
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter_map(|name| ErrorCode::ALL.iter().copied().find(|c| c.as_str() == name))
+        .collect()
+}
+
+/// Gives every 4xx/5xx response of every operation the problem+json body with an example of each
+/// code its description names, adds the responses any operation can give (401 where it is
+/// secured, 503 everywhere under `/api`), and the guide to the document's description.
 pub fn finish(mut api: OpenApi) -> OpenApi {
-    let problem = || {
+    if let Some(description) = &mut api.info.description {
+        description.push_str(&guide());
+    }
+    let problem = |description: &str| {
         ContentBuilder::new()
             .schema(Some(Ref::from_schema_name("Problem")))
+            .examples_from_iter(
+                codes_named(description)
+                    .into_iter()
+                    .map(|code| (code.as_str(), problem_example(code))),
+            )
             .build()
     };
     for (path, item) in api.paths.paths.iter_mut() {
@@ -85,9 +166,9 @@ pub fn finish(mut api: OpenApi) -> OpenApi {
                     .build();
                 responses.insert("401".into(), r.into());
             }
-            if path.starts_with("/api/") && !responses.contains_key("503") {
+            if (path.starts_with("/api/") || path == "/readyz") && !responses.contains_key("503") {
                 let r = ResponseBuilder::new()
-                    .description("`database_unavailable`: retry after `Retry-After` seconds.")
+                    .description("`database_unavailable`, `database_busy`, `overloaded`: retry after `Retry-After` seconds.")
                     .build();
                 responses.insert("503".into(), r.into());
             }
@@ -95,8 +176,8 @@ pub fn finish(mut api: OpenApi) -> OpenApi {
                 let is_error = status.starts_with('4') || status.starts_with('5');
                 if let (true, utoipa::openapi::RefOr::T(r)) = (is_error, response) {
                     r.content.clear();
-                    r.content
-                        .insert("application/problem+json".into(), problem());
+                    let content = problem(&r.description);
+                    r.content.insert("application/problem+json".into(), content);
                 }
             }
         }

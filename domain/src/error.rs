@@ -49,7 +49,7 @@ pub enum Error {
     EmailTaken,
     #[error("the last active admin cannot lose the admin role, be deactivated or be deleted")]
     LastAdmin,
-    #[error("the primary contact cannot be deleted")]
+    #[error("the primary contact cannot be deleted or deactivated; make another active account the primary contact first")]
     PrimaryContact,
     #[error("nobody deletes their own account")]
     SelfDelete,

@@ -51,6 +51,11 @@ fn every_operation_has_an_id_a_summary_documented_errors_and_body_examples() {
         }
     }
     let codes = &doc["components"]["schemas"]["ErrorCode"]["enum"];
+    assert_eq!(
+        codes.as_array().expect("codes").len(),
+        api::error::ErrorCode::ALL.len(),
+        "the schema lists every code"
+    );
     assert!(codes
         .as_array()
         .expect("codes")
@@ -89,4 +94,78 @@ async fn the_served_document_and_swagger_ui_are_available() {
         .await
         .expect("js")
         .contains("/api/v1/openapi.json"));
+}
+
+/// As a frontend developer reads the contract: a summary is plain text (Swagger UI shows it raw), a
+/// description says which permission the operation needs, and every error response names its
+/// codes, each with the response's status, each shown with an example.
+#[test]
+fn every_operation_says_its_permission_and_shows_each_error_code_it_can_answer() {
+    use api::error::ErrorCode;
+    let doc = serde_json::to_value(api::openapi_document()).expect("JSON");
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("item") {
+            let summary = op["summary"].as_str().unwrap_or_default();
+            assert!(
+                !summary.contains('`'),
+                "{method} {path}: the summary {summary:?} shows raw backticks"
+            );
+            let description = op["description"].as_str().unwrap_or_default();
+            assert!(
+                description.contains("**Permission:**"),
+                "{method} {path}: no permission in {description:?}"
+            );
+            for (status, response) in op["responses"].as_object().expect("responses") {
+                if !(status.starts_with('4') || status.starts_with('5')) {
+                    continue;
+                }
+                let text = response["description"].as_str().unwrap_or_default();
+                let codes = api::openapi::codes_named(text);
+                assert!(
+                    !codes.is_empty(),
+                    "{method} {path} {status}: names no code in {text:?}"
+                );
+                let examples = &response["content"]["application/problem+json"]["examples"];
+                for code in codes {
+                    let name = code.as_str();
+                    assert_eq!(
+                        code.describe().0.as_str(),
+                        status,
+                        "{method} {path}: `{name}` under {status}"
+                    );
+                    assert_eq!(
+                        examples[&name]["value"]["code"],
+                        name.as_str(),
+                        "{method} {path} {status}: example of {name}"
+                    );
+                }
+            }
+        }
+    }
+    let guide = doc["info"]["description"].as_str().expect("description");
+    for code in ErrorCode::ALL {
+        assert!(
+            guide.contains(&format!("| `{}` |", code.as_str())),
+            "{code:?} in the table"
+        );
+    }
+}
+
+/// The README's table of error codes is the code's own (`UPDATE_README=1 cargo test` rewrites it).
+#[test]
+fn the_readme_lists_every_error_code_as_the_code_does() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+    let readme = std::fs::read_to_string(path).expect("README.md");
+    let (start, end) = ("<!-- error-codes:start -->\n", "<!-- error-codes:end -->");
+    let from = readme.find(start).expect("the error-codes markers") + start.len();
+    let to = readme.find(end).expect("the end marker");
+    let table = api::error::ErrorCode::markdown_table();
+    if readme[from..to] != table {
+        if std::env::var("UPDATE_README").is_ok_and(|v| v == "1") {
+            let updated = format!("{}{table}{}", &readme[..from], &readme[to..]);
+            std::fs::write(path, updated).expect("write README.md");
+            return;
+        }
+        panic!("README.md's error codes differ from ErrorCode: run UPDATE_README=1 cargo test");
+    }
 }

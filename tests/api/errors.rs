@@ -39,6 +39,32 @@ both! {
         assert_eq!(list.body["items"].as_array().expect("items").len(), 1, "nothing was written");
     }
 
+    async fn the_root_points_at_the_documentation(app: TestApp) {
+        let r = app.call(Method::GET, "/", None, None, &[]).await;
+        r.ok(200);
+        assert_eq!((r.body["docs"].as_str(), r.body["openapi"].as_str()), (Some("/docs/"), Some("/api/v1/openapi.json")));
+        assert!(r.headers["link"].to_str().unwrap_or_default().contains("</docs/>; rel=\"service-doc\""));
+    }
+
+    async fn the_primary_contact_moves_to_another_active_account_and_is_never_cleared(app: TestApp) {
+        let (admin, admin_id) = app.admin().await;
+        let r = app.patch("/api/v1/settings", &admin, json!({"primary_contact": null})).await;
+        r.problem(422, "validation_failed");
+        assert_eq!(r.body["errors"][0]["code"], "required");
+        let other = app.user(&admin, "other", &["admin"]).await;
+        app.patch(&format!("/api/v1/users/{other}"), &admin, json!({"active": false})).await.ok(200);
+        let r = app.patch("/api/v1/settings", &admin, json!({"primary_contact": other})).await;
+        r.problem(422, "validation_failed");
+        assert_eq!(r.body["errors"][0]["code"], "inactive_account");
+        app.patch(&format!("/api/v1/users/{other}"), &admin, json!({"active": true})).await.ok(200);
+        let second = app.token_for("other").await;
+        app.patch(&format!("/api/v1/users/{admin_id}"), &second, json!({"active": false})).await.problem(409, "primary_contact");
+        app.patch("/api/v1/settings", &admin, json!({"primary_contact": other})).await.ok(200);
+        app.patch(&format!("/api/v1/users/{admin_id}"), &second, json!({"active": false})).await.ok(200);
+        let settings = app.get("/api/v1/settings", &second).await;
+        assert_eq!(settings.body["primary_contact"], other.as_str());
+    }
+
     async fn health_and_readiness_answer(app: TestApp) {
         let r = app.call(Method::GET, "/healthz", None, None, &[]).await;
         assert_eq!((r.status.as_u16(), r.body["status"].as_str()), (200, Some("ok")));

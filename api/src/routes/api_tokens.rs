@@ -125,7 +125,10 @@ async fn revoke(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// List your API tokens.
+/// List your API tokens
+///
+/// **Permission:** any authenticated caller, for their own tokens. Secrets are never shown again:
+/// each token is listed with its `prefix`, to recognise it.
 #[utoipa::path(tag = "api-tokens", operation_id = "list_my_api_tokens", security(("bearer" = [])), responses((status = 200, description = "Your tokens.", body = ApiTokenList)))]
 #[get("/me/api-tokens")]
 pub async fn list_my_api_tokens(
@@ -135,7 +138,10 @@ pub async fn list_my_api_tokens(
     list(state, auth, None).await
 }
 
-/// Create an API token for yourself. The response shows the secret once.
+/// Create an API token for yourself
+///
+/// **Permission:** any authenticated caller, for themselves. The response shows the secret
+/// (`token`) this once: store it now. The token acts with your current roles.
 #[utoipa::path(
     tag = "api-tokens", operation_id = "create_my_api_token", request_body = CreateApiTokenRequest, security(("bearer" = [])),
     responses(
@@ -155,7 +161,9 @@ pub async fn create_my_api_token(
     create(state, auth, None, body.into_inner(), origin.0).await
 }
 
-/// Revoke one of your API tokens.
+/// Revoke one of your API tokens
+///
+/// **Permission:** any authenticated caller, for their own tokens. The token stops working at once.
 #[utoipa::path(
     tag = "api-tokens", operation_id = "revoke_my_api_token", params(("token_id" = Uuid, Path, description = "Token id")), security(("bearer" = [])),
     responses((status = 204, description = "Revoked."), (status = 404, description = "`api_token_not_found`."))
@@ -170,7 +178,9 @@ pub async fn revoke_my_api_token(
     revoke(state, auth, None, path.into_inner(), origin.0).await
 }
 
-/// List a user's API tokens (needs `api_tokens:manage`).
+/// List a user's API tokens
+///
+/// **Permission:** `api_tokens:manage`, or being that user.
 #[utoipa::path(
     tag = "api-tokens", operation_id = "list_user_api_tokens", params(("id" = Uuid, Path, description = "Account id")), security(("bearer" = [])),
     responses((status = 200, description = "The user's tokens.", body = ApiTokenList), (status = 403, description = "`forbidden`."), (status = 404, description = "`user_not_found`."))
@@ -184,7 +194,10 @@ pub async fn list_user_api_tokens(
     list(state, auth, Some(path.into_inner())).await
 }
 
-/// Create an API token for a user (needs `api_tokens:manage`). The response shows the secret once.
+/// Create an API token for a user
+///
+/// **Permission:** `api_tokens:manage`, or being that user. The response shows the secret
+/// (`token`) this once. The token acts with its owner's current roles.
 #[utoipa::path(
     tag = "api-tokens", operation_id = "create_user_api_token", request_body = CreateApiTokenRequest, security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Account id")),
@@ -215,7 +228,9 @@ pub async fn create_user_api_token(
     .await
 }
 
-/// Revoke a user's API token (needs `api_tokens:manage`).
+/// Revoke a user's API token
+///
+/// **Permission:** `api_tokens:manage`, or being that user. The token stops working at once.
 #[utoipa::path(
     tag = "api-tokens", operation_id = "revoke_user_api_token", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Account id"), ("token_id" = Uuid, Path, description = "Token id")),

@@ -26,7 +26,12 @@ pub struct TokenResponse {
     pub expires_in: u64,
 }
 
-/// Sign in with a username or email and a password. Every failure answers the same 401.
+/// Sign in
+///
+/// **Permission:** none. `login` is a username or an email, compared as Roster folds them (case,
+/// compatibility forms). Every failure (unknown login, wrong password, an account that may not sign
+/// in) answers the same 401 `invalid_credentials`; the true reason goes to the audit trail. The
+/// access token is valid for `expires_in` seconds; send it as `Authorization: Bearer <token>`.
 #[utoipa::path(
     tag = "auth", operation_id = "login", request_body = LoginRequest, security(()),
     responses(
@@ -36,6 +41,7 @@ pub struct TokenResponse {
         (status = 413, description = "`payload_too_large`."),
         (status = 415, description = "`unsupported_media_type`."),
         (status = 422, description = "`validation_failed`."),
+        (status = 429, description = "`too_many_requests`: too many sign-ins are waiting for their password check; retry after `Retry-After` seconds."),
     )
 )]
 #[post("/auth/login")]

@@ -14,7 +14,8 @@ use serde::{Deserialize, Deserializer};
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(health::healthz)
+    cfg.service(health::root)
+        .service(health::healthz)
         .service(health::readyz)
         .service(
             scope::scope("/api/v1")

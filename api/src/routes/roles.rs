@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use crate::{app::AppState, auth::Authenticated, error::ApiResult};
 
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"name": "production_manager", "description": "Runs the line", "permissions": ["users:read"], "seats": 5, "builtin": false, "exclusive": false}))]
+#[schema(example = json!({"name": "user", "description": "Signs in and manages their own account only.", "permissions": [], "seats": null, "builtin": true, "exclusive": false}))]
 pub struct RoleResponse {
     pub name: String,
     pub description: String,
@@ -25,7 +25,9 @@ pub struct RoleList {
     pub items: Vec<RoleResponse>,
 }
 
-/// The role catalog: built-ins, then roles from configuration.
+/// List the role catalog
+///
+/// **Permission:** any authenticated caller. Built-in roles first, then roles from configuration.
 #[utoipa::path(tag = "roles", operation_id = "list_roles", security(("bearer" = [])), responses((status = 200, description = "The catalog.", body = RoleList)))]
 #[get("/roles")]
 pub async fn list_roles(

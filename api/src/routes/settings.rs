@@ -55,15 +55,18 @@ impl From<Settings> for SettingsResponse {
 #[schema(example = json!({"default_role": "user", "guest_days": 14}))]
 pub struct UpdateSettingsRequest {
     pub default_role: Option<String>,
+    /// Another active account. It cannot be cleared: `null` is refused (422).
     #[serde(default, deserialize_with = "super::nullable")]
-    #[schema(nullable)]
+    #[schema(value_type = Option<Uuid>, nullable = false)]
     pub primary_contact: Option<Option<Uuid>>,
     pub locale: Option<String>,
     pub guest_days: Option<u32>,
     pub password_policy: Option<PasswordPolicyBody>,
 }
 
-/// Read the settings (needs `settings:read`).
+/// Read the settings
+///
+/// **Permission:** `settings:read`.
 #[utoipa::path(
     tag = "settings", operation_id = "get_settings", security(("bearer" = [])),
     responses((status = 200, description = "The settings.", body = SettingsResponse), (status = 403, description = "`forbidden`."))
@@ -77,7 +80,10 @@ pub async fn get_settings(
     Ok(web::Json(settings.into()))
 }
 
-/// Change settings (needs `settings:write`). Only the fields sent change.
+/// Change settings
+///
+/// **Permission:** `settings:write`. Only the fields sent change. `primary_contact` moves to
+/// another active account; it cannot be cleared.
 #[utoipa::path(
     tag = "settings", operation_id = "update_settings", request_body = UpdateSettingsRequest, security(("bearer" = [])),
     responses(

@@ -28,7 +28,9 @@ pub struct SetupRequest {
     pub locale: Option<String>,
 }
 
-/// Whether Roster still needs its first admin.
+/// Read the setup state
+///
+/// **Permission:** none. `needs_setup` is true until the first account exists.
 #[utoipa::path(tag = "setup", operation_id = "get_setup", security(()), responses((status = 200, description = "Setup state.", body = SetupStatus)))]
 #[get("/setup")]
 pub async fn get_setup(state: web::Data<AppState>) -> ApiResult<web::Json<SetupStatus>> {
@@ -36,8 +38,10 @@ pub async fn get_setup(state: web::Data<AppState>) -> ApiResult<web::Json<SetupS
     Ok(web::Json(SetupStatus { needs_setup }))
 }
 
-/// Create the first account, an admin and the primary contact. Works only while no account
-/// exists; of concurrent calls exactly one succeeds.
+/// Create the first admin
+///
+/// **Permission:** none, while no account exists. Makes the first account, an admin and the
+/// organisation's primary contact; of concurrent calls exactly one succeeds, the others answer 409.
 #[utoipa::path(
     tag = "setup", operation_id = "run_setup", request_body = SetupRequest, security(()),
     responses(
@@ -47,6 +51,7 @@ pub async fn get_setup(state: web::Data<AppState>) -> ApiResult<web::Json<SetupS
         (status = 413, description = "`payload_too_large`."),
         (status = 415, description = "`unsupported_media_type`."),
         (status = 422, description = "`validation_failed`."),
+        (status = 429, description = "`too_many_requests`: too many password hashes are waiting; retry after `Retry-After` seconds."),
     )
 )]
 #[post("/setup")]

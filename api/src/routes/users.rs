@@ -149,7 +149,14 @@ fn json_body(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "ana.lima@example.org", "first_name": "Ana", "last_name": "Lima", "roles": ["user"]}))]
 pub struct CreateUserRequest {
-    /// Defaults to the email address.
+    /// Defaults to the email address. 1–64 letters, digits, `.`, `_`, `-` or `@` (Unicode letters
+    /// by RFC 8265; compatibility forms are mapped, e.g. fullwidth letters to plain ones). Unique,
+    /// ignoring case and look-alike characters.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r#"^[^\x00-\x20!-,/:-?\[-^`{-\x7f]+$"#
+    )]
     pub username: Option<String>,
     pub email: String,
     pub first_name: String,
@@ -176,7 +183,7 @@ pub struct CreateUserRequest {
 /// with its current value.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"roles": ["user", "production_manager"], "location": "Lyon"}))]
+#[schema(example = json!({"roles": ["user"], "location": "Lyon"}))]
 pub struct UpdateUserRequest {
     pub username: Option<String>,
     pub email: Option<String>,
@@ -249,6 +256,7 @@ impl From<UpdateUserRequest> for AccountPatch {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -373,7 +381,11 @@ fn if_match(req: &HttpRequest) -> ApiResult<Option<i64>> {
     })
 }
 
-/// List accounts, a page at a time.
+/// List accounts
+///
+/// **Permission:** `users:read`. A page at a time: follow `next_cursor` (null on the last page)
+/// with the same `sort`. `q` matches the start of the username, email, first or last name, case
+/// and compatibility forms folded.
 #[utoipa::path(
     tag = "users", operation_id = "list_users", params(ListParams), security(("bearer" = [])),
     responses(
@@ -410,17 +422,21 @@ pub async fn list_users(
     ))
 }
 
-/// Create an account.
+/// Create an account
+///
+/// **Permission:** `users:write`; granting `admin` needs `admin`. Without `password` the account is
+/// `invited`. The response carries the new account and its `ETag`.
 #[utoipa::path(
     tag = "users", operation_id = "create_user", request_body = CreateUserRequest, security(("bearer" = [])),
     responses(
         (status = 201, description = "Created.", body = UserResponse, headers(("ETag" = String, description = "The version, quoted."))),
         (status = 400, description = "`malformed_json`."),
         (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required`."),
-        (status = 409, description = "`username_taken`, `email_taken`."),
+        (status = 409, description = "`username_taken`, `email_taken`, `conflict`."),
         (status = 413, description = "`payload_too_large`."),
         (status = 415, description = "`unsupported_media_type`."),
         (status = 422, description = "`validation_failed`, with `errors` per field."),
+        (status = 429, description = "`too_many_requests`: with a `password`, too many password hashes are waiting; retry after `Retry-After` seconds."),
     )
 )]
 #[post("/users")]
@@ -440,7 +456,10 @@ pub async fn create_user(
     ))
 }
 
-/// Read one account. Anyone may read their own; others need `users:read`.
+/// Read an account
+///
+/// **Permission:** any authenticated caller for their own account; `users:read` for others'. The
+/// `ETag` is the account's version, for a later `If-Match`.
 #[utoipa::path(
     tag = "users", operation_id = "get_user", params(("id" = Uuid, Path, description = "Account id")), security(("bearer" = [])),
     responses(
@@ -462,19 +481,24 @@ pub async fn get_user(
     Ok(account_response(actix_web::http::StatusCode::OK, &account))
 }
 
-/// Change an account. Send `If-Match` with the ETag you read to avoid overwriting others' changes.
+/// Change an account
+///
+/// **Permission:** `users:write`; granting or removing `admin` and changing an email need `admin`;
+/// nobody changes their own roles. Only the fields sent change; `null` clears a nullable field.
+/// Send `If-Match` with the `ETag` you read: a change made by someone else meanwhile answers 412
+/// instead of being overwritten.
 #[utoipa::path(
     tag = "users", operation_id = "update_user", request_body = UpdateUserRequest, security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "Account id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read, e.g. \"3\""),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag last read, e.g. \"3\""),
     ),
     responses(
         (status = 200, description = "The changed account.", body = UserResponse, headers(("ETag" = String, description = "The new version."))),
         (status = 400, description = "`malformed_json`, `invalid_if_match`."),
         (status = 403, description = "`forbidden`, `own_roles`, `admin_role_required`, `email_change_requires_admin`."),
         (status = 404, description = "`user_not_found`."),
-        (status = 409, description = "`email_taken`, `last_admin`."),
+        (status = 409, description = "`email_taken`, `last_admin`, `primary_contact` (deactivating it), `conflict`."),
         (status = 412, description = "`precondition_failed`: the account changed since it was read."),
         (status = 413, description = "`payload_too_large`."),
         (status = 415, description = "`unsupported_media_type`."),
@@ -512,7 +536,10 @@ pub struct DeleteResult {
     pub reason: String,
 }
 
-/// Delete an account. One that authored changes is deactivated instead, keeping history.
+/// Delete an account
+///
+/// **Permission:** `users:write`. An account that authored changes is deactivated instead, keeping
+/// history (200 with the outcome); otherwise it is removed with its tokens (204).
 #[utoipa::path(
     tag = "users", operation_id = "delete_user", params(("id" = Uuid, Path, description = "Account id")), security(("bearer" = [])),
     responses(

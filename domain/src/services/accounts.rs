@@ -201,6 +201,9 @@ impl Services {
             if loses_admin && policy::would_remove_last_admin(&before, tx.count_active_admins()?) {
                 return Err(Error::LastAdmin);
             }
+            if before.active && !after.active && tx.load_settings()?.primary_contact == Some(id) {
+                return Err(Error::PrimaryContact);
+            }
             after.version = before.version + 1;
             after.updated_at = crate::now();
             after.updated_by = Some(caller.id);

@@ -18,6 +18,7 @@ use crate::{
 #[derive(Debug, Clone, Default)]
 pub struct SettingsPatch {
     pub default_role: Option<String>,
+    /// `Some(None)` (an explicit `null`) is refused: the contact is moved, never cleared.
     pub primary_contact: Option<Option<Uuid>>,
     pub locale: Option<String>,
     pub guest_days: Option<u32>,
@@ -87,15 +88,27 @@ impl Services {
                     )),
                 }
             }
-            if let Some(contact) = patch.primary_contact {
-                match contact {
-                    Some(id) if tx.find_account(id)?.is_none() => checks.push(FieldError::new(
+            // The primary contact moves to another active account; it is never cleared (SPEC §1).
+            match patch.primary_contact {
+                None => {}
+                Some(None) => checks.push(FieldError::new(
+                    "primary_contact",
+                    "required",
+                    "the primary contact can be moved to another active account, not removed",
+                )),
+                Some(Some(id)) => match tx.find_account(id)? {
+                    None => checks.push(FieldError::new(
                         "primary_contact",
                         "unknown_account",
                         "no account with this id",
                     )),
-                    other => after.primary_contact = other,
-                }
+                    Some(account) if !account.active => checks.push(FieldError::new(
+                        "primary_contact",
+                        "inactive_account",
+                        "the primary contact must be an active account",
+                    )),
+                    Some(_) => after.primary_contact = Some(id),
+                },
             }
             if let Some(raw) = &patch.locale {
                 if let Some(l) = checks.take("locale", Locale::parse(raw)) {
