@@ -150,38 +150,31 @@ impl Config {
                 toml::from_str(&text).map_err(|e| format!("{}: {e}", roles_file.display()))?;
             c.roles.extend(parsed.roles);
         }
-        if let Some(v) = env("ROSTER_DATABASE_POOL_SIZE") {
-            c.database_pool_size = Some(parse_num("ROSTER_DATABASE_POOL_SIZE", v)? as u32);
-        } else {
-            c.database_pool_size = file.database_pool_size;
-        }
-        if let Some(secs) = env("ROSTER_DATABASE_TIMEOUT_SECS")
-            .map(|v| parse_num("ROSTER_DATABASE_TIMEOUT_SECS", v))
-            .transpose()?
-            .or(file.database_timeout_secs)
-        {
+        // A whole number from the environment, else from the file.
+        let num = |name: &str, from_file: Option<u64>| -> Result<Option<u64>, String> {
+            Ok(env(name)
+                .map(|v| parse_num(name, v))
+                .transpose()?
+                .or(from_file))
+        };
+        c.database_pool_size = num(
+            "ROSTER_DATABASE_POOL_SIZE",
+            file.database_pool_size.map(u64::from),
+        )?
+        .map(|n| n as u32);
+        if let Some(secs) = num("ROSTER_DATABASE_TIMEOUT_SECS", file.database_timeout_secs)? {
             c.database_timeout = Duration::from_secs(secs);
         }
-        if let Some(n) = env("ROSTER_DATABASE_QUEUE")
-            .map(|v| parse_num("ROSTER_DATABASE_QUEUE", v))
-            .transpose()?
-            .map(|n| n as usize)
-            .or(file.database_queue)
-        {
-            c.database_queue = n.max(1);
+        if let Some(n) = num(
+            "ROSTER_DATABASE_QUEUE",
+            file.database_queue.map(|n| n as u64),
+        )? {
+            c.database_queue = (n as usize).max(1);
         }
-        if let Some(n) = env("ROSTER_HASHING_QUEUE")
-            .map(|v| parse_num("ROSTER_HASHING_QUEUE", v))
-            .transpose()?
-            .map(|n| n as usize)
-            .or(file.hashing_queue)
-        {
-            c.hashing_queue = n.max(1);
+        if let Some(n) = num("ROSTER_HASHING_QUEUE", file.hashing_queue.map(|n| n as u64))? {
+            c.hashing_queue = (n as usize).max(1);
         }
-        c.workers = match env("ROSTER_WORKERS") {
-            Some(v) => Some(parse_num("ROSTER_WORKERS", v)? as usize),
-            None => file.workers,
-        };
+        c.workers = num("ROSTER_WORKERS", file.workers.map(|n| n as u64))?.map(|n| n as usize);
         c.max_body_bytes = file.max_body_bytes.unwrap_or(c.max_body_bytes);
         if let Some(m) = file.access_token_minutes {
             c.access_token_ttl = Duration::from_secs(m * 60);

@@ -1,5 +1,5 @@
 -- Shared by every scenario: per-thread seeds and a JSON line of results from done().
--- The generated prelude defines TOKEN and, per scenario, IDS / PATCH_IDS / RUN.
+-- The generated prelude defines TOKEN, IDS_FILE (every account id, one per line), PATCH_IDS and RUN.
 local threads = {}
 local counter = 0
 setup = function(thread)

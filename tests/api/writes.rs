@@ -110,3 +110,61 @@ both! {
         assert_eq!(count(app, "SELECT count(*) AS n FROM users WHERE username_skeleton IS NULL"), 1, "the confusable pair keeps one without a skeleton");
     }
 }
+
+/// Two writes that lock the same two accounts in opposite orders deadlock; PostgreSQL aborts one,
+/// and Roster runs it again instead of answering 503: both succeed (SPEC §12: the database decides
+/// races, and losing one is not the client's fault).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(roster_postgres),
+    ignore = "needs PostgreSQL: run under scripts/with-postgres"
+)]
+async fn a_deadlocked_transaction_is_run_again() {
+    use std::sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Barrier,
+    };
+
+    use domain::ports::Store;
+
+    let app = TestApp::spawn(crate::helpers::Db::Postgres).await;
+    let (admin, _) = app.admin().await;
+    let a: uuid::Uuid = app
+        .user(&admin, "ann", &["user"])
+        .await
+        .parse()
+        .expect("id");
+    let b: uuid::Uuid = app
+        .user(&admin, "bob", &["user"])
+        .await
+        .parse()
+        .expect("id");
+    let database = Arc::new(crate::database::store(&app));
+    let barrier = Arc::new(Barrier::new(2));
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let lock_in_order = |first: uuid::Uuid, second: uuid::Uuid| {
+        let (database, barrier, attempts) = (database.clone(), barrier.clone(), attempts.clone());
+        std::thread::spawn(move || {
+            let store: &(dyn Store + 'static) = database.as_ref();
+            let mut mine = 0;
+            store.write(|tx| {
+                mine += 1;
+                attempts.fetch_add(1, Ordering::SeqCst);
+                tx.find_account_for_update(first)?;
+                if mine == 1 {
+                    barrier.wait();
+                }
+                tx.find_account_for_update(second)?;
+                Ok(())
+            })
+        })
+    };
+    let one = lock_in_order(a, b);
+    let other = lock_in_order(b, a);
+    let (one, other) = (one.join().expect("thread"), other.join().expect("thread"));
+    assert!(one.is_ok() && other.is_ok(), "{one:?} {other:?}");
+    assert!(
+        attempts.load(Ordering::SeqCst) >= 3,
+        "one of them ran again"
+    );
+}

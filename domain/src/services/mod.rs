@@ -48,10 +48,6 @@ impl Services {
         }
     }
 
-    pub fn catalog(&self) -> &RoleCatalog {
-        &self.catalog
-    }
-
     /// Whether the database answers (`/readyz`).
     pub async fn ping(&self) -> Result<()> {
         self.database(|s| s.store.ping()).await
