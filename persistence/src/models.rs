@@ -259,12 +259,16 @@ impl PrefixRow {
     /// The distinct 1- and 2-character prefixes of an account's four search keys, sorted, as the
     /// migration's backfill computes them (`substr` counts characters on both databases).
     pub fn prefixes(a: &Account) -> Vec<String> {
-        let keys = [
+        Self::prefixes_of_keys(&[
             a.username.key(),
             a.email.key(),
             a.first_name.key(),
             a.last_name.key(),
-        ];
+        ])
+    }
+
+    /// The distinct 1- and 2-character prefixes of these keys, sorted.
+    pub fn prefixes_of_keys(keys: &[String; 4]) -> Vec<String> {
         let mut prefixes: Vec<String> = keys
             .iter()
             .flat_map(|key| {

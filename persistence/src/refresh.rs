@@ -39,20 +39,36 @@ pub(crate) fn refresh_if_needed(conn: &mut DbConn) -> Result<usize, String> {
     let mut after = String::new();
     let mut seen = 0;
     loop {
-        let rows: Vec<(AccountRow, String)> = on_backend!(conn, c => users::table
+        type Keys = (String, String, String, String);
+        let rows: Vec<(AccountRow, Keys)> = on_backend!(conn, c => users::table
             .filter(users::id.gt(&after))
             .order(users::id)
             .limit(BATCH)
-            .select((AccountRow::as_select(), users::username_key))
+            .select((
+                AccountRow::as_select(),
+                (users::username_key, users::email_key, users::first_name_key, users::last_name_key),
+            ))
             .load(c))
         .map_err(|e| format!("recomputing derived data: {e}"))?;
         let Some(last) = rows.last() else { break };
         after = last.0.id.clone();
         seen += rows.len();
-        for (row, old_key) in rows {
-            let account = row.into_account().map_err(|e| e.to_string())?;
-            refresh_one(conn, &account, &old_key)?;
-        }
+        // A transaction per batch (one per account made an upgrade of a million accounts take
+        // many minutes), a savepoint per account.
+        crate::conn::in_transaction(conn, domain::ports::TxMode::Write, |unit| {
+            for (row, (username, email, first_name, last_name)) in &rows {
+                let account = row.clone().into_account()?;
+                let old_keys = [
+                    username.clone(),
+                    email.clone(),
+                    first_name.clone(),
+                    last_name.clone(),
+                ];
+                refresh_one(unit.conn, &account, &old_keys)?;
+            }
+            Ok(())
+        })
+        .map_err(|e| format!("recomputing derived data: {e}"))?;
     }
     on(conn, |c| {
         diesel::delete(instance_state::table.find("derived_version")).execute(c)?;
@@ -73,12 +89,12 @@ pub(crate) fn refresh_if_needed(conn: &mut DbConn) -> Result<usize, String> {
     Ok(seen)
 }
 
-/// One account, in a transaction of its own; a collision keeps the row as it was (or without a
+/// One account, in a savepoint of its own; a collision keeps the row as it was (or without a
 /// skeleton) and is logged.
-fn refresh_one(conn: &mut DbConn, account: &Account, old_key: &str) -> Result<(), String> {
+fn refresh_one(conn: &mut DbConn, account: &Account, old_keys: &[String; 4]) -> domain::Result<()> {
     for with_skeleton in [true, false] {
-        match crate::conn::in_transaction(conn, domain::ports::TxMode::Write, |unit| {
-            writer::refresh(unit.conn, account, old_key, with_skeleton)
+        match savepoint(conn, |c| {
+            writer::refresh(c, account, old_keys, with_skeleton)
         }) {
             Ok(()) => {
                 if !with_skeleton {
@@ -93,10 +109,27 @@ fn refresh_one(conn: &mut DbConn, account: &Account, old_key: &str) -> Result<()
                     "under the current rules this account's username or email is another account's; it keeps its old keys");
                 return Ok(());
             }
-            Err(e) => return Err(format!("recomputing derived data: {e}")),
+            Err(e) => return Err(e),
         }
     }
     Ok(())
+}
+
+/// Runs `work` inside a savepoint of the current transaction, rolled back to if it fails.
+fn savepoint(
+    conn: &mut DbConn,
+    work: impl FnOnce(&mut DbConn) -> domain::Result<()>,
+) -> domain::Result<()> {
+    use diesel::connection::TransactionManager;
+    type Manager = <DbConn as Connection>::TransactionManager;
+    Manager::begin_transaction(conn).map_err(crate::error::map)?;
+    match work(conn) {
+        Ok(()) => Manager::commit_transaction(conn).map_err(crate::error::map),
+        Err(e) => {
+            Manager::rollback_transaction(conn).map_err(crate::error::map)?;
+            Err(e)
+        }
+    }
 }
 
 fn on<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> QueryResult<T>) -> Result<T, String> {

@@ -88,9 +88,13 @@ both! {
         // another's (Cyrillic а), which the old rules let in.
         use crate::database::execute;
         execute(app, "UPDATE users SET username_skeleton = NULL");
+        // Prefix rows as the old rules derived them from the stored keys.
         execute(app, &format!("UPDATE users SET first_name = 'Ｚoë', first_name_key = 'ｚoë' WHERE id = '{zoe}'"));
+        execute(app, "DELETE FROM user_prefixes WHERE username_key = 'zoe' AND prefix IN ('t', 'te')");
+        execute(app, "INSERT INTO user_prefixes (prefix, username_key) VALUES ('ｚ', 'zoe'), ('ｚo', 'zoe')");
         execute(app, &format!("UPDATE users SET username = 'pаy', username_key = 'pаy' WHERE id = '{pay}'"));
         execute(app, "UPDATE user_prefixes SET username_key = 'pаy' WHERE username_key = 'pay'");
+        execute(app, "INSERT INTO user_prefixes (prefix, username_key) VALUES ('pа', 'pаy')");
         execute(app, "DELETE FROM instance_state WHERE name = 'derived_version'");
         let again = json!({"username": "pay", "email": "pay.again@example.org", "first_name": "P", "last_name": "P"});
         app.post("/api/v1/users", &admin, again).await.ok(201);

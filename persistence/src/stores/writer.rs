@@ -81,12 +81,13 @@ pub(crate) fn update(conn: &mut DbConn, before: &Account, after: &Account) -> Re
 }
 
 /// Rewrites the row's derived columns by the current rules, and its search prefixes, which were
-/// stored under `old_key` (see `refresh`). `with_skeleton: false` leaves the skeleton unset (an
-/// older account whose username another account's resembles).
+/// stored from `old_keys` (username, email, first and last name keys as stored; see `refresh`).
+/// `with_skeleton: false` leaves the skeleton unset (an older account whose username another
+/// account's resembles).
 pub(crate) fn refresh(
     conn: &mut DbConn,
     account: &Account,
-    old_key: &str,
+    old_keys: &[String; 4],
     with_skeleton: bool,
 ) -> Result<()> {
     let mut row = UserRow::from_account(account);
@@ -94,9 +95,19 @@ pub(crate) fn refresh(
         row.username_skeleton = None;
     }
     on_backend!(conn, c => UpdateUser::new(&row).execute(c)).db()?;
-    on_backend!(conn, c => diesel::delete(user_prefixes::table.filter(user_prefixes::username_key.eq(old_key))).execute(c))
-        .db()?;
-    insert_prefixes(conn, &PrefixRow::of(account))
+    let old: Vec<PrefixRow> = PrefixRow::prefixes_of_keys(old_keys)
+        .into_iter()
+        .map(|prefix| PrefixRow {
+            prefix,
+            username_key: old_keys[0].clone(),
+        })
+        .collect();
+    let new = PrefixRow::of(account);
+    if old != new {
+        delete_prefixes(conn, &old)?;
+        insert_prefixes(conn, &new)?;
+    }
+    Ok(())
 }
 
 /// Removes the account; its role rows and tokens go with it (foreign keys), its prefixes here.
