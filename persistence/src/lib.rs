@@ -78,6 +78,16 @@ pub struct Database {
     alive: Arc<()>,
 }
 
+/// What a database's connection pool holds (for the metrics endpoint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Connections open, in use or idle.
+    pub connections: u32,
+    pub idle: u32,
+    /// The most it opens (`ROSTER_DATABASE_POOL_SIZE`).
+    pub max: u32,
+}
+
 /// Tells [`Health`] of every failed connection attempt the pool makes.
 #[derive(Debug)]
 struct RecordFailures(Arc<Health>);
@@ -132,8 +142,14 @@ impl Database {
         })
     }
 
-    pub fn backend(&self) -> Backend {
-        self.backend
+    /// The pool's connections now, for monitoring.
+    pub fn pool_use(&self) -> PoolUse {
+        let state = self.pool.state();
+        PoolUse {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max: self.pool.max_size(),
+        }
     }
 
     /// A write's turn on SQLite (see `sqlite_writer`), taken after its connection: whoever waits

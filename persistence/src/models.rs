@@ -121,46 +121,77 @@ pub(crate) struct UserRow {
     pub username_skeleton: Option<String>,
 }
 
+/// What a change of an account writes: [`UserRow`] but the username's key and skeleton, which never
+/// change (the username is immutable, SPEC §1).
+#[derive(AsChangeset)]
+#[diesel(table_name = users)]
+#[diesel(treat_none_as_null = true)]
+pub(crate) struct ChangedRow {
+    #[diesel(embed)]
+    pub account: AccountRow,
+    pub email_key: String,
+    pub first_name_key: String,
+    pub last_name_key: String,
+}
+
+impl ChangedRow {
+    pub fn from_account(a: &Account) -> Self {
+        Self {
+            account: AccountRow::of(a),
+            email_key: a.email.key(),
+            first_name_key: a.first_name.key(),
+            last_name_key: a.last_name.key(),
+        }
+    }
+}
+
 impl UserRow {
     pub fn from_account(a: &Account) -> Self {
         Self {
-            account: AccountRow {
-                id: a.id.to_string(),
-                username: a.username.as_str().to_owned(),
-                email: a.email.as_str().to_owned(),
-                first_name: a.first_name.as_str().to_owned(),
-                last_name: a.last_name.as_str().to_owned(),
-                origin: a.origin.clone(),
-                location: a.location.clone(),
-                erp_id: a.erp_id.clone(),
-                external_key: a.external_key.clone(),
-                locale: a.locale.as_str().to_owned(),
-                active: a.active,
-                mfa_required: a.mfa_required,
-                mfa_enabled: a.mfa_enabled,
-                expires_at: a.expires_at.map(Stamp::from),
-                email_notifications: a.email_notifications,
-                password_hash: a.password_hash.as_ref().map(|h| h.as_phc().to_owned()),
-                created_at: a.created_at.into(),
-                updated_at: a.updated_at.into(),
-                created_by: a.created_by.map(|id| id.to_string()),
-                updated_by: a.updated_by.map(|id| id.to_string()),
-                activated_at: a.activated_at.map(Stamp::from),
-                last_active_at: a.last_active_at.map(Stamp::from),
-                locked_at: a.locked_at.map(Stamp::from),
-                version: a.version,
-                roles: {
-                    let mut roles: Vec<&str> = a.roles.iter().map(String::as_str).collect();
-                    roles.sort_unstable();
-                    roles.dedup();
-                    roles.join(",")
-                },
-            },
+            account: AccountRow::of(a),
             username_key: a.username.key(),
             email_key: a.email.key(),
             first_name_key: a.first_name.key(),
             last_name_key: a.last_name.key(),
             username_skeleton: Some(a.username.skeleton()),
+        }
+    }
+}
+
+impl AccountRow {
+    /// The row's stored columns (not the derived keys).
+    pub fn of(a: &Account) -> Self {
+        Self {
+            id: a.id.to_string(),
+            username: a.username.as_str().to_owned(),
+            email: a.email.as_str().to_owned(),
+            first_name: a.first_name.as_str().to_owned(),
+            last_name: a.last_name.as_str().to_owned(),
+            origin: a.origin.clone(),
+            location: a.location.clone(),
+            erp_id: a.erp_id.clone(),
+            external_key: a.external_key.clone(),
+            locale: a.locale.as_str().to_owned(),
+            active: a.active,
+            mfa_required: a.mfa_required,
+            mfa_enabled: a.mfa_enabled,
+            expires_at: a.expires_at.map(Stamp::from),
+            email_notifications: a.email_notifications,
+            password_hash: a.password_hash.as_ref().map(|h| h.as_phc().to_owned()),
+            created_at: a.created_at.into(),
+            updated_at: a.updated_at.into(),
+            created_by: a.created_by.map(|id| id.to_string()),
+            updated_by: a.updated_by.map(|id| id.to_string()),
+            activated_at: a.activated_at.map(Stamp::from),
+            last_active_at: a.last_active_at.map(Stamp::from),
+            locked_at: a.locked_at.map(Stamp::from),
+            version: a.version,
+            roles: {
+                let mut roles: Vec<&str> = a.roles.iter().map(String::as_str).collect();
+                roles.sort_unstable();
+                roles.dedup();
+                roles.join(",")
+            },
         }
     }
 }

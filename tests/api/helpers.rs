@@ -49,6 +49,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: Db,
     pub config: Config,
+    /// What the handlers see: the threads' and the pool's use, the database's readiness.
+    pub state: std::sync::Arc<api::app::AppState>,
     dir: PathBuf,
     /// The PostgreSQL database is the test's own: dropped with it.
     own_database: bool,
@@ -141,6 +143,7 @@ impl TestApp {
         }
         let app = Application::build(&config).expect("Roster starts");
         config.listen = format!("127.0.0.1:{}", app.port);
+        let state = app.state.clone().into_inner();
         tokio::spawn(app.server);
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
@@ -151,6 +154,7 @@ impl TestApp {
             client,
             db,
             config,
+            state,
             dir,
             own_database,
         }

@@ -78,6 +78,11 @@ both! {
         };
         let replies = join_all((0..20).map(one)).await;
         holder.join().expect("the lock holder");
+        // What a metrics endpoint reads: the queue's bound and the pool's connections.
+        let usage = app.state.threads.usage();
+        assert_eq!(usage.database.capacity, 1);
+        let pool = app.state.database.pool_use();
+        assert!(pool.connections >= 1 && pool.connections <= pool.max, "{pool:?}");
         let overloaded: Vec<_> = replies.iter().filter(|(r, _)| r.body["code"] == "overloaded").collect();
         assert!(!overloaded.is_empty(), "{replies:?}");
         for (r, took) in &overloaded {

@@ -14,7 +14,12 @@ impl Email {
     pub const MAX_CHARS: usize = 254;
 
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let s: String = raw.trim().nfc().collect();
+        let trimmed = raw.trim();
+        let s: String = if trimmed.is_ascii() {
+            trimmed.to_owned()
+        } else {
+            trimmed.nfc().collect()
+        };
         if s.is_empty() {
             return Err(Invalid::new("required", "an email address is required"));
         }
@@ -42,7 +47,14 @@ impl Email {
         if !local_ok || domain.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid());
         }
-        let ascii = idna::domain_to_ascii(domain).map_err(|_| invalid())?;
+        // An ASCII domain without `xn--` labels is its own UTS #46 mapping once lower-cased; the
+        // IDNA passes are for the rest.
+        let plain = domain.is_ascii() && !domain.to_ascii_lowercase().contains("xn--");
+        let ascii = if plain {
+            domain.to_ascii_lowercase()
+        } else {
+            idna::domain_to_ascii(domain).map_err(|_| invalid())?
+        };
         let labels: Vec<&str> = ascii.split('.').collect();
         let domain_ok = labels.len() >= 2
             && ascii.len() <= 253
@@ -56,8 +68,13 @@ impl Email {
         if !domain_ok {
             return Err(invalid());
         }
-        let (shown, mapped) = idna::domain_to_unicode(&ascii);
-        mapped.map_err(|_| invalid())?;
+        let shown = if plain {
+            ascii
+        } else {
+            let (shown, mapped) = idna::domain_to_unicode(&ascii);
+            mapped.map_err(|_| invalid())?;
+            shown
+        };
         let address = format!("{local}@{shown}");
         if address.chars().count() > Self::MAX_CHARS {
             return Err(Invalid::new(
@@ -111,6 +128,21 @@ mod tests {
             "ana@bücher.de"
         );
         assert_eq!(key("ana@BÜCHER.de"), key("ana@xn--bcher-kva.de"));
+    }
+
+    #[test]
+    fn a_plain_ascii_domain_takes_the_short_way_to_the_idna_result() {
+        for domain in ["Example.ORG", "a-b.example.co.uk", "x1.io", "EXAMPLE.com"] {
+            let address = format!("ana@{domain}");
+            let (idna, _) = idna::domain_to_unicode(&idna::domain_to_ascii(domain).unwrap());
+            assert_eq!(
+                Email::parse(&address).unwrap().as_str(),
+                format!("ana@{idna}")
+            );
+        }
+        for bad in ["ana@ex_ample.org", "ana@-x.org", "ana@x..org", "ana@.org"] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -39,7 +39,30 @@ impl Invalid {
 /// lower-cased, composed (NFC). The keys of usernames, emails and names, the list's `q` and the
 /// login are all folded so.
 pub fn fold(s: &str) -> String {
+    // ASCII text (nearly all of it) is its own NFKC and NFC: lower-casing is the whole rule, and
+    // the Unicode passes cost a patch ~50 µs of CPU for the dozen keys it computes (`bench/ab`).
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
+    fold_unicode(s)
+}
+
+fn fold_unicode(s: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     let lower = s.nfkc().collect::<String>().to_lowercase();
     lower.nfc().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_ascii_takes_the_short_way_to_the_same_result() {
+        let ascii: String = (0u8..128).map(char::from).collect();
+        assert_eq!(fold(&ascii), fold_unicode(&ascii));
+        for s in ["Ana.Lima@Example.ORG", "ADMIN", "x_Y-z", ""] {
+            assert_eq!(fold(s), fold_unicode(s), "{s}");
+        }
+    }
 }

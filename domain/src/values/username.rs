@@ -26,10 +26,16 @@ impl Username {
         if raw.is_empty() {
             return Err(Invalid::new("required", "a username is required"));
         }
-        let mapped: String = raw.nfkc().collect();
-        let display = UsernameCasePreserved::enforce(mapped.as_str())
-            .map_err(|e| refused(&mapped, e))?
-            .into_owned();
+        let display = if raw.is_ascii() {
+            // NFKC and the profile leave ASCII as it is, and every ASCII character they refuse
+            // (space, controls) is outside Roster's narrower alphabet, checked below anyway.
+            raw.to_owned()
+        } else {
+            let mapped: String = raw.nfkc().collect();
+            UsernameCasePreserved::enforce(mapped.as_str())
+                .map_err(|e| refused(&mapped, e))?
+                .into_owned()
+        };
         let count = display.chars().count();
         if count > Self::MAX_CHARS {
             return Err(Invalid::new(
@@ -57,8 +63,18 @@ impl Username {
     /// equal skeletons. Taken of the case-folded key, since case does not tell usernames apart; so
     /// a capital `I` shown where an `l` is expected (`paypaI`) is not caught, being `i` once folded.
     pub fn skeleton(&self) -> String {
+        let key = self.key();
+        if key.is_ascii() {
+            // Each ASCII character's own skeleton, from a table made once by the same function:
+            // the two NFD passes and table searches per character cost a create several µs.
+            let table = ascii_prototypes();
+            return key
+                .bytes()
+                .map(|b| table[usize::from(b)].as_str())
+                .collect();
+        }
         let mut out = String::new();
-        for c in unicode_security::skeleton(&self.key()) {
+        for c in unicode_security::skeleton(&key) {
             let soft_dotted = matches!(out.chars().last(), Some('i' | 'j' | 'і' | 'ј'));
             if !(c == '\u{307}' && soft_dotted) {
                 out.push(c);
@@ -71,6 +87,17 @@ impl Username {
     pub fn from_trusted(s: String) -> Self {
         Self(s)
     }
+}
+
+/// The UTS #39 skeleton of each ASCII character (ASCII text is its own NFD, so a string's skeleton
+/// is its characters' skeletons in turn).
+fn ascii_prototypes() -> &'static [String; 128] {
+    static TABLE: std::sync::OnceLock<[String; 128]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        std::array::from_fn(|b| {
+            unicode_security::skeleton(&char::from(b as u8).to_string()).collect()
+        })
+    })
 }
 
 fn allowed(c: char) -> bool {
@@ -136,6 +163,37 @@ mod tests {
                 "invalid_characters",
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn ascii_takes_the_short_way_to_the_profiles_result() {
+        let ascii: Vec<String> = (0u8..128)
+            .map(|b| format!("a{}b", char::from(b)))
+            .chain(["Ana.Lima", "x@y", "-_.@"].map(String::from))
+            .collect();
+        for raw in ascii {
+            let profile = UsernameCasePreserved::enforce(raw.as_str())
+                .ok()
+                .filter(|d| d.chars().all(allowed))
+                .map(|d| d.into_owned());
+            assert_eq!(Username::parse(&raw).ok().map(|u| u.0), profile, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn ascii_skeletons_come_from_the_table_as_the_full_rule_makes_them() {
+        let full = |u: &Username| -> String { unicode_security::skeleton(&u.key()).collect() };
+        let alphabet = "abcdefghijklmnopqrstuvwxyz0123456789._-@";
+        for a in alphabet.chars() {
+            for b in alphabet.chars() {
+                let u = Username::parse(&format!("{a}{b}x{a}")).unwrap();
+                assert_eq!(u.skeleton(), full(&u), "{u:?}");
+            }
+        }
+        for name in ["admin", "rn.m", "l1I", "paypal", "Ana.Lima_2-x@corp"] {
+            let u = Username::parse(name).unwrap();
+            assert_eq!(u.skeleton(), full(&u), "{name}");
         }
     }
 

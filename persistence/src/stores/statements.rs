@@ -11,7 +11,10 @@ use diesel::{
     sqlite::Sqlite,
 };
 
-use crate::{models::UserRow, schema::users};
+use crate::{
+    models::{ChangedRow, UserRow},
+    schema::users,
+};
 
 /// Inserts `rows` into `table` with multi-row statements of `per_statement` rows, on the
 /// concrete backend (multi-row inserts are not available through the two-backend connection).
@@ -136,43 +139,61 @@ impl QueryFragment<Sqlite> for Unplanned {
     }
 }
 
-/// `UPDATE users SET <every column but id> WHERE id = …`. Diesel never keeps an `UpdateStatement`
-/// prepared (its `SET` list may vary); a `UserRow`'s never does (see its `treat_none_as_null`),
-/// so this one is kept: on PostgreSQL, not parsed and planned again at every write (`patch`).
-pub(crate) struct UpdateUser<'a> {
-    id: &'a str,
-    set: <&'a UserRow as AsChangeset>::Changeset,
-}
-
-impl<'a> UpdateUser<'a> {
-    pub fn new(row: &'a UserRow) -> Self {
-        Self {
-            id: &row.account.id,
-            set: row.as_changeset(),
+/// `UPDATE users SET <every column of a row type but id> WHERE id = …`, as a type of its own. Diesel
+/// never keeps an `UpdateStatement` prepared (its `SET` list may vary); a row type's never does
+/// (see `treat_none_as_null`), so these are kept: on PostgreSQL, not parsed and planned again at
+/// every write (`patch`).
+macro_rules! update_statement {
+    ($(#[$doc:meta])* $name:ident, $row:ty) => {
+        $(#[$doc])*
+        pub(crate) struct $name<'a> {
+            id: &'a str,
+            set: <&'a $row as AsChangeset>::Changeset,
         }
-    }
+
+        impl<'a> $name<'a> {
+            pub fn new(row: &'a $row) -> Self {
+                Self {
+                    id: &row.account.id,
+                    set: row.as_changeset(),
+                }
+            }
+        }
+
+        impl QueryId for $name<'_> {
+            type QueryId = $name<'static>;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+
+        impl<DB> QueryFragment<DB> for $name<'_>
+        where
+            DB: Backend,
+            for<'b> <&'b $row as AsChangeset>::Changeset: QueryFragment<DB>,
+            str: diesel::serialize::ToSql<Text, DB>,
+        {
+            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+                out.push_sql("UPDATE users SET ");
+                self.set.walk_ast(out.reborrow())?;
+                out.push_sql(" WHERE id = ");
+                out.push_bind_param::<Text, str>(self.id)
+            }
+        }
+
+        impl<Conn> RunQueryDsl<Conn> for $name<'_> {}
+    };
 }
 
-impl QueryId for UpdateUser<'_> {
-    type QueryId = UpdateUser<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl<DB> QueryFragment<DB> for UpdateUser<'_>
-where
-    DB: Backend,
-    for<'b> <&'b UserRow as AsChangeset>::Changeset: QueryFragment<DB>,
-    str: diesel::serialize::ToSql<Text, DB>,
-{
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql("UPDATE users SET ");
-        self.set.walk_ast(out.reborrow())?;
-        out.push_sql(" WHERE id = ");
-        out.push_bind_param::<Text, str>(self.id)
-    }
-}
-
-impl<Conn> RunQueryDsl<Conn> for UpdateUser<'_> {}
+update_statement!(
+    /// Every column, the username's key and skeleton included: for recomputing derived data.
+    UpdateUser,
+    UserRow
+);
+update_statement!(
+    /// Every column but the username's key and skeleton, which a change never alters (the
+    /// username is immutable, SPEC §1): their unique indexes are not written at every change.
+    UpdateChanged,
+    ChangedRow
+);
 
 /// `<query> LIMIT <n>`, with `n` (a page's size plus one, so the caller can tell whether more
 /// follow) written into the statement rather than bound. PostgreSQL plans a bound `LIMIT $n` as if
@@ -367,6 +388,17 @@ mod tests {
         assert!(
             kept::<Pg, _>(&update) && kept::<Sqlite, _>(&update),
             "update account"
+        );
+        let changed = ChangedRow::from_account(&domain::account::Account::sample("ana"));
+        let change = UpdateChanged::new(&changed);
+        assert!(
+            kept::<Pg, _>(&change) && kept::<Sqlite, _>(&change),
+            "change account"
+        );
+        let sql = diesel::debug_query::<Pg, _>(&change).to_string();
+        assert!(
+            !sql.contains("username_key") && !sql.contains("username_skeleton"),
+            "a change leaves the username's columns alone: {sql}"
         );
         let audit = AuditRow::default();
         let append = diesel::insert_into(audit_events::table).values(&audit);

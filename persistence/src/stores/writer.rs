@@ -11,12 +11,12 @@ use uuid::Uuid;
 
 use super::{
     on_backend,
-    statements::{insert_batched, insert_few, NewAccount, UpdateUser},
+    statements::{insert_batched, insert_few, NewAccount, UpdateChanged, UpdateUser},
     Db,
 };
 use crate::{
     conn::DbConn,
-    models::{naive, PrefixRow, RoleRow, UserRow},
+    models::{naive, ChangedRow, PrefixRow, RoleRow, UserRow},
     schema::{user_prefixes, user_roles, users},
 };
 
@@ -63,8 +63,11 @@ fn create_one(conn: &mut DbConn, account: &Account) -> Result<()> {
 
 /// Writes every column of `after`, and the derived rows that differ from `before`'s.
 pub(crate) fn update(conn: &mut DbConn, before: &Account, after: &Account) -> Result<()> {
-    let row = UserRow::from_account(after);
-    on_backend!(conn, c => UpdateUser::new(&row).execute(c)).db()?;
+    if before.username != after.username {
+        return Err(domain::Error::UsernameImmutable);
+    }
+    let row = ChangedRow::from_account(after);
+    on_backend!(conn, c => UpdateChanged::new(&row).execute(c)).db()?;
     if before.roles != after.roles {
         on_backend!(conn, c => diesel::delete(user_roles::table.filter(user_roles::user_id.eq(&row.account.id))).execute(c))
             .db()?;
