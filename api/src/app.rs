@@ -18,6 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     auth::{fingerprint, TokenKeys},
     blocking::Pool,
+    client::{RateLimiter, TrustedProxies},
     config::Config,
     error::{ApiError, ErrorCode},
     fallback, middleware, openapi, passwords, routes,
@@ -121,6 +122,9 @@ pub struct AppState {
     /// The database and hashing threads, for their queue depths and use.
     pub threads: Arc<Threads>,
     pub database: Database,
+    pub proxies: TrustedProxies,
+    /// The per-address limit of `/api/v1/auth/*`.
+    pub auth_limiter: RateLimiter,
 }
 
 /// A bound, ready-to-run Roster (its database may still be coming up).
@@ -150,6 +154,8 @@ impl Application {
             tokens: TokenKeys::new(&secret, config.access_token_ttl),
             threads,
             database,
+            proxies: config.trusted_proxies.clone(),
+            auth_limiter: RateLimiter::new(config.auth_rate_limit),
         });
         let listener = TcpListener::bind(config.listen_addr()?)
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;

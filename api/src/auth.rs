@@ -68,11 +68,12 @@ impl TokenKeys {
         self.ttl
     }
 
-    pub fn issue(&self, account: Uuid) -> Result<String, ApiError> {
+    /// An access token for `account` in session `sid`.
+    pub fn issue(&self, account: Uuid, sid: Uuid) -> Result<String, ApiError> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: account.to_string(),
-            sid: Uuid::now_v7().to_string(),
+            sid: sid.to_string(),
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             exp: now + self.ttl.as_secs() as i64,
@@ -85,13 +86,18 @@ impl TokenKeys {
         })
     }
 
-    /// The account id of a valid token; `None` for anything else.
-    pub fn verify(&self, token: &str) -> Option<Uuid> {
+    /// The account and session of a valid token; `None` for anything else, including a token
+    /// whose lifetime (`exp - iat`) is longer than this server issues.
+    pub fn verify(&self, token: &str) -> Option<(Uuid, Uuid)> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
-        if data.claims.iat > Utc::now().timestamp() + LEEWAY_SECS as i64 {
+        let c = &data.claims;
+        if c.iat > Utc::now().timestamp() + LEEWAY_SECS as i64 {
             return None;
         }
-        Uuid::parse_str(&data.claims.sub).ok()
+        if c.exp - c.iat > self.ttl.as_secs() as i64 {
+            return None;
+        }
+        Some((Uuid::parse_str(&c.sub).ok()?, Uuid::parse_str(&c.sid).ok()?))
     }
 }
 
@@ -136,11 +142,7 @@ fn authenticate(req: &HttpRequest) -> Result<Credential, ApiError> {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
+        .and_then(bearer_credential)
         .ok_or_else(|| {
             unauthenticated("send `Authorization: Bearer <access token or API token>`")
         })?;
@@ -152,9 +154,17 @@ fn authenticate(req: &HttpRequest) -> Result<Credential, ApiError> {
         state
             .tokens
             .verify(bearer)
-            .map(Credential::access)
+            .map(|(account, sid)| Credential::access(account, sid))
             .ok_or_else(|| unauthenticated("the access token is not valid or has expired"))
     }
+}
+
+/// The credential of an `Authorization: Bearer <credential>` header. The scheme is matched
+/// case-insensitively (RFC 9110 §11.1): `bearer`, `Bearer` and `BEARER` are the same.
+fn bearer_credential(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.trim_start().split_once([' ', '\t'])?;
+    let credential = rest.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !credential.is_empty()).then_some(credential)
 }
 
 /// A permission a route requires, named at the type level.
@@ -198,8 +208,8 @@ impl<R: Requirement> FromRequest for Authorized<R> {
     }
 }
 
-/// The client address and user agent, for the audit trail. The address is the socket peer:
-/// `X-Forwarded-For` is not trusted.
+/// The client address and user agent, for the audit trail. The address is the socket peer, or
+/// what a trusted proxy says it is ([`crate::client::TrustedProxies`]).
 pub struct RequestOrigin(pub Origin);
 
 impl FromRequest for RequestOrigin {
@@ -207,7 +217,11 @@ impl FromRequest for RequestOrigin {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let address = req.peer_addr().map(|a| a.ip().to_string());
+        let address = match req.app_data::<web::Data<AppState>>() {
+            Some(state) => state.proxies.client_of(req),
+            None => req.peer_addr().map(|a| a.ip()),
+        }
+        .map(|ip| ip.to_string());
         let user_agent = req
             .headers()
             .get(header::USER_AGENT)
@@ -250,8 +264,8 @@ mod tests {
     #[test]
     fn accepts_its_own_tokens() {
         let k = keys();
-        let id = Uuid::now_v7();
-        assert_eq!(k.verify(&k.issue(id).unwrap()), Some(id));
+        let (id, sid) = (Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(k.verify(&k.issue(id, sid).unwrap()), Some((id, sid)));
         assert!(k
             .verify(&sign(&k, Algorithm::HS256, &claims(|_| {})))
             .is_some());
@@ -260,7 +274,7 @@ mod tests {
     #[test]
     fn requires_every_registered_claim() {
         let k = keys();
-        for missing in ["sub", "iss", "aud", "exp", "iat"] {
+        for missing in ["sub", "sid", "iss", "aud", "exp", "iat"] {
             let token = sign(
                 &k,
                 Algorithm::HS256,
@@ -305,11 +319,27 @@ mod tests {
         for (what, c) in cases {
             assert_eq!(k.verify(&sign(&k, Algorithm::HS256, &c)), None, "{what}");
         }
+        let longer = claims(|m| drop(m.insert("exp".into(), json!(now + 901))));
+        assert_eq!(
+            k.verify(&sign(&k, Algorithm::HS256, &longer)),
+            None,
+            "a lifetime longer than the server issues"
+        );
         let within = claims(|m| drop(m.insert("exp".into(), json!(now - 3))));
         assert!(
             k.verify(&sign(&k, Algorithm::HS256, &within)).is_some(),
             "3 s past expiry is within leeway"
         );
+    }
+
+    #[test]
+    fn matches_the_bearer_scheme_case_insensitively() {
+        for header in ["Bearer abc", "bearer abc", "BEARER abc", "BeArEr   abc "] {
+            assert_eq!(bearer_credential(header), Some("abc"), "{header:?}");
+        }
+        for header in ["Basic abc", "Bearer", "Bearer   ", "Bearerabc", "abc"] {
+            assert_eq!(bearer_credential(header), None, "{header:?}");
+        }
     }
 
     #[test]
@@ -334,7 +364,7 @@ mod tests {
             URL_SAFE_NO_PAD.encode(c.to_string())
         );
         assert_eq!(k.verify(&unsigned), None, "alg none");
-        let token = k.issue(Uuid::now_v7()).unwrap();
+        let token = k.issue(Uuid::now_v7(), Uuid::now_v7()).unwrap();
         // Change a character in the middle of the signature (the last carries padding bits).
         let mut chars: Vec<char> = token.chars().collect();
         let i = chars.len() - 10;

@@ -12,6 +12,8 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use domain::roles::Role;
 use serde::Deserialize;
 
+use crate::client::TrustedProxies;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
@@ -44,6 +46,12 @@ pub struct Config {
     /// Largest JSON body accepted, in bytes.
     pub max_body_bytes: usize,
     pub access_token_ttl: Duration,
+    /// Requests a minute to `/api/v1/auth/*` per client address (`ROSTER_AUTH_RATE_LIMIT`,
+    /// default 60, 0 = no limit).
+    pub auth_rate_limit: u32,
+    /// Proxies whose `X-Forwarded-For` names the client (`ROSTER_TRUSTED_PROXIES`); none by
+    /// default, so the client is the socket peer.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for Config {
@@ -64,6 +72,8 @@ impl Default for Config {
             workers: None,
             max_body_bytes: 64 * 1024,
             access_token_ttl: Duration::from_secs(15 * 60),
+            auth_rate_limit: 60,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -89,6 +99,8 @@ struct FileConfig {
     workers: Option<usize>,
     max_body_bytes: Option<usize>,
     access_token_minutes: Option<u64>,
+    auth_rate_limit: Option<u32>,
+    trusted_proxies: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -176,6 +188,15 @@ impl Config {
         }
         c.workers = num("ROSTER_WORKERS", file.workers.map(|n| n as u64))?.map(|n| n as usize);
         c.max_body_bytes = file.max_body_bytes.unwrap_or(c.max_body_bytes);
+        if let Some(n) = num(
+            "ROSTER_AUTH_RATE_LIMIT",
+            file.auth_rate_limit.map(u64::from),
+        )? {
+            c.auth_rate_limit = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+        if let Some(list) = env("ROSTER_TRUSTED_PROXIES").or(file.trusted_proxies) {
+            c.trusted_proxies = TrustedProxies::parse(&list)?;
+        }
         if let Some(m) = file.access_token_minutes {
             c.access_token_ttl = Duration::from_secs(m * 60);
         }

@@ -58,6 +58,15 @@ error_codes! {
     AdminRoleRequired => (FORBIDDEN, "Only admins grant or remove the admin role", "Ask an admin to make this change."),
     OwnRoles => (FORBIDDEN, "Nobody edits their own roles", "Ask another user manager or admin to change this account's roles."),
     EmailChangeRequiresAdmin => (FORBIDDEN, "Only an admin can change an email address", "Ask an admin to change the email."),
+    OwnEmail => (FORBIDDEN, "Nobody changes their own email address", "Ask an admin to change it."),
+    OwnUsername => (FORBIDDEN, "Nobody changes their own username", "Leave `username` out of the change; usernames never change."),
+    OwnActive => (FORBIDDEN, "Nobody activates or deactivates their own account", "Ask an admin."),
+    AdminManagedField => (FORBIDDEN, "This field is managed by admins, not by the account's holder", "Leave the field named in `detail` out of the change, or ask an admin."),
+    GuestReadOnly => (FORBIDDEN, "A guest may read their account and change their password, nothing else", "Hide editing for guests."),
+    InvalidRefreshToken => (UNAUTHORIZED, "The refresh token is not valid, was used already, or its session ended", "Forget the tokens you hold and sign in again."),
+    InvalidChallenge => (UNAUTHORIZED, "The challenge token is not valid, was used already, or expired", "Sign in again to get a new challenge."),
+    SessionNotFound => (NOT_FOUND, "No such session", "Refresh the list of sessions: it ended or never existed."),
+    NoSession => (BAD_REQUEST, "Only an access token's session can be signed out", "Sign out with the access token of the session; revoke API tokens under `/api/v1/me/api-tokens`."),
     UsernameImmutable => (UNPROCESSABLE_ENTITY, "The username cannot be changed", "Leave `username` out of the change (or send its current value)."),
     UserNotFound => (NOT_FOUND, "No such account", "Refresh the list: the account was deleted or never existed."),
     ApiTokenNotFound => (NOT_FOUND, "No such API token", "Refresh the list of tokens: it was revoked or never existed."),
@@ -70,6 +79,7 @@ error_codes! {
     PreconditionFailed => (PRECONDITION_FAILED, "The resource changed since it was read", "Read it again, show the person what changed, and send the change with the new `ETag`."),
     Conflict => (CONFLICT, "The change conflicts with data already stored", "Read the resource again; the change clashes with a uniqueness rule of this deployment."),
     TooManyRequests => (TOO_MANY_REQUESTS, "Too many sign-ins and password changes are waiting; retry shortly", "Wait `Retry-After` seconds, then repeat."),
+    RateLimited => (TOO_MANY_REQUESTS, "Too many sign-in requests from this address", "Wait `Retry-After` seconds before the next attempt; tell the person to wait rather than retrying in a loop."),
     DatabaseUnavailable => (SERVICE_UNAVAILABLE, "The database is unavailable; retry shortly", "Wait `Retry-After` seconds, then repeat; a write may or may not have happened, so read before repeating one."),
     DatabaseBusy => (SERVICE_UNAVAILABLE, "The database is busy with concurrent changes; retry shortly", "Wait `Retry-After` seconds, then repeat."),
     Overloaded => (SERVICE_UNAVAILABLE, "Too many requests are waiting for the database; retry shortly", "Wait `Retry-After` seconds, then repeat; slow down if it persists."),
@@ -143,6 +153,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub detail: String,
     pub errors: Vec<FieldError>,
+    /// Seconds for `Retry-After`, where the error knows better than the default of 2.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -151,6 +163,14 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    pub fn retry_after(self, seconds: u64) -> Self {
+        Self {
+            retry_after: Some(seconds),
+            ..self
         }
     }
 
@@ -187,8 +207,10 @@ impl ResponseError for ApiError {
                 | ErrorCode::DatabaseBusy
                 | ErrorCode::Overloaded
                 | ErrorCode::TooManyRequests
+                | ErrorCode::RateLimited
         ) {
-            response.insert_header((header::RETRY_AFTER, "2"));
+            let seconds = self.retry_after.unwrap_or(2).to_string();
+            response.insert_header((header::RETRY_AFTER, seconds));
         }
         if matches!(self.code, ErrorCode::Unauthenticated) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
@@ -206,6 +228,7 @@ impl From<Error> for ApiError {
                     code: ErrorCode::ValidationFailed,
                     detail: "see `errors` for each field".into(),
                     errors,
+                    retry_after: None,
                 }
             }
             Error::InvalidCredentials => ErrorCode::InvalidCredentials,
@@ -215,6 +238,15 @@ impl From<Error> for ApiError {
             Error::OwnRoles => ErrorCode::OwnRoles,
             Error::EmailChangeRequiresAdmin => ErrorCode::EmailChangeRequiresAdmin,
             Error::UsernameImmutable => ErrorCode::UsernameImmutable,
+            Error::OwnEmail => ErrorCode::OwnEmail,
+            Error::OwnUsername => ErrorCode::OwnUsername,
+            Error::OwnActive => ErrorCode::OwnActive,
+            Error::AdminManagedField(_) => ErrorCode::AdminManagedField,
+            Error::GuestReadOnly => ErrorCode::GuestReadOnly,
+            Error::InvalidRefreshToken => ErrorCode::InvalidRefreshToken,
+            Error::InvalidChallenge => ErrorCode::InvalidChallenge,
+            Error::SessionNotFound => ErrorCode::SessionNotFound,
+            Error::NoSession => ErrorCode::NoSession,
             Error::UserNotFound => ErrorCode::UserNotFound,
             Error::ApiTokenNotFound => ErrorCode::ApiTokenNotFound,
             Error::UsernameTaken => ErrorCode::UsernameTaken,

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::{
     password::PasswordHash,
     roles::{ADMIN, GUEST},
+    settings::{LockoutPolicy, PERMANENT_LOCK_FAILURES},
     values::{Email, Locale, PersonName, Username},
 };
 
@@ -63,7 +64,14 @@ pub struct Account {
     /// `None` means "invited".
     pub activated_at: Option<DateTime<Utc>>,
     pub last_active_at: Option<DateTime<Utc>>,
+    /// Consecutive failed sign-ins; a success or an admin's unlock resets it, a timed unlock
+    /// does not (SPEC §4).
+    pub failed_logins: u32,
+    /// When the account was locked after too many failed sign-ins (SPEC §4).
     pub locked_at: Option<DateTime<Utc>>,
+    /// When a timed lock ends by itself (`lockout.minutes`); `None` with `locked_at` set: locked
+    /// until an admin unlocks it.
+    pub locked_until: Option<DateTime<Utc>>,
     /// Starts at 1 and grows by one with every change; the HTTP ETag.
     pub version: i64,
 }
@@ -72,7 +80,7 @@ impl Account {
     pub fn status(&self, now: DateTime<Utc>) -> Status {
         if !self.active {
             Status::Inactive
-        } else if self.locked_at.is_some() {
+        } else if is_locked(self.locked_at, self.locked_until, now) {
             Status::Locked
         } else if self.expires_at.is_some_and(|at| at <= now) {
             Status::Expired
@@ -97,8 +105,84 @@ impl Account {
 
     /// An account that may authenticate right now: active, not locked, not expired.
     pub fn may_authenticate(&self, now: DateTime<Utc>) -> bool {
-        may_authenticate(self.active, self.locked_at, self.expires_at, now)
+        may_authenticate(
+            self.active,
+            self.locked_at,
+            self.locked_until,
+            self.expires_at,
+            now,
+        )
     }
+
+    /// What a password must not be, or build on: username and email first, then the names.
+    pub fn identifiers(&self) -> [&str; 4] {
+        [
+            self.username.as_str(),
+            self.email.as_str(),
+            self.first_name.as_str(),
+            self.last_name.as_str(),
+        ]
+    }
+
+    /// Locked at `now`: locked, and the lock has no end or has not reached it.
+    pub fn is_locked(&self, now: DateTime<Utc>) -> bool {
+        is_locked(self.locked_at, self.locked_until, now)
+    }
+
+    /// A failed sign-in at `now` under `policy` (SPEC §4): one more consecutive failure; at
+    /// `threshold` failures an account not locked at `now` is locked (until `minutes` from now
+    /// if set); from [`PERMANENT_LOCK_FAILURES`] on, a lock never ends by itself. `true` when
+    /// this failure locked it. A new lock is a change (a new version).
+    pub fn record_failure(&mut self, policy: &LockoutPolicy, now: DateTime<Utc>) -> bool {
+        self.failed_logins = self.failed_logins.saturating_add(1);
+        let permanent = self.failed_logins >= PERMANENT_LOCK_FAILURES;
+        let until = policy
+            .minutes
+            .filter(|_| !permanent)
+            .map(|m| now + chrono::Duration::minutes(i64::from(m)));
+        if self.is_locked(now) {
+            if permanent && self.locked_until.is_some() {
+                self.locked_until = None;
+                self.version += 1;
+            }
+            return false;
+        }
+        if self.failed_logins < policy.threshold {
+            return false;
+        }
+        self.locked_at = Some(now);
+        self.locked_until = until;
+        self.version += 1;
+        true
+    }
+
+    /// A successful sign-in at `now`: the count starts again, and a lock that ended by itself is
+    /// cleared.
+    pub fn record_success(&mut self, now: DateTime<Utc>) {
+        self.failed_logins = 0;
+        if self.locked_at.is_some() && !self.is_locked(now) {
+            self.locked_at = None;
+            self.locked_until = None;
+            self.version += 1;
+        }
+        self.last_active_at = Some(now);
+    }
+
+    /// An admin's unlock: no lock, and the count starts again.
+    pub fn unlock(&mut self) {
+        self.failed_logins = 0;
+        self.locked_at = None;
+        self.locked_until = None;
+    }
+}
+
+/// The lockout rule of SPEC §4 for a read that holds only these fields.
+pub(crate) fn is_locked(
+    locked_at: Option<DateTime<Utc>>,
+    locked_until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    locked_at.is_some() && locked_until.is_none_or(|end| end > now)
 }
 
 /// The rule of [`Account::may_authenticate`], for reads that hold only these fields
@@ -106,10 +190,11 @@ impl Account {
 pub(crate) fn may_authenticate(
     active: bool,
     locked_at: Option<DateTime<Utc>>,
+    locked_until: Option<DateTime<Utc>>,
     expires_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> bool {
-    active && locked_at.is_none() && expires_at.is_none_or(|at| at > now)
+    active && !is_locked(locked_at, locked_until, now) && expires_at.is_none_or(|at| at > now)
 }
 
 #[cfg(any(test, feature = "testing"))]
@@ -142,7 +227,9 @@ impl Account {
             updated_by: None,
             activated_at: Some(now),
             last_active_at: None,
+            failed_logins: 0,
             locked_at: None,
+            locked_until: None,
             version: 1,
         }
     }
@@ -166,5 +253,63 @@ mod tests {
         assert_eq!(a.status(now), Status::Locked);
         a.active = false;
         assert_eq!(a.status(now), Status::Inactive);
+    }
+
+    #[test]
+    fn failures_lock_at_the_threshold_and_a_timed_lock_keeps_the_count() {
+        let now = Utc::now();
+        let policy = LockoutPolicy {
+            threshold: 3,
+            minutes: Some(5),
+        };
+        let mut a = Account::sample("ana");
+        assert!(!a.record_failure(&policy, now));
+        assert!(!a.record_failure(&policy, now));
+        assert!(a.record_failure(&policy, now), "the third failure locks");
+        assert_eq!(a.status(now), Status::Locked);
+        assert_eq!(a.locked_until, Some(now + chrono::Duration::minutes(5)));
+        assert!(!a.record_failure(&policy, now), "already locked");
+        let later = now + chrono::Duration::minutes(6);
+        assert_eq!(a.status(later), Status::Active, "the lock ended by itself");
+        assert_eq!(a.failed_logins, 4, "a timed unlock keeps the count");
+        assert!(
+            a.record_failure(&policy, later),
+            "the next failure locks again"
+        );
+    }
+
+    #[test]
+    fn a_hundred_consecutive_failures_end_in_a_lock_only_an_admin_lifts() {
+        let mut now = Utc::now();
+        let policy = LockoutPolicy {
+            threshold: 10,
+            minutes: Some(1),
+        };
+        let mut a = Account::sample("ana");
+        for _ in 0..100 {
+            a.record_failure(&policy, now);
+            now += chrono::Duration::minutes(2);
+        }
+        assert_eq!(a.failed_logins, 100);
+        assert!(a.locked_at.is_some() && a.locked_until.is_none());
+        assert_eq!(a.status(now + chrono::Duration::days(365)), Status::Locked);
+        a.unlock();
+        assert_eq!(a.status(now), Status::Active);
+        assert_eq!(a.failed_logins, 0);
+    }
+
+    #[test]
+    fn a_success_resets_the_count_and_clears_an_ended_lock() {
+        let now = Utc::now();
+        let policy = LockoutPolicy {
+            threshold: 1,
+            minutes: Some(1),
+        };
+        let mut a = Account::sample("ana");
+        a.record_failure(&policy, now);
+        let later = now + chrono::Duration::minutes(2);
+        a.record_success(later);
+        assert_eq!((a.failed_logins, a.locked_at), (0, None));
+        assert_eq!(a.last_active_at, Some(later));
     }
 }

@@ -66,6 +66,19 @@ pub mod action {
     pub const SETTINGS_UPDATED: &str = "settings.updated";
     pub const LOGIN_SUCCEEDED: &str = "auth.login_succeeded";
     pub const LOGIN_FAILED: &str = "auth.login_failed";
+    pub const CHALLENGE_ISSUED: &str = "auth.challenge_issued";
+    /// A password given by someone else replaced while signing in (the `set_password`
+    /// challenge): part of the sign-in, not an authored change.
+    pub const CHALLENGE_PASSWORD_SET: &str = "auth.password_set";
+    pub const SIGNED_OUT: &str = "auth.signed_out";
+    /// One of the caller's own sessions ended by the caller.
+    pub const OWN_SESSION_REVOKED: &str = "auth.session_revoked";
+    pub const REFRESH_TOKEN_REUSED: &str = "auth.refresh_token_reused";
+    /// Sessions of an account ended by someone else (an admin).
+    pub const SESSIONS_REVOKED: &str = "session.revoked";
+    pub const USER_LOCKED: &str = "user.locked";
+    pub const USER_UNLOCKED: &str = "user.unlocked";
+    pub const PASSWORD_CHANGED: &str = "user.password_changed";
     /// The prefix shared by sign-in events.
     pub const SIGN_IN_PREFIX: &str = "auth.";
 }

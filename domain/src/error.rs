@@ -37,6 +37,24 @@ pub enum Error {
     OwnRoles,
     #[error("only an admin can change an email address")]
     EmailChangeRequiresAdmin,
+    #[error("nobody changes their own email address; an admin can")]
+    OwnEmail,
+    #[error("nobody changes their own username")]
+    OwnUsername,
+    #[error("nobody activates or deactivates their own account")]
+    OwnActive,
+    #[error("`{0}` is managed by admins, not by the account's holder")]
+    AdminManagedField(&'static str),
+    #[error("a guest may read their account and change their password, nothing else")]
+    GuestReadOnly,
+    #[error("the refresh token is not valid, was used already, or its session ended")]
+    InvalidRefreshToken,
+    #[error("the challenge token is not valid, was used already, or expired")]
+    InvalidChallenge,
+    #[error("no such session")]
+    SessionNotFound,
+    #[error("only a signed-in session (an access token) can be signed out; revoke API tokens under /api/v1/me/api-tokens")]
+    NoSession,
     #[error("the username cannot be changed once set")]
     UsernameImmutable,
     #[error("no such account")]

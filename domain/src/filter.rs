@@ -81,6 +81,7 @@ pub enum TimeField {
     ActivatedAt,
     LastActiveAt,
     LockedAt,
+    LockedUntil,
     ExpiresAt,
 }
 
@@ -92,6 +93,7 @@ impl TimeField {
             TimeField::ActivatedAt => a.activated_at,
             TimeField::LastActiveAt => a.last_active_at,
             TimeField::LockedAt => a.locked_at,
+            TimeField::LockedUntil => a.locked_until,
             TimeField::ExpiresAt => a.expires_at,
         }
     }
@@ -272,7 +274,15 @@ impl Status {
         let unset = |f: TimeField| Filter::Not(Box::new(Filter::IsSet(OptionalField::Time(f))));
         match self {
             Status::Inactive => Filter::Flag(FlagField::Active, false),
-            Status::Locked => Filter::IsSet(OptionalField::Time(TimeField::LockedAt)),
+            Status::Locked => Filter::And(vec![
+                Filter::IsSet(OptionalField::Time(TimeField::LockedAt)),
+                Filter::Or(vec![
+                    Filter::Not(Box::new(Filter::IsSet(OptionalField::Time(
+                        TimeField::LockedUntil,
+                    )))),
+                    Filter::Time(TimeField::LockedUntil, Compare::After, now),
+                ]),
+            ]),
             Status::Expired => Filter::Time(TimeField::ExpiresAt, Compare::AtOrBefore, now),
             Status::Invited => Filter::And(vec![
                 unset(TimeField::ActivatedAt),
@@ -315,13 +325,19 @@ mod tests {
         ];
         let mut out = Vec::new();
         for active in [false, true] {
-            for locked in [None, Some(now)] {
+            for (locked, until) in [
+                (None, None),
+                (Some(now), None),
+                (Some(now), Some(now)),
+                (Some(now), Some(now + Duration::seconds(5))),
+            ] {
                 for expires in times {
                     for activated in [None, Some(now)] {
                         for last_active in [None, Some(now)] {
                             let mut a = Account::sample("ana");
                             a.active = active;
                             a.locked_at = locked;
+                            a.locked_until = until;
                             a.expires_at = expires;
                             a.activated_at = activated;
                             a.last_active_at = last_active;

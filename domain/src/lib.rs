@@ -14,6 +14,7 @@ pub mod ports;
 pub mod roles;
 pub mod runtime;
 pub mod services;
+pub mod session;
 pub mod settings;
 pub mod validate;
 pub mod values;

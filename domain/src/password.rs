@@ -11,6 +11,21 @@ pub const MAX_PASSWORD_CHARS: usize = 256;
 pub const DEFAULT_MIN_LENGTH: u32 = 15;
 /// The lowest minimum configuration may set.
 pub const LOWEST_MIN_LENGTH: u32 = 8;
+/// The lowest zxcvbn score accepted: 3, "safely unguessable: moderate protection from offline
+/// slow-hash scenario" (over 10^8 guesses).
+pub const MIN_STRENGTH: u8 = 3;
+/// Characters of a password that the strength estimate reads.
+const STRENGTH_CHARS: usize = 64;
+
+/// `s` ending with a full stop.
+fn sentence(s: &str) -> String {
+    let s = s.trim();
+    if s.ends_with('.') {
+        s.to_owned()
+    } else {
+        format!("{s}.")
+    }
+}
 
 /// A plaintext password that passed the policy. `Debug` never prints it.
 #[derive(Clone)]
@@ -23,8 +38,11 @@ impl fmt::Debug for Password {
 }
 
 impl Password {
-    /// Checks a new password against the policy: `min_length`..=256 characters, no composition
-    /// rules, and never equal (case-insensitively) to the account's username or email.
+    /// Checks a new password against the policy (SPEC §4): `min_length`..=256 characters, no
+    /// composition rules, never equal (case-insensitively) to the account's username or email
+    /// (the first two `identifiers`), and not too weak or common: zxcvbn's estimate must be at
+    /// least [`MIN_STRENGTH`] (over 10^8 guesses), with the account's identifiers counted as
+    /// known words. The refusal says why, in words a person can act on.
     pub fn new(raw: &str, min_length: u32, identifiers: &[&str]) -> Result<Self, Invalid> {
         let count = raw.chars().count();
         if count < min_length as usize {
@@ -42,11 +60,31 @@ impl Password {
         let folded = raw.to_lowercase();
         if identifiers
             .iter()
+            .take(2)
             .any(|id| !id.is_empty() && id.to_lowercase() == folded)
         {
             return Err(Invalid::new(
                 "password_is_identifier",
                 "the password must not be the username or email address",
+            ));
+        }
+        // zxcvbn's matching grows quickly with length; what decides weakness is in the first
+        // characters (a weak password does not become strong by repeating itself).
+        let head: String = raw.chars().take(STRENGTH_CHARS).collect();
+        let estimate = zxcvbn::zxcvbn(&head, identifiers);
+        if (estimate.score() as u8) < MIN_STRENGTH {
+            let why = estimate
+                .feedback()
+                .and_then(|f| f.warning())
+                .map(|w| w.to_string())
+                .unwrap_or_else(|| "this password is easy to guess".into());
+            let how = estimate
+                .feedback()
+                .and_then(|f| f.suggestions().first().map(|s| s.to_string()))
+                .unwrap_or_else(|| "Add another word or two; uncommon words are better.".into());
+            return Err(Invalid::new(
+                "password_too_weak",
+                format!("{} {how}", sentence(&why)),
             ));
         }
         Ok(Self(raw.to_owned()))
@@ -120,7 +158,27 @@ mod tests {
             Password::new(&"x".repeat(257), 15, &[]).unwrap_err().code,
             "password_too_long"
         );
-        assert!(Password::new(&"x".repeat(256), 15, &[]).is_ok());
+        let longest = format!("violet tractor hums at noon {}", "x".repeat(228));
+        assert_eq!(longest.chars().count(), 256);
+        assert!(Password::new(&longest, 15, &[]).is_ok());
+    }
+
+    #[test]
+    fn refuses_weak_and_common_passwords_saying_why() {
+        for weak in [
+            "passwordpassword",
+            "aaaaaaaaaaaaaaa",
+            "123456789012345",
+            "               ",
+            "qwertyuiopasdfgh",
+        ] {
+            let err = Password::new(weak, 15, &["ana.lima", "ana@example.org", "Ana", "Lima"])
+                .expect_err(weak);
+            assert_eq!(err.code, "password_too_weak", "{weak:?}");
+            assert!(err.message.len() > 20, "{weak:?}: {}", err.message);
+        }
+        assert!(Password::new("correct horse battery staple", 15, &[]).is_ok());
+        assert!(Password::new("violet tractor hums at noon", 15, &[]).is_ok());
     }
 
     #[test]

@@ -29,15 +29,24 @@ pub struct CallerAccount {
     pub caller: Caller,
     pub active: bool,
     pub locked_at: Option<DateTime<Utc>>,
+    pub locked_until: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// When a use was last recorded (`last_active_at`, written at most once a minute).
+    pub last_active_at: Option<DateTime<Utc>>,
 }
 
 impl CallerAccount {
     /// The caller, if its account may authenticate at `now` (the rule of
     /// [`Account::may_authenticate`]).
     pub fn admit(self, now: DateTime<Utc>) -> Option<Caller> {
-        account::may_authenticate(self.active, self.locked_at, self.expires_at, now)
-            .then_some(self.caller)
+        account::may_authenticate(
+            self.active,
+            self.locked_at,
+            self.locked_until,
+            self.expires_at,
+            now,
+        )
+        .then_some(self.caller)
     }
 }
 
@@ -165,7 +174,9 @@ mod tests {
             caller: caller(a),
             active: a.active,
             locked_at: a.locked_at,
+            locked_until: a.locked_until,
             expires_at: a.expires_at,
+            last_active_at: a.last_active_at,
         };
         let admitted = read(&account)
             .admit(now)
@@ -178,12 +189,19 @@ mod tests {
         inactive.active = false;
         let mut locked = account.clone();
         locked.locked_at = Some(now);
+        let mut locked_for_a_while = account.clone();
+        locked_for_a_while.locked_at = Some(now);
+        locked_for_a_while.locked_until = Some(now + chrono::Duration::seconds(1));
         let mut expired = account.clone();
         expired.expires_at = Some(now);
-        for refused in [inactive, locked, expired] {
+        for refused in [inactive, locked, locked_for_a_while, expired] {
             assert!(!refused.may_authenticate(now));
             assert!(read(&refused).admit(now).is_none());
         }
+        let mut lock_ended = account.clone();
+        lock_ended.locked_at = Some(now - chrono::Duration::seconds(60));
+        lock_ended.locked_until = Some(now);
+        assert!(read(&lock_ended).admit(now).is_some());
         let mut expiring = account;
         expiring.expires_at = Some(now + chrono::Duration::seconds(1));
         assert!(read(&expiring).admit(now).is_some());

@@ -11,6 +11,7 @@ use crate::{
     effects::Effects,
     paging::UserQuery,
     policy::CallerAccount,
+    session::{Challenge, RefreshTokenUse, RequiredAction, Session, SessionUse},
     settings::Settings,
     Error, Result,
 };
@@ -32,7 +33,7 @@ pub trait Accounts {
     /// the fields that differ from `before`.
     fn update_account(&mut self, before: &Account, after: &Account) -> Result<()>;
     fn delete_account(&mut self, account: &Account) -> Result<()>;
-    /// Records a sign-in time without counting as a change (no version bump).
+    /// Records a use of the account at `at` without counting as a change (no version bump).
     fn touch_last_active(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<()>;
     /// One page, `limit + 1` rows at most so the caller can tell whether more follow.
     fn list_accounts(&mut self, query: &UserQuery, now: DateTime<Utc>) -> Result<Vec<Account>>;
@@ -47,19 +48,20 @@ pub trait Accounts {
 /// ([`Callers::find_caller`]) takes every kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CredentialKey<'a> {
-    /// An access token's subject: the account itself.
-    Account(Uuid),
+    /// An access token: its subject and the session it names.
+    Session { account: Uuid, session: Uuid },
     /// An API token, by the hash of its secret.
     ApiToken(&'a str),
 }
 
 /// What authenticating a request reads: the caller's account as far as admission needs it, the
-/// API token it used (if it did), and the account the request is about (if it named one and that
+/// API token or session it used, and the account the request is about (if it named one and that
 /// account exists).
 #[derive(Debug, Clone)]
 pub struct CallerLookup {
     pub caller: CallerAccount,
     pub api_token: Option<ApiTokenUse>,
+    pub session: Option<SessionUse>,
     pub target: Option<Account>,
 }
 
@@ -88,6 +90,49 @@ pub trait ApiTokens {
     fn touch_api_token(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<()>;
 }
 
+/// Sessions and their refresh tokens (SPEC §4). Revoking a session deletes it with its refresh
+/// tokens.
+pub trait Sessions {
+    fn insert_session(&mut self, session: &Session) -> Result<()>;
+    fn insert_refresh_token(&mut self, session: Uuid, hash: &str, at: DateTime<Utc>) -> Result<()>;
+    /// The refresh token with this hash and its session, read for an exchange (held against a
+    /// concurrent exchange until the transaction ends).
+    fn find_refresh_token(&mut self, hash: &str) -> Result<Option<RefreshTokenUse>>;
+    /// Marks the token used at `at`; `false` when it already was (a concurrent exchange won).
+    fn use_refresh_token(&mut self, hash: &str, at: DateTime<Utc>) -> Result<bool>;
+    /// Records a use: `last_used_at` and the idle end.
+    fn touch_session(&mut self, id: Uuid, at: DateTime<Utc>, idle_end: DateTime<Utc>)
+        -> Result<()>;
+    /// The account's sessions, newest first.
+    fn list_sessions(&mut self, user_id: Uuid) -> Result<Vec<Session>>;
+    /// `true` when a session of that account with that id existed.
+    fn delete_session(&mut self, user_id: Uuid, id: Uuid) -> Result<bool>;
+    /// Every session of the account but `except`; how many there were.
+    fn delete_sessions_of(&mut self, user_id: Uuid, except: Option<Uuid>) -> Result<u64>;
+}
+
+/// Sign-ins waiting for a challenge, by the hash of their single-use token, and the actions an
+/// account must take at its next sign-in.
+pub trait Challenges {
+    fn insert_challenge(&mut self, challenge: &Challenge, hash: &str) -> Result<()>;
+    /// The challenge, without using it up.
+    fn find_challenge(&mut self, hash: &str) -> Result<Option<Challenge>>;
+    /// Uses the challenge up: `None` when there is none (never was, or already used).
+    fn take_challenge(&mut self, hash: &str) -> Result<Option<Challenge>>;
+    /// Every pending challenge of the account.
+    fn delete_challenges_of(&mut self, user_id: Uuid) -> Result<u64>;
+    /// What the account must do at its next sign-in, in the order it is asked.
+    fn required_actions(&mut self, user_id: Uuid) -> Result<Vec<RequiredAction>>;
+    /// Adds a required action (nothing when the account has it already).
+    fn require_action(
+        &mut self,
+        user_id: Uuid,
+        action: RequiredAction,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+    fn clear_required_action(&mut self, user_id: Uuid, action: RequiredAction) -> Result<()>;
+}
+
 pub trait SettingsStore {
     fn load_settings(&mut self) -> Result<Settings>;
     fn save_settings(&mut self, settings: &Settings) -> Result<()>;
@@ -100,8 +145,22 @@ pub trait UnitOfWork {
 }
 
 /// One unit of work over every port.
-pub trait Tx: Accounts + Callers + SetupClaim + ApiTokens + SettingsStore + UnitOfWork {}
-impl<T: Accounts + Callers + SetupClaim + ApiTokens + SettingsStore + UnitOfWork> Tx for T {}
+pub trait Tx:
+    Accounts + Callers + SetupClaim + ApiTokens + Sessions + Challenges + SettingsStore + UnitOfWork
+{
+}
+impl<
+        T: Accounts
+            + Callers
+            + SetupClaim
+            + ApiTokens
+            + Sessions
+            + Challenges
+            + SettingsStore
+            + UnitOfWork,
+    > Tx for T
+{
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxMode {

@@ -18,12 +18,58 @@ pub struct Settings {
     /// Days a guest account lasts before `expires_at` (SPEC §3).
     pub guest_days: u32,
     pub password_policy: PasswordPolicy,
+    /// When false, an account with no password signs in with its username alone (SPEC §4);
+    /// never an account holding `admin`.
+    pub require_passwords: bool,
+    pub lockout: LockoutPolicy,
+    pub sessions: SessionPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PasswordPolicy {
     pub min_length: u32,
+}
+
+/// Lockout after consecutive failed sign-ins (SPEC §4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LockoutPolicy {
+    /// Consecutive failures that lock the account (1–100).
+    pub threshold: u32,
+    /// Minutes after which a lock ends by itself; `None`: only an admin unlocks. Whatever this
+    /// says, [`PERMANENT_LOCK_FAILURES`] consecutive failures lock until an admin unlocks.
+    pub minutes: Option<u32>,
+}
+
+/// Consecutive failures after which a lock never ends by itself (NIST SP 800-63B-4 §3.2.2).
+pub const PERMANENT_LOCK_FAILURES: u32 = 100;
+
+/// How long a session lasts (SPEC §4): it ends `idle_minutes` after its last use, and
+/// `absolute_hours` after sign-in whatever its use. Changes apply to sessions started after them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionPolicy {
+    pub idle_minutes: u32,
+    pub absolute_hours: u32,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        Self {
+            threshold: 10,
+            minutes: None,
+        }
+    }
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            idle_minutes: 30,
+            absolute_hours: 12,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -34,6 +80,9 @@ impl Default for Settings {
             locale: "en".into(),
             guest_days: 30,
             password_policy: PasswordPolicy::default(),
+            require_passwords: true,
+            lockout: LockoutPolicy::default(),
+            sessions: SessionPolicy::default(),
         }
     }
 }

@@ -8,13 +8,16 @@ use domain::{
     audit::AuditEvent,
     password::PasswordHash,
     policy::{Caller, CallerAccount},
+    session::{Challenge, ChallengeKind, Session, SessionUse},
     values::{Email, Locale, PersonName, Username},
     Error, Result,
 };
 use uuid::Uuid;
 
 use crate::{
-    schema::{api_tokens, audit_events, user_prefixes, user_roles, users},
+    schema::{
+        api_tokens, audit_events, sessions, sign_in_challenges, user_prefixes, user_roles, users,
+    },
     stamp::Stamp,
 };
 
@@ -60,7 +63,9 @@ pub(crate) struct AccountRow {
     pub updated_by: Option<String>,
     pub activated_at: Option<Stamp>,
     pub last_active_at: Option<Stamp>,
+    pub failed_logins: i32,
     pub locked_at: Option<Stamp>,
+    pub locked_until: Option<Stamp>,
     pub version: i64,
     /// The account's roles, sorted and comma-separated: `user_roles` repeated, so that reading an
     /// account is one row (see the migration `users_roles_column`).
@@ -77,7 +82,9 @@ pub(crate) struct CallerRow {
     pub roles: String,
     pub active: bool,
     pub locked_at: Option<Stamp>,
+    pub locked_until: Option<Stamp>,
     pub expires_at: Option<Stamp>,
+    pub last_active_at: Option<Stamp>,
 }
 
 impl CallerRow {
@@ -90,7 +97,9 @@ impl CallerRow {
             },
             active: self.active,
             locked_at: self.locked_at.map(Into::into),
+            locked_until: self.locked_until.map(Into::into),
             expires_at: self.expires_at.map(Into::into),
+            last_active_at: self.last_active_at.map(Into::into),
         })
     }
 }
@@ -184,7 +193,9 @@ impl AccountRow {
             updated_by: a.updated_by.map(|id| id.to_string()),
             activated_at: a.activated_at.map(Stamp::from),
             last_active_at: a.last_active_at.map(Stamp::from),
+            failed_logins: i32::try_from(a.failed_logins).unwrap_or(i32::MAX),
             locked_at: a.locked_at.map(Stamp::from),
+            locked_until: a.locked_until.map(Stamp::from),
             version: a.version,
             roles: {
                 let mut roles: Vec<&str> = a.roles.iter().map(String::as_str).collect();
@@ -229,7 +240,9 @@ impl AccountRow {
             updated_by: self.updated_by.as_deref().map(parse_id).transpose()?,
             activated_at: self.activated_at.map(Into::into),
             last_active_at: self.last_active_at.map(Into::into),
+            failed_logins: u32::try_from(self.failed_logins).unwrap_or(0),
             locked_at: self.locked_at.map(Into::into),
+            locked_until: self.locked_until.map(Into::into),
             version: self.version,
         })
     }
@@ -412,5 +425,113 @@ impl AuditRow {
             user_agent: e.origin.user_agent.clone(),
             details: e.details.to_string(),
         }
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions)]
+#[diesel(treat_none_as_default_value = false)]
+pub(crate) struct SessionRow {
+    pub id: String,
+    pub user_id: String,
+    pub created_at: Stamp,
+    pub last_used_at: Stamp,
+    pub expires_at: Stamp,
+    pub idle_expires_at: Stamp,
+    pub idle_seconds: i64,
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl SessionRow {
+    pub fn new(s: &Session) -> Self {
+        Self {
+            id: s.id.to_string(),
+            user_id: s.user_id.to_string(),
+            created_at: s.created_at.into(),
+            last_used_at: s.last_used_at.into(),
+            expires_at: s.expires_at.into(),
+            idle_expires_at: s.idle_expires_at.into(),
+            idle_seconds: s.idle_seconds,
+            address: s.address.clone(),
+            user_agent: s.user_agent.clone(),
+        }
+    }
+
+    pub fn into_session(self) -> Result<Session> {
+        Ok(Session {
+            id: parse_id(&self.id)?,
+            user_id: parse_id(&self.user_id)?,
+            created_at: self.created_at.into(),
+            last_used_at: self.last_used_at.into(),
+            expires_at: self.expires_at.into(),
+            idle_expires_at: self.idle_expires_at.into(),
+            idle_seconds: self.idle_seconds,
+            address: self.address,
+            user_agent: self.user_agent,
+        })
+    }
+}
+
+/// What authenticating with an access token reads of its session (`SessionUse`).
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub(crate) struct SessionUseRow {
+    pub id: String,
+    pub expires_at: Stamp,
+    pub idle_expires_at: Stamp,
+    pub last_used_at: Stamp,
+    pub idle_seconds: i64,
+}
+
+impl SessionUseRow {
+    pub fn into_use(self) -> Result<SessionUse> {
+        Ok(SessionUse {
+            id: parse_id(&self.id)?,
+            expires_at: self.expires_at.into(),
+            idle_expires_at: self.idle_expires_at.into(),
+            last_used_at: self.last_used_at.into(),
+            idle_seconds: self.idle_seconds,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = sign_in_challenges)]
+#[diesel(treat_none_as_default_value = false)]
+pub(crate) struct ChallengeRow {
+    pub token_hash: String,
+    pub user_id: String,
+    pub kind: String,
+    pub created_at: Stamp,
+    pub expires_at: Stamp,
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl ChallengeRow {
+    pub fn new(c: &Challenge, hash: &str) -> Self {
+        Self {
+            token_hash: hash.to_owned(),
+            user_id: c.user_id.to_string(),
+            kind: c.kind.as_str().to_owned(),
+            created_at: c.created_at.into(),
+            expires_at: c.expires_at.into(),
+            address: c.address.clone(),
+            user_agent: c.user_agent.clone(),
+        }
+    }
+
+    pub fn into_challenge(self) -> Result<Challenge> {
+        Ok(Challenge {
+            user_id: parse_id(&self.user_id)?,
+            kind: ChallengeKind::parse(&self.kind).ok_or_else(|| {
+                Error::Internal(format!("stored challenge kind {:?} is unknown", self.kind))
+            })?,
+            created_at: self.created_at.into(),
+            expires_at: self.expires_at.into(),
+            address: self.address,
+            user_agent: self.user_agent,
+        })
     }
 }

@@ -80,6 +80,10 @@ fn varied_accounts(rng: &mut Rng, now: DateTime<Utc>) -> Vec<Account> {
             a.email_notifications = rng.chance(70);
             a.expires_at = times(rng);
             a.locked_at = rng.chance(15).then_some(now - Duration::hours(1));
+            a.locked_until = a
+                .locked_at
+                .filter(|_| rng.chance(50))
+                .map(|_| *rng.pick(&[now - Duration::minutes(1), now + Duration::minutes(5)]));
             a.activated_at = times(rng).filter(|t| *t <= now);
             a.last_active_at = times(rng).filter(|t| *t <= now);
             a.created_at = now - Duration::minutes(i64::from(i as u32));
@@ -111,6 +115,7 @@ fn random_filter(rng: &mut Rng, accounts: &[Account], depth: u32, now: DateTime<
         TimeField::ActivatedAt,
         TimeField::LastActiveAt,
         TimeField::LockedAt,
+        TimeField::LockedUntil,
         TimeField::ExpiresAt,
     ];
     let someone = &accounts[rng.below(accounts.len())];

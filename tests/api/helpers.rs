@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 pub const PASSWORD: &str = "correct horse battery staple";
+/// A password an admin gives at creation: the holder must replace it at first sign-in.
+pub const GIVEN_PASSWORD: &str = "sealed envelope from the admin desk";
 const SECRET: &str = "test-secret-key-for-roster-end-to-end-tests-0123456789";
 
 /// Defines `mod name { sqlite(); postgres(); }` running the same body on each database, then
@@ -130,6 +132,8 @@ impl TestApp {
             workers: Some(2),
             log: "warn".into(),
             roles: vec![user_manager_role()],
+            // Tests sign in far more often than a person; `rate_limits` tests the default.
+            auth_rate_limit: 10_000,
             ..Config::default()
         };
         if db == Db::Postgres {
@@ -245,13 +249,38 @@ impl TestApp {
         (self.token_for("admin").await, id)
     }
 
-    /// Creates `username` with a password and the given roles; returns its id.
+    /// Creates `username` with the given roles and a password given by the admin, which the
+    /// holder then replaces with [`PASSWORD`] (the `set_password` challenge); returns its id.
     pub async fn user(&self, admin: &str, username: &str, roles: &[&str]) -> String {
         let body = json!({
             "username": username, "email": format!("{username}@example.org"), "first_name": "Test",
-            "last_name": username, "password": PASSWORD, "roles": roles
+            "last_name": username, "password": GIVEN_PASSWORD, "roles": roles
         });
-        self.post("/api/v1/users", admin, body).await.ok(201).id()
+        let id = self.post("/api/v1/users", admin, body).await.ok(201).id();
+        let challenge = self.login(username, GIVEN_PASSWORD).await;
+        challenge.ok(200);
+        assert_eq!(
+            challenge.body["challenge"], "set_password",
+            "{}",
+            challenge.body
+        );
+        self.set_password(&challenge, PASSWORD).await.ok(200);
+        id
+    }
+
+    /// Meets the `set_password` challenge of a sign-in's reply.
+    pub async fn set_password(&self, challenge: &Reply, new_password: &str) -> Reply {
+        let token = challenge.body["challenge_token"]
+            .as_str()
+            .expect("challenge_token");
+        self.call(
+            Method::POST,
+            "/api/v1/auth/challenge/set-password",
+            None,
+            Some(json!({"challenge_token": token, "new_password": new_password})),
+            &[],
+        )
+        .await
     }
 
     /// An API token for the caller of `token`.

@@ -81,11 +81,12 @@ both! {
         let (admin, _) = app.admin().await;
         let id = app.user(&admin, "ana", &["user"]).await;
         let path = format!("/api/v1/users/{id}");
+        let version = app.get(&path, &admin).await.body["version"].clone();
         app.patch(&path, &admin, json!({"username": "ana2"})).await.problem(422, "username_immutable");
         app.patch(&path, &admin, json!({"username": "ANA"})).await.problem(422, "username_immutable");
         let same = app.patch(&path, &admin, json!({"username": "ana"})).await;
         same.ok(200);
-        assert_eq!(same.body["version"], 1, "sending the same value changes nothing");
+        assert_eq!(same.body["version"], version, "sending the same value changes nothing");
     }
 
     async fn fields_are_validated_with_every_error_listed(app: TestApp) {
@@ -204,7 +205,7 @@ both! {
         let etag = first.etag();
         let r = app.call(Method::PATCH, &path, Some(&admin), Some(json!({"location": "Porto"})), &[("if-match", &etag)]).await;
         r.ok(200);
-        assert_eq!(r.etag(), "\"2\"");
+        assert_ne!(r.etag(), etag, "a change is a new version");
         let stale = app.call(Method::PATCH, &path, Some(&admin), Some(json!({"location": "Lyon"})), &[("if-match", &etag)]).await;
         stale.problem(412, "precondition_failed");
         let bad = app.call(Method::PATCH, &path, Some(&admin), Some(json!({"location": "Lyon"})), &[("if-match", "yesterday")]).await;
@@ -255,6 +256,8 @@ both! {
 
         app.patch(&format!("/api/v1/users/{id}"), &admin, json!({"active": true})).await.ok(200);
         app.get(&format!("/api/v1/users/{id}"), &api_token).await.problem(401, "unauthenticated");
+        // The deactivation ended the session: its access token stays dead after reactivation.
+        app.get(&format!("/api/v1/users/{id}"), &access).await.problem(401, "unauthenticated");
         app.login("mgr", PASSWORD).await.ok(200);
     }
 }

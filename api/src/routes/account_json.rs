@@ -82,6 +82,8 @@ pub(crate) fn write_account(out: &mut Vec<u8>, a: &UserResponse<'_>) -> serde_js
     optional(out, a.last_active_at, time)?;
     out.extend_from_slice(b",\"locked_at\":");
     optional(out, a.locked_at, time)?;
+    out.extend_from_slice(b",\"locked_until\":");
+    optional(out, a.locked_until, time)?;
     out.extend_from_slice(b",\"mfa_enabled\":");
     boolean(out, a.mfa_enabled);
     out.extend_from_slice(b",\"version\":");
@@ -174,6 +176,7 @@ mod tests {
         full.activated_at = Some(at(1_780_000_000, 5_000));
         full.last_active_at = Some(at(1_785_000_000, 7_000_000));
         full.locked_at = Some(at(1_786_000_000, 0));
+        full.locked_until = Some(at(1_786_000_900, 0));
         full.created_by = Some(Uuid::now_v7());
         full.updated_by = Some(Uuid::max());
         full.version = i64::MAX;

@@ -1,10 +1,20 @@
-//! `/api/v1/auth/login` (SPEC §4).
+//! `/api/v1/auth/*` (SPEC §4): sign-in, its challenges, refresh and sign-out.
 
-use actix_web::{post, web};
+use actix_web::{post, web, HttpResponse};
+use domain::{
+    services::{SignIn, SignInSecrets, SignedIn},
+    session::{SecretKind, SecretToken},
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
-use crate::{app::AppState, auth::RequestOrigin, error::ApiResult};
+use crate::{
+    app::AppState,
+    auth::{Authenticated, RequestOrigin},
+    client::AuthRateLimit,
+    error::{ApiError, ApiResult, ErrorCode},
+};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -12,50 +22,245 @@ use crate::{app::AppState, auth::RequestOrigin, error::ApiResult};
 pub struct LoginRequest {
     /// Username or email address, case-insensitive.
     pub login: String,
+    /// Left out (or empty) only for an account without a password while the setting
+    /// `require_passwords` is off.
+    #[serde(default)]
     pub password: String,
 }
 
+/// Tokens of a session.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"access_token": "eyJhbGciOiJIUzI1NiJ9…", "token_type": "Bearer", "expires_in": 900}))]
+#[schema(example = json!({
+    "access_token": "eyJhbGciOiJIUzI1NiJ9…", "token_type": "Bearer", "expires_in": 900,
+    "refresh_token": "rsr_q3X9…", "session_id": "0193a5f2-7c1e-7b3a-9f00-2b6a1c9d4e01"
+}))]
 pub struct TokenResponse {
-    /// A JWT to send as `Authorization: Bearer <access_token>`.
+    /// A JWT to send as `Authorization: Bearer <access_token>`; it names its session (`sid`).
     pub access_token: String,
     /// Always `Bearer`.
     pub token_type: String,
-    /// Seconds until it expires.
+    /// Seconds until the access token expires.
     pub expires_in: u64,
+    /// Opaque; exchange it at `POST /api/v1/auth/refresh` for new tokens. Each refresh token works
+    /// once: presenting a used one again ends the session.
+    pub refresh_token: String,
+    pub session_id: Uuid,
+}
+
+/// A challenge to meet before tokens are issued.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"challenge": "set_password", "challenge_token": "rsc_Yb2…", "expires_in": 300}))]
+pub struct ChallengeResponse {
+    /// `set_password`: choose a new password at `POST /api/v1/auth/challenge/set-password`.
+    /// (`mfa` and `mfa_enrollment` come with two-factor sign-in.)
+    pub challenge: String,
+    /// Single use; good for this challenge only.
+    pub challenge_token: String,
+    /// Seconds until the challenge token expires.
+    pub expires_in: i64,
+}
+
+/// What a sign-in answers: tokens, or a challenge.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SignInResponse {
+    Tokens(TokenResponse),
+    Challenge(ChallengeResponse),
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"refresh_token": "rsr_q3X9…"}))]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"challenge_token": "rsc_Yb2…", "new_password": "violet tractor hums at noon"}))]
+pub struct SetPasswordRequest {
+    pub challenge_token: String,
+    /// Meets the password policy and differs from the password given.
+    pub new_password: String,
+}
+
+fn secrets() -> SignInSecrets {
+    SignInSecrets {
+        refresh: SecretToken::from_random(SecretKind::Refresh, rand::random()),
+        challenge: SecretToken::from_random(SecretKind::Challenge, rand::random()),
+    }
+}
+
+fn tokens(state: &AppState, signed_in: SignedIn) -> ApiResult<TokenResponse> {
+    Ok(TokenResponse {
+        access_token: state
+            .tokens
+            .issue(signed_in.account_id, signed_in.session_id)?,
+        token_type: "Bearer".into(),
+        expires_in: state.tokens.ttl().as_secs(),
+        refresh_token: signed_in.refresh_token.expose().to_owned(),
+        session_id: signed_in.session_id,
+    })
+}
+
+fn sign_in_response(state: &AppState, outcome: SignIn) -> ApiResult<HttpResponse> {
+    let body = match outcome {
+        SignIn::Tokens(signed_in) => SignInResponse::Tokens(tokens(state, signed_in)?),
+        SignIn::Challenge {
+            kind,
+            token,
+            expires_at,
+        } => SignInResponse::Challenge(ChallengeResponse {
+            challenge: kind.as_str().to_owned(),
+            challenge_token: token.expose().to_owned(),
+            // Rounded up: a challenge just issued lasts the whole 300 seconds.
+            expires_in: ((expires_at - domain::now()).num_milliseconds().max(0) + 999) / 1000,
+        }),
+    };
+    Ok(no_store(HttpResponse::Ok()).json(body))
+}
+
+/// Responses that carry a secret are never cached.
+fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    builder.insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"));
+    builder
 }
 
 /// Sign in
 ///
 /// **Permission:** none. `login` is a username or an email, compared as Roster folds them (case,
-/// compatibility forms). Every failure (unknown login, wrong password, an account that may not sign
-/// in) answers the same 401 `invalid_credentials`; the true reason goes to the audit trail. The
-/// access token is valid for `expires_in` seconds; send it as `Authorization: Bearer <token>`.
+/// compatibility forms). Every failure (unknown login, wrong password, an account that is inactive,
+/// locked or expired) answers the same 401 `invalid_credentials` in about the same time; the true
+/// reason goes to the audit trail. Wrong passwords count toward the account's lockout
+/// (`lockout.threshold` consecutive failures). On success the answer is either a session's tokens,
+/// or a `challenge` to meet first (`set_password` when the password was given by someone else).
 #[utoipa::path(
     tag = "auth", operation_id = "login", request_body = LoginRequest, security(()),
     responses(
-        (status = 200, description = "Signed in.", body = TokenResponse),
+        (status = 200, description = "Signed in: tokens, or a challenge to meet first.", body = SignInResponse,
+            examples(
+                ("tokens" = (value = json!({"access_token": "eyJhbGciOiJIUzI1NiJ9…", "token_type": "Bearer", "expires_in": 900, "refresh_token": "rsr_q3X9…", "session_id": "0193a5f2-7c1e-7b3a-9f00-2b6a1c9d4e01"}))),
+                ("challenge" = (value = json!({"challenge": "set_password", "challenge_token": "rsc_Yb2…", "expires_in": 300}))),
+            )),
         (status = 400, description = "`malformed_json`."),
         (status = 401, description = "`invalid_credentials`: unknown login, wrong password, or an account that may not sign in."),
         (status = 413, description = "`payload_too_large`."),
         (status = 415, description = "`unsupported_media_type`."),
         (status = 422, description = "`validation_failed`."),
-        (status = 429, description = "`too_many_requests`: too many sign-ins are waiting for their password check; retry after `Retry-After` seconds."),
+        (status = 429, description = "`rate_limited`: too many sign-in requests from this address; `too_many_requests`: too many sign-ins are waiting for their password check. Retry after `Retry-After` seconds."),
     )
 )]
 #[post("/auth/login")]
 pub async fn login(
+    _limit: AuthRateLimit,
     state: web::Data<AppState>,
     origin: RequestOrigin,
     body: web::Json<LoginRequest>,
-) -> ApiResult<web::Json<TokenResponse>> {
+) -> ApiResult<HttpResponse> {
     let LoginRequest { login, password } = body.into_inner();
-    let signed_in = state.services.login(login, password, origin.0).await?;
-    let access_token = state.tokens.issue(signed_in.account.id)?;
-    Ok(web::Json(TokenResponse {
-        access_token,
-        token_type: "Bearer".into(),
-        expires_in: state.tokens.ttl().as_secs(),
-    }))
+    let outcome = state
+        .services
+        .login(login, password, origin.0, secrets())
+        .await?;
+    sign_in_response(&state, outcome)
+}
+
+/// Meet the set_password challenge
+///
+/// **Permission:** none (the challenge token). Sets a new password in place of one given by
+/// someone else, under the password policy; then signs in (tokens, or the next challenge). The
+/// challenge token works once and for 300 seconds.
+#[utoipa::path(
+    tag = "auth", operation_id = "complete_set_password_challenge", request_body = SetPasswordRequest, security(()),
+    responses(
+        (status = 200, description = "The password is set: tokens, or the next challenge.", body = SignInResponse),
+        (status = 400, description = "`malformed_json`."),
+        (status = 401, description = "`invalid_challenge`: the challenge token is not valid, was used, or expired."),
+        (status = 415, description = "`unsupported_media_type`."),
+        (status = 422, description = "`validation_failed`: the new password breaks the policy (`password_too_short`, `password_too_weak`, `password_is_identifier`, `password_unchanged`)."),
+        (status = 429, description = "`rate_limited` or `too_many_requests`; retry after `Retry-After` seconds."),
+    )
+)]
+#[post("/auth/challenge/set-password")]
+pub async fn complete_set_password(
+    _limit: AuthRateLimit,
+    state: web::Data<AppState>,
+    origin: RequestOrigin,
+    body: web::Json<SetPasswordRequest>,
+) -> ApiResult<HttpResponse> {
+    let SetPasswordRequest {
+        challenge_token,
+        new_password,
+    } = body.into_inner();
+    let token = SecretToken::parse(SecretKind::Challenge, &challenge_token).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidChallenge,
+            "the challenge token is not valid",
+        )
+    })?;
+    let outcome = state
+        .services
+        .complete_set_password(token, new_password, origin.0, secrets())
+        .await?;
+    sign_in_response(&state, outcome)
+}
+
+/// Refresh a session's tokens
+///
+/// **Permission:** none (the refresh token). Exchanges a refresh token for a new access token and a
+/// new refresh token; the one sent is used up. Sending a used refresh token again ends the whole
+/// session (it may have been stolen): sign in again. A session ends `sessions.idle_minutes` after
+/// its last use and `sessions.absolute_hours` after sign-in.
+#[utoipa::path(
+    tag = "auth", operation_id = "refresh", request_body = RefreshRequest, security(()),
+    responses(
+        (status = 200, description = "New tokens of the same session.", body = TokenResponse),
+        (status = 400, description = "`malformed_json`."),
+        (status = 401, description = "`invalid_refresh_token`: unknown, used before (the session is now ended), or its session ended."),
+        (status = 415, description = "`unsupported_media_type`."),
+        (status = 422, description = "`validation_failed`."),
+        (status = 429, description = "`rate_limited`; retry after `Retry-After` seconds."),
+    )
+)]
+#[post("/auth/refresh")]
+pub async fn refresh(
+    _limit: AuthRateLimit,
+    state: web::Data<AppState>,
+    origin: RequestOrigin,
+    body: web::Json<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
+    let token = SecretToken::parse(SecretKind::Refresh, &body.refresh_token).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidRefreshToken,
+            "the refresh token is not valid",
+        )
+    })?;
+    let next = SecretToken::from_random(SecretKind::Refresh, rand::random());
+    let signed_in = state.services.refresh(token, next, origin.0).await?;
+    Ok(no_store(HttpResponse::Ok()).json(tokens(&state, signed_in)?))
+}
+
+/// Sign out
+///
+/// **Permission:** any access token. Ends the access token's session: the access token fails at
+/// its next request and the session's refresh tokens no longer work. API tokens have no session
+/// (revoke them under `/api/v1/me/api-tokens`).
+#[utoipa::path(
+    tag = "auth", operation_id = "logout", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Signed out."),
+        (status = 400, description = "`no_session`: the credential is an API token."),
+        (status = 401, description = "`unauthenticated`."),
+        (status = 429, description = "`rate_limited`; retry after `Retry-After` seconds."),
+    )
+)]
+#[post("/auth/logout")]
+pub async fn logout(
+    _limit: AuthRateLimit,
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    origin: RequestOrigin,
+) -> ApiResult<HttpResponse> {
+    state.services.logout(auth.credential(), origin.0).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

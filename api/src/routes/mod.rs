@@ -5,6 +5,7 @@ mod account_json;
 mod api_tokens;
 mod auth;
 mod health;
+mod me;
 mod roles;
 mod settings;
 mod setup;
@@ -22,11 +23,23 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(setup::get_setup)
                 .service(setup::run_setup)
                 .service(auth::login)
+                .service(auth::complete_set_password)
+                .service(auth::refresh)
+                .service(auth::logout)
+                .service(me::get_me)
+                .service(me::update_me)
+                .service(me::change_my_password)
+                .service(me::list_my_sessions)
+                .service(me::revoke_my_sessions)
+                .service(me::revoke_my_session)
                 .service(users::list_users)
                 .service(users::create_user)
                 .service(users::get_user)
                 .service(users::update_user)
                 .service(users::delete_user)
+                .service(users::unlock_user)
+                .service(me::list_user_sessions)
+                .service(me::revoke_user_sessions)
                 .service(api_tokens::list_my_api_tokens)
                 .service(api_tokens::create_my_api_token)
                 .service(api_tokens::revoke_my_api_token)

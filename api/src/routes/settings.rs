@@ -2,7 +2,7 @@
 
 use actix_web::{get, patch, web};
 use domain::{
-    services::{PasswordPolicyPatch, SettingsPatch},
+    services::{LockoutPatch, PasswordPolicyPatch, SessionPolicyPatch, SettingsPatch},
     settings::Settings,
 };
 use serde::{Deserialize, Serialize};
@@ -22,8 +22,34 @@ pub struct PasswordPolicyBody {
     pub min_length: Option<u32>,
 }
 
+/// Lockout after consecutive failed sign-ins (SPEC §4).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LockoutBody {
+    /// Consecutive failed sign-ins that lock the account, 1–100; default 10.
+    #[schema(minimum = 1, maximum = 100)]
+    pub threshold: Option<u32>,
+    /// Minutes after which a lock ends by itself (1–10080); `null` (the default): only an admin
+    /// unlocks. Whatever this says, 100 consecutive failures lock until an admin unlocks.
+    #[serde(default, deserialize_with = "super::nullable")]
+    #[schema(value_type = Option<u32>, nullable, minimum = 1, maximum = 10080)]
+    pub minutes: Option<Option<u32>>,
+}
+
+/// How long sessions last (applies to sessions started afterwards).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsBody {
+    /// A session ends this many minutes after its last use (5–43200); default 30.
+    #[schema(minimum = 5, maximum = 43200)]
+    pub idle_minutes: Option<u32>,
+    /// …and this many hours after sign-in, whatever its use (1–8760); default 12.
+    #[schema(minimum = 1, maximum = 8760)]
+    pub absolute_hours: Option<u32>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"default_role": "user", "primary_contact": "0193a5f2-0000-7000-8000-000000000001", "locale": "en", "guest_days": 30, "password_policy": {"min_length": 15}}))]
+#[schema(example = json!({"default_role": "user", "primary_contact": "0193a5f2-0000-7000-8000-000000000001", "locale": "en", "guest_days": 30, "password_policy": {"min_length": 15}, "require_passwords": true, "lockout": {"threshold": 10, "minutes": null}, "sessions": {"idle_minutes": 30, "absolute_hours": 12}}))]
 pub struct SettingsResponse {
     /// Role of accounts created without roles.
     pub default_role: String,
@@ -34,6 +60,11 @@ pub struct SettingsResponse {
     /// Days a guest account lasts.
     pub guest_days: u32,
     pub password_policy: PasswordPolicyBody,
+    /// When false, an account without a password signs in with its username alone (never an
+    /// admin; each such sign-in is audited with the client address).
+    pub require_passwords: bool,
+    pub lockout: LockoutBody,
+    pub sessions: SessionsBody,
 }
 
 impl From<Settings> for SettingsResponse {
@@ -45,6 +76,15 @@ impl From<Settings> for SettingsResponse {
             guest_days: s.guest_days,
             password_policy: PasswordPolicyBody {
                 min_length: Some(s.password_policy.min_length),
+            },
+            require_passwords: s.require_passwords,
+            lockout: LockoutBody {
+                threshold: Some(s.lockout.threshold),
+                minutes: Some(s.lockout.minutes),
+            },
+            sessions: SessionsBody {
+                idle_minutes: Some(s.sessions.idle_minutes),
+                absolute_hours: Some(s.sessions.absolute_hours),
             },
         }
     }
@@ -62,6 +102,9 @@ pub struct UpdateSettingsRequest {
     pub locale: Option<String>,
     pub guest_days: Option<u32>,
     pub password_policy: Option<PasswordPolicyBody>,
+    pub require_passwords: Option<bool>,
+    pub lockout: Option<LockoutBody>,
+    pub sessions: Option<SessionsBody>,
 }
 
 /// Read the settings
@@ -109,6 +152,15 @@ pub async fn update_settings(
         guest_days: b.guest_days,
         password_policy: b.password_policy.map(|p| PasswordPolicyPatch {
             min_length: p.min_length,
+        }),
+        require_passwords: b.require_passwords,
+        lockout: b.lockout.map(|l| LockoutPatch {
+            threshold: l.threshold,
+            minutes: l.minutes,
+        }),
+        sessions: b.sessions.map(|s| SessionPolicyPatch {
+            idle_minutes: s.idle_minutes,
+            absolute_hours: s.absolute_hours,
         }),
     };
     let settings = state

@@ -33,7 +33,7 @@ use crate::{
     "expires_at": null, "email_notifications": true, "status": "active",
     "created_at": "2026-11-22T10:00:00Z", "updated_at": "2026-11-22T10:00:00Z",
     "created_by": "0193a5f2-0000-7000-8000-000000000001", "updated_by": "0193a5f2-0000-7000-8000-000000000001",
-    "activated_at": "2026-11-22T10:00:00Z", "last_active_at": null, "locked_at": null, "mfa_enabled": false, "version": 1
+    "activated_at": "2026-11-22T10:00:00Z", "last_active_at": null, "locked_at": null, "locked_until": null, "mfa_enabled": false, "version": 1
 }))]
 pub struct UserResponse<'a> {
     pub id: Uuid,
@@ -66,8 +66,12 @@ pub struct UserResponse<'a> {
     /// `null` means the account never signed in.
     #[serde(serialize_with = "timestamp::serialize_option")]
     pub last_active_at: Option<DateTime<Utc>>,
+    /// Set while the account is locked after failed sign-ins (or was, until it signs in again).
     #[serde(serialize_with = "timestamp::serialize_option")]
     pub locked_at: Option<DateTime<Utc>>,
+    /// When the lock ends by itself (`lockout.minutes`); `null` while locked: an admin unlocks it.
+    #[serde(serialize_with = "timestamp::serialize_option")]
+    pub locked_until: Option<DateTime<Utc>>,
     pub mfa_enabled: bool,
     /// Grows with every change; sent as the `ETag`.
     pub version: i64,
@@ -100,6 +104,7 @@ impl<'a> From<&'a Account> for UserResponse<'a> {
             activated_at: a.activated_at,
             last_active_at: a.last_active_at,
             locked_at: a.locked_at,
+            locked_until: a.locked_until,
             mfa_enabled: a.mfa_enabled,
             version: a.version,
         }
@@ -364,7 +369,7 @@ fn parse_list(params: ListParams) -> ApiResult<UserQuery> {
 }
 
 /// `If-Match: "<version>"` (or `*`); `None` when absent or `*`.
-fn if_match(req: &HttpRequest) -> ApiResult<Option<i64>> {
+pub(crate) fn if_match(req: &HttpRequest) -> ApiResult<Option<i64>> {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
         return Ok(None);
     };
@@ -568,4 +573,32 @@ pub async fn delete_user(
             reason: "has_authored_changes".into(),
         }),
     })
+}
+
+/// Unlock an account
+///
+/// **Permission:** `users:write`. Lifts a lock made by failed sign-ins and starts the
+/// consecutive-failure count again (`PATCH` with `"active": true` does the same). An account that
+/// is not locked is returned unchanged.
+#[utoipa::path(
+    tag = "users", operation_id = "unlock_user", params(("id" = Uuid, Path, description = "Account id")), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account, unlocked.", body = UserResponse, headers(("ETag" = String, description = "The version, quoted."))),
+        (status = 401, description = "`unauthenticated`."),
+        (status = 403, description = "`forbidden`."),
+        (status = 404, description = "`user_not_found`."),
+    )
+)]
+#[post("/users/{id}/unlock")]
+pub async fn unlock_user(
+    state: web::Data<AppState>,
+    auth: Authorized<WriteUsers>,
+    origin: RequestOrigin,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let account = state
+        .services
+        .unlock_account(auth.credential(), id.into_inner(), origin.0)
+        .await?;
+    Ok(account_response(actix_web::http::StatusCode::OK, &account))
 }

@@ -13,6 +13,7 @@ use crate::{
     policy::{self, Caller},
     ports::Tx,
     roles::Permission,
+    session::RequiredAction,
     settings::Settings,
     validate::Checks,
     values::{Email, Locale, PersonName, Username},
@@ -122,7 +123,10 @@ impl Services {
                 account.updated_by = Some(caller.id);
                 match password {
                     Some(password) => Ok(Err((caller, account, password))),
-                    None => s.insert_new(&caller, account, &first).map(Ok),
+                    None => s
+                        .store
+                        .write(|tx| s.insert_new(tx, &caller, account.clone(), &first))
+                        .map(Ok),
                 }
             })
             .await?;
@@ -132,20 +136,31 @@ impl Services {
         };
         account.password_hash = Some(self.hashing(move |h| h.hash(&password)).await?);
         account.activated_at = Some(account.created_at);
-        self.database(move |s| s.insert_new(&caller, account, &origin))
-            .await
+        self.database(move |s| {
+            s.store.write(|tx| {
+                let created = s.insert_new(tx, &caller, account.clone(), &origin)?;
+                // Someone else chose it: the holder replaces it at their first sign-in (SPEC §4).
+                tx.require_action(created.id, RequiredAction::SetPassword, created.created_at)?;
+                Ok(created)
+            })
+        })
+        .await
     }
 
     /// Inserts a checked new account and records its creation.
-    fn insert_new(&self, caller: &Caller, account: Account, origin: &Origin) -> Result<Account> {
+    fn insert_new(
+        &self,
+        tx: &mut dyn Tx,
+        caller: &Caller,
+        account: Account,
+        origin: &Origin,
+    ) -> Result<Account> {
         let event = AuditEvent::new(Actor::caller(caller), action::USER_CREATED, origin)
             .on_account(&account)
             .details(snapshot(&account));
-        self.store.write(|tx| {
-            tx.insert_account(&account)?;
-            tx.effects().audit(event.clone());
-            Ok(account.clone())
-        })
+        tx.insert_account(&account)?;
+        tx.effects().audit(event);
+        Ok(account)
     }
 
     pub async fn update_account(
@@ -178,20 +193,14 @@ impl Services {
                 tx.lock_admin_set()?;
             }
             let before = tx.find_account_for_update(id)?.ok_or(Error::UserNotFound)?;
-            if let Some(expected) = if_match {
-                if expected != before.version {
-                    return Err(Error::VersionMismatch {
-                        current: before.version,
-                    });
-                }
-            }
+            check_version(if_match, &before)?;
             // Settings matter only to a role change (a new guest's expiry): read them then.
             let guest_days = if patch.roles.is_some() {
                 tx.load_settings()?.guest_days
             } else {
                 0
             };
-            let mut after = self.apply_patch(caller, &before, patch.clone(), guest_days)?;
+            let after = self.apply_patch(caller, &before, patch.clone(), guest_days)?;
             let changes = diff(&before, &after);
             if changes.is_empty() {
                 return Ok(before);
@@ -204,20 +213,48 @@ impl Services {
             if before.active && !after.active && tx.load_settings()?.primary_contact == Some(id) {
                 return Err(Error::PrimaryContact);
             }
-            after.version = before.version + 1;
-            after.updated_at = crate::now();
-            after.updated_by = Some(caller.id);
-            tx.update_account(&before, &after)?;
-            tx.effects().audit(
-                AuditEvent::new(Actor::caller(caller), action::USER_UPDATED, origin)
-                    .on_account(&after)
-                    .details(Value::Object(changes)),
-            );
+            let after = save_change(tx, caller, &before, after, changes, origin)?;
             if before.active && !after.active {
-                tx.delete_api_tokens_of(id)?;
+                end_access(tx, id)?;
             }
             Ok(after)
         })
+    }
+
+    /// Lifts a lock (SPEC §4): no lock, and the consecutive-failure count starts again. An
+    /// account that is not locked and has no failures is returned unchanged.
+    pub async fn unlock_account(
+        &self,
+        credential: Credential,
+        id: Uuid,
+        origin: Origin,
+    ) -> Result<Account> {
+        self.database(move |s| {
+            let caller = s.authenticate(&credential)?;
+            caller.require(&s.catalog, Permission::UsersWrite)?;
+            s.store.write(|tx| {
+                let before = tx.find_account_for_update(id)?.ok_or(Error::UserNotFound)?;
+                if before.locked_at.is_none() && before.failed_logins == 0 {
+                    return Ok(before);
+                }
+                let mut after = before.clone();
+                after.unlock();
+                after.version = before.version + 1;
+                after.updated_at = crate::now();
+                after.updated_by = Some(caller.id);
+                tx.update_account(&before, &after)?;
+                tx.effects().audit(
+                    AuditEvent::new(Actor::caller(&caller), action::USER_UNLOCKED, &origin)
+                        .on_account(&after)
+                        .details(json!({
+                            "locked_at": before.locked_at,
+                            "failed_logins": before.failed_logins,
+                        })),
+                );
+                Ok(after)
+            })
+        })
+        .await
     }
 
     /// Removes an account, or deactivates it when it has authored changes (SPEC §1).
@@ -367,14 +404,16 @@ impl Services {
             updated_by: None,
             activated_at: None,
             last_active_at: None,
+            failed_logins: 0,
             locked_at: None,
+            locked_until: None,
             version: 1,
         };
         Ok((account, password))
     }
 
     /// The account as it would be after `patch`, with every rule on who may change what checked.
-    fn apply_patch(
+    pub(super) fn apply_patch(
         &self,
         caller: &Caller,
         before: &Account,
@@ -458,7 +497,7 @@ impl Services {
         if let Some(active) = patch.active {
             after.active = active;
             if active {
-                after.locked_at = None;
+                after.unlock();
             }
         }
         if let Some(v) = patch.mfa_required {
@@ -488,12 +527,53 @@ fn deactivate_instead(
     let details =
         json!({"reason": "has_authored_changes", "active": {"before": true, "after": false}});
     tx.update_account(&account, &after)?;
-    tx.delete_api_tokens_of(after.id)?;
+    end_access(tx, after.id)?;
     tx.effects().audit(
         AuditEvent::new(Actor::caller(caller), action::USER_DEACTIVATED, origin)
             .on_account(&after)
             .details(details),
     );
+    Ok(())
+}
+
+/// `If-Match` against the account's version (SPEC §1): a stale one is refused.
+pub(super) fn check_version(if_match: Option<i64>, account: &Account) -> Result<()> {
+    match if_match {
+        Some(expected) if expected != account.version => Err(Error::VersionMismatch {
+            current: account.version,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Writes `after`, a change of `before` by `caller` with these `changes`, as a new version, and
+/// records it.
+pub(super) fn save_change(
+    tx: &mut dyn Tx,
+    caller: &Caller,
+    before: &Account,
+    mut after: Account,
+    changes: Map<String, Value>,
+    origin: &Origin,
+) -> Result<Account> {
+    after.version = before.version + 1;
+    after.updated_at = crate::now();
+    after.updated_by = Some(caller.id);
+    tx.update_account(before, &after)?;
+    tx.effects().audit(
+        AuditEvent::new(Actor::caller(caller), action::USER_UPDATED, origin)
+            .on_account(&after)
+            .details(Value::Object(changes)),
+    );
+    Ok(after)
+}
+
+/// Ends every way the account signs in or acts (SPEC §1: deactivation ends every session and API
+/// token at once): its API tokens, sessions and pending sign-in challenges.
+pub(super) fn end_access(tx: &mut dyn Tx, id: Uuid) -> Result<()> {
+    tx.delete_api_tokens_of(id)?;
+    tx.delete_sessions_of(id, None)?;
+    tx.delete_challenges_of(id)?;
     Ok(())
 }
 
@@ -522,6 +602,6 @@ fn snapshot(a: &Account) -> Value {
     Value::Object(fields_of(a))
 }
 
-fn diff(before: &Account, after: &Account) -> Map<String, Value> {
+pub(super) fn diff(before: &Account, after: &Account) -> Map<String, Value> {
     changed_fields(fields_of(before), &fields_of(after))
 }

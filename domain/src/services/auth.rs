@@ -1,8 +1,8 @@
 //! Sign-in and authentication of requests (SPEC §4). Every sign-in failure answers the same
 //! `InvalidCredentials`; the true reason goes to the audit log.
 
-use chrono::{DateTime, Duration, Utc};
-use serde_json::json;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::Services;
@@ -10,21 +10,41 @@ use crate::{
     account::Account,
     api_token::{ApiTokenSecret, ApiTokenUse},
     audit::{action, Actor, AuditEvent, Origin},
-    password::Password,
+    password::{self, Password},
     policy::Caller,
-    ports::{CallerLookup, CredentialKey},
+    ports::{CallerLookup, CredentialKey, Tx},
     roles::Permission,
+    session::{Challenge, ChallengeKind, RequiredAction, SecretToken, Session, TOUCH_INTERVAL},
     values::fold,
     Error, Result,
 };
 
-/// `last_used_at` of an API token is written at most this often, not on every request.
-const TOUCH_INTERVAL: Duration = Duration::seconds(60);
-
-/// A successful sign-in.
+/// A successful sign-in's tokens: the session it started and that session's first refresh
+/// token (the API signs the access token, which names the account and the session).
 #[derive(Debug, Clone)]
-pub struct Authenticated {
-    pub account: Account,
+pub struct SignedIn {
+    pub account_id: Uuid,
+    pub session_id: Uuid,
+    pub refresh_token: SecretToken,
+}
+
+/// What a sign-in (or a met challenge) answers: tokens, or a challenge to meet first.
+#[derive(Debug, Clone)]
+pub enum SignIn {
+    Tokens(SignedIn),
+    Challenge {
+        kind: ChallengeKind,
+        token: SecretToken,
+        expires_at: DateTime<Utc>,
+    },
+}
+
+/// Fresh random tokens for what a sign-in may hand out; the API draws them, so the rules need no
+/// source of randomness.
+#[derive(Debug, Clone)]
+pub struct SignInSecrets {
+    pub refresh: SecretToken,
+    pub challenge: SecretToken,
 }
 
 /// A request's credential whose form (and, for an access token, signature and times) checked
@@ -38,16 +58,22 @@ pub struct Credential {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    /// A valid access token's subject.
-    Access(Uuid),
+    /// A valid access token: its subject and its session.
+    Access {
+        account: Uuid,
+        session: Uuid,
+    },
     ApiToken(ApiTokenSecret),
 }
 
 impl Credential {
-    /// A valid access token naming account `id`.
-    pub fn access(id: Uuid) -> Self {
+    /// A valid access token naming account `id` and its session `sid`.
+    pub fn access(id: Uuid, sid: Uuid) -> Self {
         Self {
-            kind: Kind::Access(id),
+            kind: Kind::Access {
+                account: id,
+                session: sid,
+            },
             required: None,
         }
     }
@@ -66,18 +92,33 @@ impl Credential {
             ..self
         }
     }
+
+    /// The session an access token names; `None` for an API token.
+    pub fn session(&self) -> Option<Uuid> {
+        match self.kind {
+            Kind::Access { session, .. } => Some(session),
+            Kind::ApiToken(_) => None,
+        }
+    }
 }
+
+/// Why a sign-in failed, for the audit trail only: the client always gets `invalid_credentials`.
+type Refusal = &'static str;
 
 impl Services {
     /// Checks a login (username or email) and password, in three steps: the account is read, the
-    /// password verified on the hashing threads, and the outcome recorded. Unknown logins still
-    /// spend one hash verification, so response time does not reveal which accounts exist.
+    /// password verified on the hashing threads, and the outcome decided and recorded with the
+    /// account held against concurrent sign-ins (so lockout counts exactly, and no sign-in passes
+    /// once the account is locked). Unknown logins still spend one hash verification, so response
+    /// time does not reveal which accounts exist. An empty `password` signs in an account without
+    /// one while `require_passwords` is off (never an admin).
     pub async fn login(
         &self,
         login: String,
         password: String,
         origin: Origin,
-    ) -> Result<Authenticated> {
+        secrets: SignInSecrets,
+    ) -> Result<SignIn> {
         let key = fold(login.trim());
         let found = if key.is_empty() {
             None
@@ -86,54 +127,304 @@ impl Services {
                 .await?
         };
         let hash = found.as_ref().and_then(|a| a.password_hash.clone());
+        let passwordless = password.is_empty();
         let verified = self
             .hashing(move |hasher| {
                 Ok(Password::offered(&password).is_ok_and(|p| hasher.verify(&p, hash.as_ref())))
             })
             .await?;
+        let id = found.map(|a| a.id);
+        let login: String = login.chars().take(254).collect();
+        let outcome = self
+            .database(move |s| {
+                s.store.write(|tx| {
+                    s.conclude_sign_in(tx, id, verified, passwordless, &login, &origin, &secrets)
+                })
+            })
+            .await?;
+        outcome.map_err(|_| Error::InvalidCredentials)
+    }
+
+    /// Decides a sign-in whose password was checked, and records it: a failure (counted toward
+    /// lockout when the password was wrong) or a success (a session, or a challenge first).
+    /// `Ok(Err(reason))` commits the failure's record; the caller answers `InvalidCredentials`.
+    #[allow(clippy::too_many_arguments)]
+    fn conclude_sign_in(
+        &self,
+        tx: &mut dyn Tx,
+        id: Option<Uuid>,
+        verified: bool,
+        passwordless: bool,
+        login: &str,
+        origin: &Origin,
+        secrets: &SignInSecrets,
+    ) -> Result<std::result::Result<SignIn, Refusal>> {
         let now = crate::now();
-        let failure = match &found {
-            None => Some("unknown_login"),
-            Some(a) if a.password_hash.is_none() => Some("no_password"),
-            Some(_) if !verified => Some("wrong_password"),
-            Some(a) if !a.active => Some("inactive"),
-            Some(a) if a.locked_at.is_some() => Some("locked"),
-            Some(a) if !a.may_authenticate(now) => Some("expired"),
-            Some(_) => None,
+        let settings = tx.load_settings()?;
+        let account = match id {
+            Some(id) => tx.find_account_for_update(id)?,
+            None => None,
         };
-        match (failure, found) {
-            (None, Some(account)) => {
-                let event =
-                    AuditEvent::new(Actor::account(&account), action::LOGIN_SUCCEEDED, &origin)
-                        .on_account(&account);
-                let id = account.id;
-                self.database(move |s| {
-                    s.store.write(|tx| {
-                        tx.touch_last_active(id, now)?;
-                        tx.effects().audit(event.clone());
-                        Ok(())
-                    })
-                })
-                .await?;
-                Ok(Authenticated { account })
+        let refuse = |tx: &mut dyn Tx, account: Option<&Account>, reason: Refusal, extra: Value| {
+            let mut details = json!({"reason": reason, "login": login});
+            if let (Value::Object(d), Value::Object(e)) = (&mut details, extra) {
+                d.extend(e);
             }
-            (reason, found) => {
-                let reason = reason.unwrap_or("unknown_login");
-                let mut event = AuditEvent::new(Actor::anonymous(), action::LOGIN_FAILED, &origin)
-                    .details(json!({"reason": reason, "login": login.chars().take(254).collect::<String>()}));
-                if let Some(account) = &found {
-                    event = event.on_account(account);
+            let mut event =
+                AuditEvent::new(Actor::anonymous(), action::LOGIN_FAILED, origin).details(details);
+            if let Some(account) = account {
+                event = event.on_account(account);
+            }
+            tx.effects().audit(event);
+            Ok(Err(reason))
+        };
+        let Some(mut account) = account else {
+            return refuse(tx, None, "unknown_login", json!({}));
+        };
+        let before = account.clone();
+        let method = match (&account.password_hash, verified) {
+            (Some(_), true) => "password",
+            (Some(_), false) => {
+                let locked_now = account.record_failure(&settings.lockout, now);
+                tx.update_account(&before, &account)?;
+                if locked_now {
+                    tx.effects().audit(
+                        AuditEvent::new(Actor::system(), action::USER_LOCKED, origin)
+                            .on_account(&account)
+                            .details(json!({
+                                "failed_logins": account.failed_logins,
+                                "locked_until": account.locked_until,
+                            })),
+                    );
                 }
-                self.database(move |s| {
-                    s.store.write(|tx| {
-                        tx.effects().audit(event.clone());
-                        Ok(())
-                    })
-                })
-                .await?;
-                Err(Error::InvalidCredentials)
+                let extra = json!({"failed_logins": account.failed_logins, "locked": locked_now});
+                return refuse(tx, Some(&account), "wrong_password", extra);
             }
+            (None, _) if passwordless && !settings.require_passwords && !account.is_admin() => {
+                "username_only"
+            }
+            (None, _) => return refuse(tx, Some(&account), "no_password", json!({})),
+        };
+        let state_refusal = if !account.active {
+            Some("inactive")
+        } else if account.is_locked(now) {
+            Some("locked")
+        } else if !account.may_authenticate(now) {
+            Some("expired")
+        } else {
+            None
+        };
+        if let Some(reason) = state_refusal {
+            return refuse(tx, Some(&account), reason, json!({}));
         }
+        account.record_success(now);
+        tx.update_account(&before, &account)?;
+        self.next_step(tx, &account, method, origin, secrets, now)
+            .map(Ok)
+    }
+
+    /// After a first factor (or a challenge) is met: the next challenge, or a new session.
+    fn next_step(
+        &self,
+        tx: &mut dyn Tx,
+        account: &Account,
+        method: &'static str,
+        origin: &Origin,
+        secrets: &SignInSecrets,
+        now: DateTime<Utc>,
+    ) -> Result<SignIn> {
+        if let Some(kind) = next_challenge(tx, account)? {
+            let challenge = Challenge::new(account.id, kind, origin, now);
+            tx.insert_challenge(&challenge, &secrets.challenge.hash())?;
+            tx.effects().audit(
+                AuditEvent::new(Actor::account(account), action::CHALLENGE_ISSUED, origin)
+                    .on_account(account)
+                    .details(json!({"challenge": kind.as_str(), "method": method})),
+            );
+            return Ok(SignIn::Challenge {
+                kind,
+                token: secrets.challenge.clone(),
+                expires_at: challenge.expires_at,
+            });
+        }
+        let settings = tx.load_settings()?;
+        let session = Session::start(account.id, &settings.sessions, origin, now);
+        tx.insert_session(&session)?;
+        tx.insert_refresh_token(session.id, &secrets.refresh.hash(), now)?;
+        tx.effects().audit(
+            AuditEvent::new(Actor::account(account), action::LOGIN_SUCCEEDED, origin)
+                .on_account(account)
+                .details(json!({"method": method, "session_id": session.id})),
+        );
+        Ok(SignIn::Tokens(SignedIn {
+            account_id: account.id,
+            session_id: session.id,
+            refresh_token: secrets.refresh.clone(),
+        }))
+    }
+
+    /// Meets a `set_password` challenge: `new_password` replaces the one someone else gave, under
+    /// the password policy and different from it; then the sign-in goes on (tokens, or the next
+    /// challenge). The challenge token is used up only when the password is set.
+    pub async fn complete_set_password(
+        &self,
+        token: SecretToken,
+        new_password: String,
+        origin: Origin,
+        secrets: SignInSecrets,
+    ) -> Result<SignIn> {
+        let hash = token.hash();
+        let key = hash.clone();
+        let (account, settings) = self
+            .database(move |s| {
+                s.store.read(|tx| {
+                    let now = crate::now();
+                    let challenge = tx
+                        .find_challenge(&key)?
+                        .filter(|c| c.kind == ChallengeKind::SetPassword && c.expires_at > now)
+                        .ok_or(Error::InvalidChallenge)?;
+                    let account = tx
+                        .find_account(challenge.user_id)?
+                        .ok_or(Error::InvalidChallenge)?;
+                    Ok((account, tx.load_settings()?))
+                })
+            })
+            .await?;
+        let password = password::check_new(
+            "new_password",
+            &new_password,
+            settings.password_policy.min_length,
+            &account.identifiers(),
+        )
+        .map_err(|e| Error::Validation(vec![e]))?;
+        let old = account.password_hash.clone();
+        let new_hash = self
+            .hashing(move |h| {
+                if h.verify(&password, old.as_ref()) {
+                    return Err(Error::invalid(
+                        "new_password",
+                        "password_unchanged",
+                        "choose a new password, not the one you were given",
+                    ));
+                }
+                h.hash(&password)
+            })
+            .await?;
+        self.database(move |s| {
+            s.store.write(|tx| {
+                let now = crate::now();
+                let challenge = tx
+                    .take_challenge(&hash)?
+                    .filter(|c| c.kind == ChallengeKind::SetPassword && c.expires_at > now)
+                    .ok_or(Error::InvalidChallenge)?;
+                let before = tx
+                    .find_account_for_update(challenge.user_id)?
+                    .ok_or(Error::InvalidChallenge)?;
+                if !before.may_authenticate(now) {
+                    return Err(Error::InvalidChallenge);
+                }
+                let mut after = before.clone();
+                after.password_hash = Some(new_hash.clone());
+                tx.clear_required_action(after.id, RequiredAction::SetPassword)?;
+                after.activated_at = after.activated_at.or(Some(now));
+                after.version += 1;
+                after.updated_at = now;
+                tx.update_account(&before, &after)?;
+                tx.effects().audit(
+                    AuditEvent::new(
+                        Actor::account(&after),
+                        action::CHALLENGE_PASSWORD_SET,
+                        &origin,
+                    )
+                    .on_account(&after)
+                    .details(json!({"challenge": "set_password"})),
+                );
+                s.next_step(tx, &after, "password", &origin, &secrets, now)
+            })
+        })
+        .await
+    }
+
+    /// Exchanges a refresh token for a new one (rotation) and keeps its session going. A token
+    /// used before ends its whole session (SPEC §4): whoever presents it again, the thief or the
+    /// holder, the session cannot be trusted.
+    pub async fn refresh(
+        &self,
+        token: SecretToken,
+        next: SecretToken,
+        origin: Origin,
+    ) -> Result<SignedIn> {
+        let outcome = self
+            .database(move |s| {
+                s.store.write(|tx| {
+                    let now = crate::now();
+                    let hash = token.hash();
+                    let Some(found) = tx.find_refresh_token(&hash)? else {
+                        return Ok(None);
+                    };
+                    let session = found.session;
+                    let account = tx.find_account(session.user_id)?;
+                    if found.used_at.is_some() || !tx.use_refresh_token(&hash, now)? {
+                        tx.delete_session(session.user_id, session.id)?;
+                        let mut event = AuditEvent::new(
+                            Actor::anonymous(),
+                            action::REFRESH_TOKEN_REUSED,
+                            &origin,
+                        )
+                        .details(json!({"session_id": session.id}));
+                        if let Some(account) = &account {
+                            event = event.on_account(account);
+                        }
+                        tx.effects().audit(event);
+                        return Ok(None);
+                    }
+                    let usage = session.use_of();
+                    let Some(account) = account.filter(|a| a.may_authenticate(now)) else {
+                        return Err(Error::InvalidRefreshToken);
+                    };
+                    if !usage.alive(now) {
+                        tx.delete_session(session.user_id, session.id)?;
+                        return Ok(None);
+                    }
+                    tx.insert_refresh_token(session.id, &next.hash(), now)?;
+                    tx.touch_session(session.id, now, usage.idle_end_after(now))?;
+                    if account
+                        .last_active_at
+                        .is_none_or(|at| now - at >= TOUCH_INTERVAL)
+                    {
+                        tx.touch_last_active(account.id, now)?;
+                    }
+                    Ok(Some(SignedIn {
+                        account_id: account.id,
+                        session_id: session.id,
+                        refresh_token: next.clone(),
+                    }))
+                })
+            })
+            .await?;
+        outcome.ok_or(Error::InvalidRefreshToken)
+    }
+
+    /// Ends the session of the caller's access token.
+    pub async fn logout(&self, credential: Credential, origin: Origin) -> Result<()> {
+        self.database(move |s| {
+            let caller = s.authenticate(&credential)?;
+            let session = credential.session().ok_or(Error::NoSession)?;
+            s.store.write(|tx| {
+                tx.delete_session(caller.id, session)?;
+                tx.effects().audit(
+                    AuditEvent::new(Actor::caller(&caller), action::SIGNED_OUT, &origin)
+                        .on(
+                            "user",
+                            Some(caller.id),
+                            Some(caller.username.as_str().to_owned()),
+                        )
+                        .details(json!({"session_id": session})),
+                );
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// The caller behind `credential`, with its current roles; `Unauthenticated` when the
@@ -162,7 +453,10 @@ impl Services {
     ) -> Result<(Caller, Option<Account>)> {
         let hash;
         let key = match &credential.kind {
-            Kind::Access(id) => CredentialKey::Account(*id),
+            Kind::Access { account, session } => CredentialKey::Session {
+                account: *account,
+                session: *session,
+            },
             Kind::ApiToken(secret) => {
                 hash = secret.hash();
                 CredentialKey::ApiToken(&hash)
@@ -172,21 +466,49 @@ impl Services {
         let CallerLookup {
             caller,
             api_token,
+            session,
             target,
         } = found.ok_or(Error::Unauthenticated)?;
         let now = crate::now();
-        if api_token.as_ref().is_some_and(|t| expired(t, now)) {
+        if api_token.as_ref().is_some_and(|t| expired(t, now))
+            || session.as_ref().is_some_and(|s| !s.alive(now))
+        {
             return Err(Error::Unauthenticated);
         }
+        let last_active = caller.last_active_at;
         let caller = caller.admit(now).ok_or(Error::Unauthenticated)?;
-        if let Some(token) = api_token.filter(|t| stale(t.last_used_at, now)) {
-            self.store.write(|tx| tx.touch_api_token(token.id, now))?;
+        // Uses are recorded at most once a minute each: the token's, the session's, the account's.
+        let token = api_token.filter(|t| stale(t.last_used_at, now));
+        let session = session.filter(|s| s.stale(now));
+        let account = stale(last_active, now).then_some(caller.id);
+        if token.is_some() || session.is_some() || account.is_some() {
+            self.store.write(|tx| {
+                if let Some(token) = &token {
+                    tx.touch_api_token(token.id, now)?;
+                }
+                if let Some(session) = &session {
+                    tx.touch_session(session.id, now, session.idle_end_after(now))?;
+                }
+                if let Some(id) = account {
+                    tx.touch_last_active(id, now)?;
+                }
+                Ok(())
+            })?;
         }
         if let Some(permission) = credential.required {
             caller.require(&self.catalog, permission)?;
         }
         Ok((caller, target))
     }
+}
+
+/// The challenge an account must meet before it gets tokens, if any: its required actions first.
+/// The two-factor issue adds `mfa_enrollment` and `mfa` after them.
+fn next_challenge(tx: &mut dyn Tx, account: &Account) -> Result<Option<ChallengeKind>> {
+    let actions = tx.required_actions(account.id)?;
+    Ok(actions.first().map(|action| match action {
+        RequiredAction::SetPassword => ChallengeKind::SetPassword,
+    }))
 }
 
 fn expired(token: &ApiTokenUse, now: DateTime<Utc>) -> bool {

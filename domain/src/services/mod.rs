@@ -8,6 +8,7 @@ mod accounts;
 mod auth;
 mod bulk;
 mod fields;
+mod me;
 mod settings;
 mod setup;
 mod tokens;
@@ -15,8 +16,8 @@ mod tokens;
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub use accounts::{AccountPatch, DeleteOutcome, NewAccount};
-pub use auth::{Authenticated, Credential};
-pub use settings::{PasswordPolicyPatch, SettingsPatch};
+pub use auth::{Credential, SignIn, SignInSecrets, SignedIn};
+pub use settings::{LockoutPatch, PasswordPolicyPatch, SessionPolicyPatch, SettingsPatch};
 pub use setup::SetupInput;
 
 use crate::{

@@ -9,7 +9,7 @@ use crate::{
     password::{LOWEST_MIN_LENGTH, MAX_PASSWORD_CHARS},
     policy::Caller,
     roles::{Permission, Role, ADMIN},
-    settings::Settings,
+    settings::{Settings, PERMANENT_LOCK_FAILURES},
     validate::Checks,
     values::Locale,
     Error, FieldError, Result,
@@ -23,11 +23,47 @@ pub struct SettingsPatch {
     pub locale: Option<String>,
     pub guest_days: Option<u32>,
     pub password_policy: Option<PasswordPolicyPatch>,
+    pub require_passwords: Option<bool>,
+    pub lockout: Option<LockoutPatch>,
+    pub sessions: Option<SessionPolicyPatch>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct PasswordPolicyPatch {
     pub min_length: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LockoutPatch {
+    pub threshold: Option<u32>,
+    /// `Some(None)`: locks end only when an admin unlocks.
+    pub minutes: Option<Option<u32>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SessionPolicyPatch {
+    pub idle_minutes: Option<u32>,
+    pub absolute_hours: Option<u32>,
+}
+
+/// Puts `value` into `slot` when it lies in `range`, else records why not.
+fn bounded(
+    checks: &mut Checks,
+    field: &str,
+    value: Option<u32>,
+    range: std::ops::RangeInclusive<u32>,
+    slot: &mut u32,
+) {
+    let Some(v) = value else { return };
+    if range.contains(&v) {
+        *slot = v;
+    } else {
+        checks.push(FieldError::new(
+            field,
+            "out_of_range",
+            format!("between {} and {}", range.start(), range.end()),
+        ));
+    }
 }
 
 impl Services {
@@ -115,28 +151,64 @@ impl Services {
                     after.locale = l.as_str().to_owned();
                 }
             }
-            if let Some(days) = patch.guest_days {
-                if (1..=3650).contains(&days) {
-                    after.guest_days = days;
-                } else {
-                    checks.push(FieldError::new(
-                        "guest_days",
-                        "out_of_range",
-                        "between 1 and 3650 days",
-                    ));
+            bounded(
+                &mut checks,
+                "guest_days",
+                patch.guest_days,
+                1..=3650,
+                &mut after.guest_days,
+            );
+            bounded(
+                &mut checks,
+                "password_policy.min_length",
+                patch.password_policy.as_ref().and_then(|p| p.min_length),
+                LOWEST_MIN_LENGTH..=MAX_PASSWORD_CHARS as u32,
+                &mut after.password_policy.min_length,
+            );
+            if let Some(v) = patch.require_passwords {
+                after.require_passwords = v;
+            }
+            if let Some(lockout) = &patch.lockout {
+                bounded(
+                    &mut checks,
+                    "lockout.threshold",
+                    lockout.threshold,
+                    1..=PERMANENT_LOCK_FAILURES,
+                    &mut after.lockout.threshold,
+                );
+                match lockout.minutes {
+                    None => {}
+                    Some(None) => after.lockout.minutes = None,
+                    Some(Some(m)) => {
+                        let mut minutes = 0;
+                        bounded(
+                            &mut checks,
+                            "lockout.minutes",
+                            Some(m),
+                            1..=10_080,
+                            &mut minutes,
+                        );
+                        if minutes > 0 {
+                            after.lockout.minutes = Some(minutes);
+                        }
+                    }
                 }
             }
-            if let Some(min) = patch.password_policy.as_ref().and_then(|p| p.min_length) {
-                if (LOWEST_MIN_LENGTH..=MAX_PASSWORD_CHARS as u32).contains(&min) {
-                    after.password_policy.min_length = min;
-                } else {
-                    let msg = format!("between {LOWEST_MIN_LENGTH} and {MAX_PASSWORD_CHARS}");
-                    checks.push(FieldError::new(
-                        "password_policy.min_length",
-                        "out_of_range",
-                        msg,
-                    ));
-                }
+            if let Some(sessions) = &patch.sessions {
+                bounded(
+                    &mut checks,
+                    "sessions.idle_minutes",
+                    sessions.idle_minutes,
+                    5..=43_200,
+                    &mut after.sessions.idle_minutes,
+                );
+                bounded(
+                    &mut checks,
+                    "sessions.absolute_hours",
+                    sessions.absolute_hours,
+                    1..=8_760,
+                    &mut after.sessions.absolute_hours,
+                );
             }
             checks.finish()?;
             if after == before {

@@ -221,6 +221,7 @@ fn time_column(field: TimeField) -> (&'static str, bool) {
         TimeField::ActivatedAt => ("users.activated_at", true),
         TimeField::LastActiveAt => ("users.last_active_at", true),
         TimeField::LockedAt => ("users.locked_at", true),
+        TimeField::LockedUntil => ("users.locked_until", true),
         TimeField::ExpiresAt => ("users.expires_at", true),
     }
 }
@@ -459,8 +460,10 @@ mod tests {
         let active = pg(&Filter::Status(Status::Active));
         assert!(
             active.contains(
-                "NOT ((users.active = $1)) AND NOT (users.locked_at IS NOT NULL) AND \
-                 NOT ((users.expires_at IS NOT NULL AND (users.expires_at <= $2))) AND \
+                "NOT ((users.active = $1)) AND NOT ((users.locked_at IS NOT NULL AND \
+                 (NOT (users.locked_until IS NOT NULL) OR (users.locked_until IS NOT NULL AND \
+                 (users.locked_until > $2))))) AND \
+                 NOT ((users.expires_at IS NOT NULL AND (users.expires_at <= $3))) AND \
                  NOT ((NOT (users.activated_at IS NOT NULL) AND NOT (users.last_active_at IS NOT NULL)))"
             ),
             "{active}"

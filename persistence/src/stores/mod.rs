@@ -1,7 +1,8 @@
 //! The domain's storage ports, implemented over one connection inside one transaction (a
 //! [`Unit`]), one module per concern: `accounts` (reads), `writer` (every write of an account and
 //! what is derived from it), `list` (filters and paging), `callers` (authenticating a request),
-//! `records` (setup, API tokens, settings), `effects` (what a unit of work causes, written before
+//! `records` (setup, API tokens, settings), `sessions` (sessions, refresh tokens, sign-in
+//! challenges), `effects` (what a unit of work causes, written before
 //! it commits), `statements` (the measured special statement types).
 
 mod accounts;
@@ -9,6 +10,7 @@ mod callers;
 pub(crate) mod effects;
 mod list;
 mod records;
+mod sessions;
 pub(crate) mod statements;
 pub(crate) mod writer;
 
