@@ -95,8 +95,13 @@ impl Core {
                 config.database_queue,
             )
             .map_err(|e| format!("cannot start database threads: {e}"))?,
-            Pool::new("hash", cores as usize, config.hashing_queue)
-                .map_err(|e| format!("cannot start hashing threads: {e}"))?,
+            Pool::with_idle(
+                "hash",
+                cores as usize,
+                config.hashing_queue,
+                Some(passwords::release_memory),
+            )
+            .map_err(|e| format!("cannot start hashing threads: {e}"))?,
             config.database_timeout,
         ));
         let services = Services::new(

@@ -34,6 +34,9 @@ pub enum Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Full;
 
+/// How long a thread of [`Pool::with_idle`] waits without a job before it counts as idle.
+pub const IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+
 struct Queued {
     job: Job,
     deadline: Option<Instant>,
@@ -77,6 +80,17 @@ impl Pool {
     /// Starts `threads` threads (at least one) named `roster-<name>-<i>`, taking jobs from a queue
     /// of at most `capacity` waiting jobs (at least one).
     pub fn new(name: &str, threads: usize, capacity: usize) -> std::io::Result<Self> {
+        Self::with_idle(name, threads, capacity, None)
+    }
+
+    /// As [`Pool::new`], and each thread runs `on_idle` once when it has waited [`IDLE`] for a job
+    /// after its last one (the hashing threads hand their memory back then).
+    pub fn with_idle(
+        name: &str,
+        threads: usize,
+        capacity: usize,
+        on_idle: Option<fn()>,
+    ) -> std::io::Result<Self> {
         let queue = Arc::new(Queue {
             jobs: Mutex::new(VecDeque::new()),
             queued: Condvar::new(),
@@ -87,32 +101,50 @@ impl Pool {
             let queue = Arc::clone(&queue);
             thread::Builder::new()
                 .name(format!("roster-{name}-{i}"))
-                .spawn(move || loop {
-                    // The lock is held only while taking the next job, never while running it.
-                    let next = {
-                        let mut jobs = queue.jobs.lock().unwrap_or_else(PoisonError::into_inner);
-                        loop {
-                            match jobs.pop_front() {
-                                Some(next) => break next,
-                                None => {
-                                    jobs = queue
-                                        .queued
-                                        .wait(jobs)
-                                        .unwrap_or_else(PoisonError::into_inner)
+                .spawn(move || {
+                    let mut rested = true;
+                    loop {
+                        // The lock is held only while taking the next job, never while running it.
+                        let next = {
+                            let mut jobs =
+                                queue.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+                            loop {
+                                match jobs.pop_front() {
+                                    Some(next) => break next,
+                                    None => match on_idle.filter(|_| !rested) {
+                                        Some(idle) => {
+                                            let (waited, timeout) = queue
+                                                .queued
+                                                .wait_timeout(jobs, IDLE)
+                                                .unwrap_or_else(PoisonError::into_inner);
+                                            jobs = waited;
+                                            if timeout.timed_out() && jobs.is_empty() {
+                                                idle();
+                                                rested = true;
+                                            }
+                                        }
+                                        None => {
+                                            jobs = queue
+                                                .queued
+                                                .wait(jobs)
+                                                .unwrap_or_else(PoisonError::into_inner)
+                                        }
+                                    },
                                 }
                             }
+                        };
+                        rested = false;
+                        if next.deadline.is_some_and(|d| Instant::now() >= d) {
+                            let _ = next.done.send(Outcome::Expired);
+                            continue;
                         }
-                    };
-                    if next.deadline.is_some_and(|d| Instant::now() >= d) {
-                        let _ = next.done.send(Outcome::Expired);
-                        continue;
-                    }
-                    queue.running.fetch_add(1, Ordering::Relaxed);
-                    // A panicking job loses its answer (the caller gets a 500), not the thread.
-                    let ran = catch_unwind(AssertUnwindSafe(next.job));
-                    queue.running.fetch_sub(1, Ordering::Relaxed);
-                    if ran.is_ok() {
-                        let _ = next.done.send(Outcome::Ran);
+                        queue.running.fetch_add(1, Ordering::Relaxed);
+                        // A panicking job loses its answer (the caller gets a 500), not the thread.
+                        let ran = catch_unwind(AssertUnwindSafe(next.job));
+                        queue.running.fetch_sub(1, Ordering::Relaxed);
+                        if ran.is_ok() {
+                            let _ = next.done.send(Outcome::Ran);
+                        }
                     }
                 })?;
         }
@@ -170,6 +202,27 @@ mod tests {
     use std::{sync::mpsc, time::Duration};
 
     use super::*;
+
+    #[actix_web::test]
+    async fn an_idle_thread_runs_its_idle_work_once_per_rest() {
+        static IDLED: AtomicUsize = AtomicUsize::new(0);
+        fn idle() {
+            IDLED.fetch_add(1, Ordering::SeqCst);
+        }
+        let pool = Pool::with_idle("test", 1, 8, Some(idle)).unwrap();
+        actix_web::rt::time::sleep(IDLE * 2).await;
+        assert_eq!(
+            IDLED.load(Ordering::SeqCst),
+            0,
+            "nothing to release before any job"
+        );
+        let ran = pool.submit(Box::new(|| {}), None).unwrap();
+        assert_eq!(ran.await, Ok(Outcome::Ran));
+        actix_web::rt::time::sleep(IDLE / 2).await;
+        assert_eq!(IDLED.load(Ordering::SeqCst), 0, "not idle yet");
+        actix_web::rt::time::sleep(IDLE * 2).await;
+        assert_eq!(IDLED.load(Ordering::SeqCst), 1, "once after the job");
+    }
 
     #[actix_web::test]
     async fn runs_work_and_survives_a_panicking_job() {

@@ -9,7 +9,7 @@ pub mod error;
 mod fallback;
 mod middleware;
 pub mod openapi;
-mod passwords;
+pub mod passwords;
 mod routes;
 pub mod runtime;
 pub mod seed;

@@ -36,6 +36,13 @@ enum Command {
         #[arg(long, default_value_t = 5000)]
         batch: u64,
     },
+    /// Time COUNT argon2id password hashes (Roster's parameters) one after another on one thread
+    /// and print the median in milliseconds. For benchmarks: the sign-in rate a machine can reach
+    /// is about cores ÷ this.
+    HashTime {
+        #[arg(long, default_value_t = 30)]
+        count: u32,
+    },
     /// Print the OpenAPI document (YAML, or JSON with --json).
     Openapi {
         #[arg(long)]
@@ -108,6 +115,8 @@ fn main() -> ExitCode {
             start,
             batch,
         }) => api::seed::run(&config, users, start, batch.max(1)),
+        Some(Command::HashTime { count }) => api::passwords::median_hash_time(count.max(1))
+            .map(|t| println!("{:.2}", t.as_secs_f64() * 1000.0)),
         _ => serve(&config),
     };
     match result {

@@ -36,7 +36,7 @@ impl Status {
 }
 
 /// One account as stored.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
     pub id: Uuid,
     pub username: Username,
@@ -156,8 +156,8 @@ impl Account {
         true
     }
 
-    /// A successful sign-in at `now`: the count starts again, and a lock that ended by itself is
-    /// cleared.
+    /// A successful sign-in at `now`: the count starts again, a lock that ended by itself is
+    /// cleared, and the use is recorded (at most once a minute, like every use).
     pub fn record_success(&mut self, now: DateTime<Utc>) {
         self.failed_logins = 0;
         if self.locked_at.is_some() && !self.is_locked(now) {
@@ -165,7 +165,12 @@ impl Account {
             self.locked_until = None;
             self.version += 1;
         }
-        self.last_active_at = Some(now);
+        if self
+            .last_active_at
+            .is_none_or(|at| now - at >= crate::session::TOUCH_INTERVAL)
+        {
+            self.last_active_at = Some(now);
+        }
     }
 
     /// An admin's unlock: no lock, and the count starts again.

@@ -368,6 +368,21 @@ both! {
         assert_ne!(later, json!("2000-01-01T00:00:00Z"), "a use after a minute is recorded");
     }
 
+    async fn an_access_token_longer_lived_than_the_server_issues_is_refused(app: TestApp) {
+        app.setup("admin").await.ok(201);
+        let signed_in = app.login("admin", PASSWORD).await;
+        let account = uuid::Uuid::parse_str(app.get("/api/v1/me", field(&signed_in, "access_token")).await.body["id"].as_str().expect("id")).expect("uuid");
+        let session = uuid::Uuid::parse_str(field(&signed_in, "session_id")).expect("uuid");
+        let secret = app.config.resolve_secret(app.db == crate::helpers::Db::Postgres).expect("secret");
+        let keys = |ttl| api::auth::TokenKeys::new(&secret, Duration::from_secs(ttl));
+        let as_issued = keys(900).issue(account, session).expect("token");
+        app.get("/api/v1/me", &as_issued).await.ok(200);
+        let day_long = keys(86_400).issue(account, session).expect("token");
+        app.get("/api/v1/me", &day_long).await.problem(401, "unauthenticated");
+        let other_session = keys(900).issue(account, uuid::Uuid::now_v7()).expect("token");
+        app.get("/api/v1/me", &other_session).await.problem(401, "unauthenticated");
+    }
+
     async fn the_bearer_scheme_is_case_insensitive(app: TestApp) {
         let (admin, _) = app.admin().await;
         for scheme in ["bearer", "Bearer", "BEARER"] {

@@ -15,6 +15,7 @@ use crate::{
     ports::{CallerLookup, CredentialKey, Tx},
     roles::Permission,
     session::{Challenge, ChallengeKind, RequiredAction, SecretToken, Session, TOUCH_INTERVAL},
+    settings::Settings,
     values::fold,
     Error, Result,
 };
@@ -218,16 +219,21 @@ impl Services {
             return refuse(tx, Some(&account), reason, json!({}));
         }
         account.record_success(now);
-        tx.update_account(&before, &account)?;
-        self.next_step(tx, &account, method, origin, secrets, now)
+        // Nothing to write for an account that was in use a moment ago without failures.
+        if account != before {
+            tx.update_account(&before, &account)?;
+        }
+        self.next_step(tx, &account, &settings, method, origin, secrets, now)
             .map(Ok)
     }
 
     /// After a first factor (or a challenge) is met: the next challenge, or a new session.
+    #[allow(clippy::too_many_arguments)]
     fn next_step(
         &self,
         tx: &mut dyn Tx,
         account: &Account,
+        settings: &Settings,
         method: &'static str,
         origin: &Origin,
         secrets: &SignInSecrets,
@@ -247,7 +253,6 @@ impl Services {
                 expires_at: challenge.expires_at,
             });
         }
-        let settings = tx.load_settings()?;
         let session = Session::start(account.id, &settings.sessions, origin, now);
         tx.insert_session(&session)?;
         tx.insert_refresh_token(session.id, &secrets.refresh.hash(), now)?;
@@ -339,7 +344,8 @@ impl Services {
                     .on_account(&after)
                     .details(json!({"challenge": "set_password"})),
                 );
-                s.next_step(tx, &after, "password", &origin, &secrets, now)
+                let settings = tx.load_settings()?;
+                s.next_step(tx, &after, &settings, "password", &origin, &secrets, now)
             })
         })
         .await
