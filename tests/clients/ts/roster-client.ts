@@ -32,6 +32,8 @@ if (status.data.needs_setup) {
 // 2. Sign in; every later request carries the access token.
 const login = await roster.POST("/api/v1/auth/login", { body: { login: "admin", password } });
 if (!login.data) fail("sign-in", login.error, login.response);
+// A sign-in answers tokens, or a challenge to meet first (`set_password`, later `mfa`).
+if (!("access_token" in login.data)) fail(`sign-in: challenge ${login.data.challenge}`, undefined, login.response);
 const accessToken = login.data.access_token;
 const bearer: Middleware = {
   onRequest({ request }) {
