@@ -59,6 +59,11 @@ impl Caller {
         self.roles.iter().any(|r| r == ADMIN)
     }
 
+    /// A guest reads their own account and changes their password, nothing else (SPEC §3).
+    pub fn is_guest(&self) -> bool {
+        self.roles.iter().any(|r| r == crate::roles::GUEST)
+    }
+
     pub fn require(&self, catalog: &RoleCatalog, permission: Permission) -> Result<()> {
         if self.may(catalog, permission) {
             Ok(())

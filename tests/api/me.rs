@@ -56,6 +56,7 @@ both! {
         app.get("/api/v1/me", &guest).await.ok(200);
         app.patch("/api/v1/me", &guest, json!({"first_name": "Vi"})).await.problem(403, "guest_read_only");
         app.patch("/api/v1/me", &guest, json!({"first_name": "Test"})).await.ok(200);
+        app.post("/api/v1/me/api-tokens", &guest, json!({"name": "script"})).await.problem(403, "guest_read_only");
         app.post("/api/v1/me/password", &guest, json!({"current_password": PASSWORD, "new_password": "violet tractor hums at noon"}))
             .await
             .ok(204);

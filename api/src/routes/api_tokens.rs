@@ -140,13 +140,14 @@ pub async fn list_my_api_tokens(
 
 /// Create an API token for yourself
 ///
-/// **Permission:** any authenticated caller, for themselves. The response shows the secret
-/// (`token`) this once: store it now. The token acts with your current roles.
+/// **Permission:** any authenticated caller but a guest, for themselves. The response shows the
+/// secret (`token`) this once: store it now. The token acts with your current roles.
 #[utoipa::path(
     tag = "api-tokens", operation_id = "create_my_api_token", request_body = CreateApiTokenRequest, security(("bearer" = [])),
     responses(
         (status = 201, description = "Created; `token` is the secret.", body = CreatedApiToken),
         (status = 400, description = "`malformed_json`."),
+        (status = 403, description = "`guest_read_only`: guests make no API tokens."),
         (status = 415, description = "`unsupported_media_type`."),
         (status = 422, description = "`validation_failed`."),
     )
@@ -204,7 +205,7 @@ pub async fn list_user_api_tokens(
     responses(
         (status = 201, description = "Created; `token` is the secret.", body = CreatedApiToken),
         (status = 400, description = "`malformed_json`."),
-        (status = 403, description = "`forbidden`."),
+        (status = 403, description = "`forbidden`, `guest_read_only` (guests make no API tokens)."),
         (status = 404, description = "`user_not_found`."),
         (status = 415, description = "`unsupported_media_type`."),
         (status = 422, description = "`validation_failed`."),

@@ -38,6 +38,9 @@ impl Services {
     ) -> Result<ApiToken> {
         self.database(move |s| {
             let caller = s.authenticate(&credential)?;
+            if caller.is_guest() {
+                return Err(Error::GuestReadOnly);
+            }
             let owner = owner.unwrap_or(caller.id);
             s.require_token_owner_access(&caller, owner)?;
             let mut checks = Checks::default();
