@@ -70,10 +70,13 @@ impl Core {
             Backend::Sqlite => (3 * cores).max(8),
             Backend::Postgres => 2 * cores + 1,
         });
+        let catalog =
+            RoleCatalog::new(config.roles.clone()).map_err(|e| format!("role catalog: {e}"))?;
         let database = Database::open(&DatabaseConfig {
             url,
             pool_size,
             timeout: config.database_timeout,
+            seat_limits: catalog.seat_limits(),
         })?;
         let secret = config.resolve_secret(backend == Backend::Postgres)?;
         let fingerprint = fingerprint(&secret);
@@ -85,8 +88,6 @@ impl Core {
             }
             Err(e) => return Err(e.to_string()),
         }
-        let catalog =
-            RoleCatalog::new(config.roles.clone()).map_err(|e| format!("role catalog: {e}"))?;
         let hasher = passwords::Argon2Hasher::new()?;
         let threads = Arc::new(Threads::new(
             Pool::new(

@@ -77,6 +77,7 @@ error_codes! {
     SelfDelete => (CONFLICT, "Nobody deletes their own account", "Ask another admin to delete it."),
     SetupAlreadyDone => (CONFLICT, "Setup has already been completed", "Sign in instead; the first admin exists."),
     PreconditionFailed => (PRECONDITION_FAILED, "The resource changed since it was read", "Read it again, show the person what changed, and send the change with the new `ETag`."),
+    SeatLimitReached => (CONFLICT, "A seat limit would be passed", "Show `seat`, `limit`, `used` and `requested`; free seats (deactivate accounts, remove roles) or raise the limit, then repeat."),
     Conflict => (CONFLICT, "The change conflicts with data already stored", "Read the resource again; the change clashes with a uniqueness rule of this deployment."),
     TooManyRequests => (TOO_MANY_REQUESTS, "Too many sign-ins and password changes are waiting; retry shortly", "Wait `Retry-After` seconds, then repeat."),
     RateLimited => (TOO_MANY_REQUESTS, "Too many sign-in requests from this address", "Wait `Retry-After` seconds before the next attempt; tell the person to wait rather than retrying in a loop."),
@@ -135,6 +136,21 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<ProblemFieldError>)]
     pub errors: Vec<FieldError>,
+    /// The seat whose limit would be passed (409 `seat_limit_reached`): `active_users`, a role's
+    /// name, or `guest`; with `limit`, `used` and `requested`.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub seat: Option<SeatProblem>,
+}
+
+/// What `seat_limit_reached` says about the seat.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SeatProblem {
+    pub seat: String,
+    pub limit: i64,
+    /// Taken before this request.
+    pub used: i64,
+    /// What this request would take.
+    pub requested: i64,
 }
 
 /// One field that failed validation.
@@ -153,6 +169,7 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub detail: String,
     pub errors: Vec<FieldError>,
+    pub seat: Option<SeatProblem>,
     /// Seconds for `Retry-After`, where the error knows better than the default of 2.
     pub retry_after: Option<u64>,
 }
@@ -163,6 +180,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            seat: None,
             retry_after: None,
         }
     }
@@ -183,6 +201,7 @@ impl ApiError {
             detail: self.detail.clone(),
             code: self.code,
             errors: self.errors.clone(),
+            seat: self.seat.clone(),
         }
     }
 }
@@ -228,6 +247,7 @@ impl From<Error> for ApiError {
                     code: ErrorCode::ValidationFailed,
                     detail: "see `errors` for each field".into(),
                     errors,
+                    seat: None,
                     retry_after: None,
                 }
             }
@@ -256,6 +276,22 @@ impl From<Error> for ApiError {
             Error::SelfDelete => ErrorCode::SelfDelete,
             Error::SetupAlreadyDone => ErrorCode::SetupAlreadyDone,
             Error::VersionMismatch { .. } => ErrorCode::PreconditionFailed,
+            Error::SeatLimitReached {
+                seat,
+                limit,
+                used,
+                requested,
+            } => {
+                return Self {
+                    seat: Some(SeatProblem {
+                        seat,
+                        limit,
+                        used,
+                        requested,
+                    }),
+                    ..Self::new(ErrorCode::SeatLimitReached, detail)
+                }
+            }
             Error::Conflict => ErrorCode::Conflict,
             Error::Unavailable => ErrorCode::DatabaseUnavailable,
             Error::Contention => ErrorCode::DatabaseBusy,

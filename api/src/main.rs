@@ -135,6 +135,7 @@ fn migrate(config: &Config) -> Result<(), String> {
         url,
         pool_size: 1,
         timeout: config.database_timeout,
+        seat_limits: Vec::new(),
     })?;
     let applied = db.migrate().map_err(|e| e.to_string())?;
     tracing::info!(count = applied.len(), migrations = ?applied, "migrations applied");

@@ -75,6 +75,14 @@ pub enum Error {
     SetupAlreadyDone,
     #[error("the account changed since it was read (version {current})")]
     VersionMismatch { current: i64 },
+    #[error("the change would pass the limit of the seat `{seat}`: {used} of {limit} are taken and it needs {requested} more")]
+    SeatLimitReached {
+        /// `active_users`, a role's name, or `guest`.
+        seat: String,
+        limit: i64,
+        used: i64,
+        requested: i64,
+    },
     #[error("the change conflicts with data already stored")]
     Conflict,
     #[error("the database is unavailable")]

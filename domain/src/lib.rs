@@ -13,6 +13,7 @@ pub mod policy;
 pub mod ports;
 pub mod roles;
 pub mod runtime;
+pub mod seats;
 pub mod services;
 pub mod session;
 pub mod settings;

@@ -11,6 +11,7 @@ use crate::{
     effects::Effects,
     paging::UserQuery,
     policy::CallerAccount,
+    seats::SeatUsage,
     session::{Challenge, RefreshTokenUse, RequiredAction, Session, SessionUse},
     settings::Settings,
     Error, Result,
@@ -40,6 +41,8 @@ pub trait Accounts {
     /// Serialises changes to the set of active admins (last-admin rule) across connections.
     fn lock_admin_set(&mut self) -> Result<()>;
     fn count_active_admins(&mut self) -> Result<i64>;
+    /// Every seat's count and limit (SPEC §2), as the writer keeps them.
+    fn seat_usage(&mut self) -> Result<Vec<SeatUsage>>;
     /// Whether the account is the actor of any recorded write other than its sign-in events.
     fn has_authored_changes(&mut self, id: Uuid) -> Result<bool>;
 }

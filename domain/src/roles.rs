@@ -124,6 +124,17 @@ impl RoleCatalog {
             if !valid {
                 return Err(CatalogError::BadName(role.name));
             }
+            // A built-in role's seats may be configured (licensed "User" or "Guest" seats);
+            // nothing else of it.
+            if let Some(builtin) = roles.iter_mut().find(|r| r.builtin && r.name == role.name) {
+                if role.seats.is_some()
+                    && role.permissions.is_empty()
+                    && role.description.is_empty()
+                {
+                    builtin.seats = role.seats;
+                    continue;
+                }
+            }
             if roles.iter().any(|r| r.name == role.name) {
                 return Err(
                     if role.name == ADMIN || role.name == USER || role.name == GUEST {
@@ -138,6 +149,23 @@ impl RoleCatalog {
             roles.push(role);
         }
         Ok(Self { roles })
+    }
+
+    /// The limits the account writer checks (`role:<name>` for each role with `seats`, and
+    /// `guest_seats` for the guest role's), by seat key (SPEC §2).
+    pub fn seat_limits(&self) -> Vec<(String, Option<i64>)> {
+        self.roles
+            .iter()
+            .filter_map(|r| {
+                let limit = i64::from(r.seats?);
+                let key = if r.name == GUEST {
+                    crate::seats::GUEST_SEATS.to_owned()
+                } else {
+                    crate::seats::role_seat(&r.name)
+                };
+                Some((key, Some(limit)))
+            })
+            .collect()
     }
 
     pub fn builtin() -> Self {
@@ -198,6 +226,33 @@ mod tests {
         assert!(c.permits(&["production_manager".to_string()], Permission::UsersRead));
         assert!(!c.permits(&["production_manager".to_string()], Permission::UsersWrite));
         assert_eq!(c.get("production_manager").unwrap().seats, Some(5));
+    }
+
+    #[test]
+    fn configuration_may_license_a_builtin_roles_seats_and_nothing_else() {
+        let seats_only = Role {
+            name: GUEST.into(),
+            description: String::new(),
+            permissions: BTreeSet::new(),
+            seats: Some(10),
+            builtin: false,
+            exclusive: false,
+        };
+        let c = RoleCatalog::new(vec![seats_only.clone()]).unwrap();
+        let guest = c.get(GUEST).unwrap();
+        assert_eq!(
+            (guest.seats, guest.builtin, guest.exclusive),
+            (Some(10), true, true)
+        );
+        assert_eq!(c.seat_limits(), vec![("guest_seats".to_owned(), Some(10))]);
+        let more = Role {
+            permissions: [Permission::UsersRead].into_iter().collect(),
+            ..seats_only
+        };
+        assert!(
+            RoleCatalog::new(vec![more]).is_err(),
+            "a permission of a built-in role"
+        );
     }
 
     #[test]

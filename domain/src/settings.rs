@@ -23,6 +23,8 @@ pub struct Settings {
     pub require_passwords: bool,
     pub lockout: LockoutPolicy,
     pub sessions: SessionPolicy,
+    /// The most active accounts that are not guests (SPEC §2); `None`: unlimited.
+    pub active_user_limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +85,7 @@ impl Default for Settings {
             require_passwords: true,
             lockout: LockoutPolicy::default(),
             sessions: SessionPolicy::default(),
+            active_user_limit: None,
         }
     }
 }

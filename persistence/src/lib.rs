@@ -59,6 +59,10 @@ pub struct DatabaseConfig {
     /// The most a request's database work waits: for a pooled connection, to connect, for a
     /// statement (PostgreSQL's `statement_timeout`), for SQLite's write lock. Past it, 503.
     pub timeout: Duration,
+    /// The seat limits that come from configuration (the role catalog's `seats`), by seat key
+    /// (`role:<name>`, `guest_seats`; SPEC §2): written into `seat_usage` when the database is
+    /// brought up, where the account writer checks them. Roles not listed are unlimited.
+    pub seat_limits: Vec<(String, Option<i64>)>,
 }
 
 /// A pooled database; implements [`Store`].
@@ -76,6 +80,7 @@ pub struct Database {
     sqlite_writer: Arc<Mutex<()>>,
     /// Dropped with the last clone, which stops the SQLite checkpoint and bring-up threads.
     alive: Arc<()>,
+    seat_limits: Arc<Vec<(String, Option<i64>)>>,
 }
 
 /// What a database's connection pool holds (for the metrics endpoint).
@@ -139,6 +144,7 @@ impl Database {
             health,
             sqlite_writer,
             alive,
+            seat_limits: Arc::new(config.seat_limits.clone()),
         })
     }
 
@@ -204,6 +210,7 @@ impl Database {
     pub fn bring_up(&self, fingerprint: &str) -> Result<Vec<String>, BringUpError> {
         let applied = self.migrate()?;
         self.check_secret_fingerprint(fingerprint)?;
+        self.write_seat_limits()?;
         self.health.set_ready();
         Ok(applied)
     }
@@ -319,6 +326,30 @@ impl Database {
 
     /// Records the secret key's fingerprint on first start; afterwards refuses a different key,
     /// so replicas cannot disagree about token signatures (SPEC §12).
+    /// Writes the configured seat limits (see [`DatabaseConfig::seat_limits`]); a role seat whose
+    /// limit is no longer configured becomes unlimited. Every replica must be given the same role
+    /// catalog: the last one to start decides.
+    fn write_seat_limits(&self) -> Result<(), BringUpError> {
+        let limits = self.seat_limits.clone();
+        let mut conn = self
+            .checkout()
+            .map_err(|e| BringUpError::Unreachable(e.to_string()))?;
+        conn::in_transaction(&mut conn, TxMode::Write, |unit| {
+            for (key, _, limit) in stores::seats::usage(unit.conn)? {
+                let from_catalog = key.starts_with("role:") || key == domain::seats::GUEST_SEATS;
+                let configured = limits.iter().find(|(k, _)| *k == key).and_then(|(_, l)| *l);
+                if from_catalog && limit != configured {
+                    stores::seats::set_limit(unit.conn, &key, configured)?;
+                }
+            }
+            for (key, limit) in limits.iter() {
+                stores::seats::set_limit(unit.conn, key, *limit)?;
+            }
+            Ok(())
+        })
+        .map_err(|e| BringUpError::Unreachable(e.to_string()))
+    }
+
     fn check_secret_fingerprint(&self, fingerprint: &str) -> Result<(), BringUpError> {
         let unreachable = |e: String| BringUpError::Unreachable(e);
         let mut conn = self

@@ -108,6 +108,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    seat_usage (seat) {
+        seat -> Text,
+        used -> BigInt,
+        seat_limit -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    guest_seats (email_key) {
+        email_key -> Text,
+        taken_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     audit_events (id) {
         id -> Text,
         at -> Timestamp,

@@ -157,6 +157,7 @@ mod tests {
             url: DatabaseUrl::parse(&format!("sqlite://{}", path.display())).unwrap(),
             pool_size: 1,
             timeout: Duration::from_secs(5),
+            seat_limits: Vec::new(),
         })
         .unwrap();
         db.bring_up("test-key-fingerprint").unwrap();

@@ -65,6 +65,7 @@ fn template(admin_url: &str) -> &'static str {
                 url: persistence::DatabaseUrl::parse(&url).expect("URL"),
                 pool_size: 1,
                 timeout: std::time::Duration::from_secs(10),
+                seat_limits: Vec::new(),
             })
             .expect("open the template");
             db.migrate().expect("migrate the template");
@@ -177,6 +178,7 @@ pub fn store(app: &TestApp) -> persistence::Database {
         url: persistence::DatabaseUrl::parse(&app.config.database_url()).expect("URL"),
         pool_size: 2,
         timeout: std::time::Duration::from_secs(10),
+        seat_limits: Vec::new(),
     })
     .expect("open the database");
     let secret = app
@@ -324,5 +326,28 @@ impl TestApp {
             ),
         );
         assert_eq!(written, from_user_roles, "the roles column");
+        // Seat counts: as the seats migration computes them from the rows.
+        let kept: Vec<SeatLine> = lines(self, "SELECT seat, used FROM seat_usage WHERE used <> 0");
+        let truth = if self.db == Db::Postgres { "TRUE" } else { "1" };
+        let recounted: Vec<SeatLine> = lines(
+            self,
+            &format!(
+                "SELECT 'active_users' AS seat, count(*) AS used FROM users WHERE active = {truth} AND roles <> 'guest' HAVING count(*) > 0 \
+                 UNION ALL SELECT 'guest_seats', count(*) FROM guest_seats HAVING count(*) > 0 \
+                 UNION ALL SELECT 'role:' || user_roles.role, count(*) FROM user_roles \
+                 JOIN users ON users.id = user_roles.user_id WHERE users.active = {truth} GROUP BY user_roles.role"
+            ),
+        );
+        assert_eq!(kept, recounted, "seat counts");
+        let guests: i64 = count(self, "SELECT count(*) AS n FROM users WHERE roles = 'guest' AND email_key NOT IN (SELECT email_key FROM guest_seats)");
+        assert_eq!(guests, 0, "every guest's email holds a guest seat");
     }
+}
+
+#[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct SeatLine {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    seat: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    used: i64,
 }

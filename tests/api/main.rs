@@ -16,6 +16,7 @@ mod outage;
 mod paging;
 mod plans;
 mod queues;
+mod seats;
 mod setup;
 mod sign_in;
 mod sqlite;

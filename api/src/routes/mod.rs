@@ -33,6 +33,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(me::revoke_my_sessions)
                 .service(me::revoke_my_session)
                 .service(users::list_users)
+                .service(users::count_users)
                 .service(users::create_user)
                 .service(users::get_user)
                 .service(users::update_user)

@@ -49,7 +49,7 @@ pub struct SessionsBody {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"default_role": "user", "primary_contact": "0193a5f2-0000-7000-8000-000000000001", "locale": "en", "guest_days": 30, "password_policy": {"min_length": 15}, "require_passwords": true, "lockout": {"threshold": 10, "minutes": null}, "sessions": {"idle_minutes": 30, "absolute_hours": 12}}))]
+#[schema(example = json!({"default_role": "user", "primary_contact": "0193a5f2-0000-7000-8000-000000000001", "locale": "en", "guest_days": 30, "password_policy": {"min_length": 15}, "require_passwords": true, "active_user_limit": null, "lockout": {"threshold": 10, "minutes": null}, "sessions": {"idle_minutes": 30, "absolute_hours": 12}}))]
 pub struct SettingsResponse {
     /// Role of accounts created without roles.
     pub default_role: String,
@@ -63,6 +63,8 @@ pub struct SettingsResponse {
     /// When false, an account without a password signs in with its username alone (never an
     /// admin; each such sign-in is audited with the client address).
     pub require_passwords: bool,
+    /// The most active accounts that are not guests; `null`: unlimited.
+    pub active_user_limit: Option<u32>,
     pub lockout: LockoutBody,
     pub sessions: SessionsBody,
 }
@@ -78,6 +80,7 @@ impl From<Settings> for SettingsResponse {
                 min_length: Some(s.password_policy.min_length),
             },
             require_passwords: s.require_passwords,
+            active_user_limit: s.active_user_limit,
             lockout: LockoutBody {
                 threshold: Some(s.lockout.threshold),
                 minutes: Some(s.lockout.minutes),
@@ -103,6 +106,11 @@ pub struct UpdateSettingsRequest {
     pub guest_days: Option<u32>,
     pub password_policy: Option<PasswordPolicyBody>,
     pub require_passwords: Option<bool>,
+    /// The most active accounts that are not guests; `null`: unlimited. Lowering it below the
+    /// count refuses new seats until enough are freed; nobody is deactivated.
+    #[serde(default, deserialize_with = "super::nullable")]
+    #[schema(value_type = Option<u32>, nullable, minimum = 0)]
+    pub active_user_limit: Option<Option<u32>>,
     pub lockout: Option<LockoutBody>,
     pub sessions: Option<SessionsBody>,
 }
@@ -154,6 +162,7 @@ pub async fn update_settings(
             min_length: p.min_length,
         }),
         require_passwords: b.require_passwords,
+        active_user_limit: b.active_user_limit,
         lockout: b.lockout.map(|l| LockoutPatch {
             threshold: l.threshold,
             minutes: l.minutes,

@@ -437,7 +437,7 @@ pub async fn list_users(
         (status = 201, description = "Created.", body = UserResponse, headers(("ETag" = String, description = "The version, quoted."))),
         (status = 400, description = "`malformed_json`."),
         (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required`."),
-        (status = 409, description = "`username_taken`, `email_taken`, `conflict`."),
+        (status = 409, description = "`username_taken`, `email_taken`, `seat_limit_reached` (the body names the `seat`, its `limit`, how many are `used` and `requested`), `conflict`."),
         (status = 413, description = "`payload_too_large`."),
         (status = 415, description = "`unsupported_media_type`."),
         (status = 422, description = "`validation_failed`, with `errors` per field."),
@@ -503,7 +503,7 @@ pub async fn get_user(
         (status = 400, description = "`malformed_json`, `invalid_if_match`."),
         (status = 403, description = "`forbidden`, `own_roles`, `admin_role_required`, `email_change_requires_admin`."),
         (status = 404, description = "`user_not_found`."),
-        (status = 409, description = "`email_taken`, `last_admin`, `primary_contact` (deactivating it), `conflict`."),
+        (status = 409, description = "`email_taken`, `last_admin`, `primary_contact` (deactivating it), `seat_limit_reached` (activating it or giving it a role whose seats are taken; the body names the `seat`), `conflict`."),
         (status = 412, description = "`precondition_failed`: the account changed since it was read."),
         (status = 413, description = "`payload_too_large`."),
         (status = 415, description = "`unsupported_media_type`."),
@@ -573,6 +573,84 @@ pub async fn delete_user(
             reason: "has_authored_changes".into(),
         }),
     })
+}
+
+/// Seat counts and limits.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "active_users": {"used": 42, "limit": 50},
+    "roles": [
+        {"role": "admin", "used": 2, "seats": null},
+        {"role": "user", "used": 40, "seats": null},
+        {"role": "guest", "used": 3, "seats": null},
+        {"role": "production_manager", "used": 5, "seats": 5}
+    ],
+    "guest_seats": {"used": 7, "limit": 10}
+}))]
+pub struct SeatCounts {
+    /// Active accounts that are not guests, and `active_user_limit` (`null`: unlimited).
+    pub active_users: SeatCount,
+    /// Per catalog role: its active holders, and its `seats` (`null`: unlimited).
+    pub roles: Vec<RoleSeats>,
+    /// Guest seats taken for good (one per email that ever held `guest`), and the guest role's
+    /// seats.
+    pub guest_seats: SeatCount,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeatCount {
+    pub used: i64,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleSeats {
+    pub role: String,
+    pub used: i64,
+    pub seats: Option<i64>,
+}
+
+/// Count seats
+///
+/// **Permission:** `users:read`. How many seats are taken and what the limits are (SPEC §2): the
+/// active-user limit, each role's seats (active holders), and the guest seats, which an email
+/// keeps for good once it held `guest`.
+#[utoipa::path(
+    tag = "users", operation_id = "count_users", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The counts.", body = SeatCounts),
+        (status = 401, description = "`unauthenticated`."),
+        (status = 403, description = "`forbidden`."),
+    )
+)]
+#[get("/users/count")]
+pub async fn count_users(
+    state: web::Data<AppState>,
+    auth: Authorized<ReadUsers>,
+) -> ApiResult<web::Json<SeatCounts>> {
+    let counts = state.services.seat_counts(auth.credential()).await?;
+    let count = |u: &domain::seats::SeatUsage| SeatCount {
+        used: u.used,
+        limit: u.limit,
+    };
+    let (first, rest) = counts
+        .split_first()
+        .ok_or_else(|| ApiError::new(ErrorCode::InternalError, "no seat counts"))?;
+    let (last, roles) = rest
+        .split_last()
+        .ok_or_else(|| ApiError::new(ErrorCode::InternalError, "no seat counts"))?;
+    Ok(web::Json(SeatCounts {
+        active_users: count(first),
+        roles: roles
+            .iter()
+            .map(|u| RoleSeats {
+                role: domain::seats::seat_name(&u.key).to_owned(),
+                used: u.used,
+                seats: u.limit,
+            })
+            .collect(),
+        guest_seats: count(last),
+    }))
 }
 
 /// Unlock an account

@@ -13,6 +13,7 @@ use crate::{
     policy::{self, Caller},
     ports::Tx,
     roles::Permission,
+    seats::{self, SeatUsage},
     session::RequiredAction,
     settings::Settings,
     validate::Checks,
@@ -219,6 +220,32 @@ impl Services {
             }
             Ok(after)
         })
+    }
+
+    /// Every seat's count and limit (SPEC §2): `active_users`, then each catalog role (its
+    /// active holders), then the guest ledger.
+    pub async fn seat_counts(&self, credential: Credential) -> Result<Vec<SeatUsage>> {
+        self.database(move |s| {
+            s.authenticate(&credential)?
+                .require(&s.catalog, Permission::UsersRead)?;
+            let stored = s.store.read(|tx| tx.seat_usage())?;
+            let find = |key: &str| stored.iter().find(|u| u.key == key);
+            let count = |key: String| SeatUsage {
+                used: find(&key).map_or(0, |u| u.used),
+                limit: find(&key).and_then(|u| u.limit),
+                key,
+            };
+            let mut counts = vec![count(seats::ACTIVE_USERS.to_owned())];
+            counts.extend(
+                s.catalog
+                    .roles()
+                    .iter()
+                    .map(|r| count(seats::role_seat(&r.name))),
+            );
+            counts.push(count(seats::GUEST_SEATS.to_owned()));
+            Ok(counts)
+        })
+        .await
     }
 
     /// Lifts a lock (SPEC §4): no lock, and the consecutive-failure count starts again. An

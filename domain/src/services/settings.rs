@@ -26,6 +26,8 @@ pub struct SettingsPatch {
     pub require_passwords: Option<bool>,
     pub lockout: Option<LockoutPatch>,
     pub sessions: Option<SessionPolicyPatch>,
+    /// `Some(None)`: unlimited.
+    pub active_user_limit: Option<Option<u32>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -193,6 +195,9 @@ impl Services {
                         }
                     }
                 }
+            }
+            if let Some(limit) = patch.active_user_limit {
+                after.active_user_limit = limit;
             }
             if let Some(sessions) = &patch.sessions {
                 bounded(

@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use diesel::{dsl::exists, prelude::*};
 use domain::{
     account::Account, audit::action::SIGN_IN_PREFIX, paging::UserQuery, ports::Accounts,
-    roles::ADMIN, Result,
+    roles::ADMIN, seats::SeatUsage, Result,
 };
 use uuid::Uuid;
 
-use super::{list, on_backend, statements::Kept, writer, Db, Unit};
+use super::{list, on_backend, seats, statements::Kept, writer, Db, Unit};
 use crate::{
     conn::DbConn,
     models::AccountRow,
@@ -93,6 +93,13 @@ impl Accounts for Unit<'_> {
 
     fn list_accounts(&mut self, query: &UserQuery, now: DateTime<Utc>) -> Result<Vec<Account>> {
         list::list_accounts(self.conn, query, now)
+    }
+
+    fn seat_usage(&mut self) -> Result<Vec<SeatUsage>> {
+        Ok(seats::usage(self.conn)?
+            .into_iter()
+            .map(|(key, used, limit)| SeatUsage { key, used, limit })
+            .collect())
     }
 
     fn lock_admin_set(&mut self) -> Result<()> {

@@ -10,6 +10,7 @@ mod callers;
 pub(crate) mod effects;
 mod list;
 mod records;
+pub(crate) mod seats;
 mod sessions;
 pub(crate) mod statements;
 pub(crate) mod writer;

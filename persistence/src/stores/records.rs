@@ -10,7 +10,7 @@ use domain::{
 };
 use uuid::Uuid;
 
-use super::{on_backend, Db, Unit};
+use super::{on_backend, seats, Db, Unit};
 use crate::{
     error::is_unique_violation,
     models::{naive, ApiTokenRow},
@@ -90,6 +90,11 @@ impl SettingsStore for Unit<'_> {
     fn save_settings(&mut self, value: &Settings) -> Result<()> {
         let doc = serde_json::to_string(value).map_err(|e| Error::Internal(e.to_string()))?;
         on_backend!(self.conn, c => diesel::update(settings::table.find(1)).set(settings::document.eq(&doc)).execute(c)).db()?;
-        Ok(())
+        // The account writer checks limits where it counts seats.
+        seats::set_limit(
+            self.conn,
+            domain::seats::ACTIVE_USERS,
+            value.active_user_limit.map(i64::from),
+        )
     }
 }

@@ -10,7 +10,7 @@ use domain::{account::Account, Result};
 use uuid::Uuid;
 
 use super::{
-    on_backend,
+    on_backend, seats,
     statements::{insert_batched, insert_few, NewAccount, UpdateChanged, UpdateUser},
     Db,
 };
@@ -22,6 +22,12 @@ use crate::{
 
 /// Inserts new accounts and everything derived from them.
 pub(crate) fn create(conn: &mut DbConn, accounts: &[Account]) -> Result<()> {
+    create_rows(conn, accounts)?;
+    let writes: Vec<_> = accounts.iter().map(|a| (None, Some(a))).collect();
+    seats::apply(conn, &writes)
+}
+
+fn create_rows(conn: &mut DbConn, accounts: &[Account]) -> Result<()> {
     match accounts {
         [] => Ok(()),
         [one] => create_one(conn, one),
@@ -80,7 +86,7 @@ pub(crate) fn update(conn: &mut DbConn, before: &Account, after: &Account) -> Re
         delete_prefixes(conn, &gone)?;
         insert_prefixes(conn, &added)?;
     }
-    Ok(())
+    seats::apply(conn, &[(Some(before), Some(after))])
 }
 
 /// Rewrites the row's derived columns by the current rules, and its search prefixes, which were
@@ -113,11 +119,13 @@ pub(crate) fn refresh(
     Ok(())
 }
 
-/// Removes the account; its role rows and tokens go with it (foreign keys), its prefixes here.
+/// Removes the account; its role rows and tokens go with it (foreign keys), its prefixes and seats
+/// here (a guest seat stays taken: it is bound to the email).
 pub(crate) fn delete(conn: &mut DbConn, account: &Account) -> Result<()> {
     on_backend!(conn, c => diesel::delete(users::table.find(account.id.to_string())).execute(c))
         .db()?;
-    delete_prefixes(conn, &PrefixRow::of(account))
+    delete_prefixes(conn, &PrefixRow::of(account))?;
+    seats::apply(conn, &[(Some(account), None)])
 }
 
 /// A sign-in's time: a column nothing is derived from, written without a version bump.

@@ -1,0 +1,2 @@
+DROP TABLE guest_seats;
+DROP TABLE seat_usage;

@@ -1,0 +1,121 @@
+//! Seats and licence limits (SPEC §2): limits that hold under concurrency, counts, and the guest
+//! seat bound to an email.
+
+use futures_util::future::join_all;
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+fn production_manager(seats: u32) -> domain::roles::Role {
+    domain::roles::Role {
+        name: "production_manager".into(),
+        description: "Runs the line".into(),
+        permissions: Default::default(),
+        seats: Some(seats),
+        builtin: false,
+        exclusive: false,
+    }
+}
+
+fn person(n: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut body = json!({"username": n, "email": format!("{n}@example.org"), "first_name": "P", "last_name": n});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    body
+}
+
+both! {
+    async fn forty_concurrent_creates_take_the_one_seat_left(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        for i in 0..8 {
+            app.post("/api/v1/users", &admin, person(&format!("p{i}"), json!({}))).await.ok(201);
+        }
+        let set = app.patch("/api/v1/settings", &admin, json!({"active_user_limit": 10})).await;
+        set.ok(200);
+        assert_eq!(set.body["active_user_limit"], 10);
+        let counts = app.get("/api/v1/users/count", &admin).await;
+        counts.ok(200);
+        assert_eq!(counts.body["active_users"], json!({"used": 9, "limit": 10}));
+        let replies = join_all((0..40).map(|i| app.post("/api/v1/users", &admin, person(&format!("racer{i}"), json!({}))))).await;
+        let created = replies.iter().filter(|r| r.status == 201).count();
+        assert_eq!(created, 1, "exactly one create takes the last seat");
+        for r in replies.iter().filter(|r| r.status != 201) {
+            r.problem(409, "seat_limit_reached");
+            assert_eq!(r.body["seat"], "active_users");
+            assert_eq!((r.body["limit"].clone(), r.body["used"].clone(), r.body["requested"].clone()), (json!(10), json!(10), json!(1)));
+        }
+        assert_eq!(app.get("/api/v1/users/count", &admin).await.body["active_users"], json!({"used": 10, "limit": 10}));
+        // An inactive account takes no seat; activating it needs one.
+        let idle = app.post("/api/v1/users", &admin, person("idle", json!({"active": false}))).await;
+        idle.ok(201);
+        app.patch(&format!("/api/v1/users/{}", idle.id()), &admin, json!({"active": true})).await.problem(409, "seat_limit_reached");
+        // A guest takes no active-user seat.
+        app.post("/api/v1/users", &admin, person("visitor", json!({"roles": ["guest"]}))).await.ok(201);
+        app.patch("/api/v1/settings", &admin, json!({"active_user_limit": null})).await.ok(200);
+        app.patch(&format!("/api/v1/users/{}", idle.id()), &admin, json!({"active": true})).await.ok(200);
+    }
+
+    async fn thirty_concurrent_reactivations_take_three_free_role_seats(app: TestApp) {
+        let app = TestApp::spawn_with(app.db, |c| c.roles.push(production_manager(5))).await;
+        let (admin, _) = app.admin().await;
+        let mut held = Vec::new();
+        for i in 0..5 {
+            held.push(app.post("/api/v1/users", &admin, person(&format!("pm{i}"), json!({"roles": ["production_manager"]}))).await.ok(201).id());
+        }
+        let sixth = app.post("/api/v1/users", &admin, person("pm5", json!({"roles": ["production_manager"]}))).await;
+        sixth.problem(409, "seat_limit_reached");
+        assert_eq!((sixth.body["seat"].clone(), sixth.body["limit"].clone()), (json!("production_manager"), json!(5)));
+        let mut waiting = Vec::new();
+        for i in 0..27 {
+            waiting.push(app.post("/api/v1/users", &admin, person(&format!("off{i}"), json!({"roles": ["production_manager"], "active": false}))).await.ok(201).id());
+        }
+        for id in &held[..3] {
+            app.patch(&format!("/api/v1/users/{id}"), &admin, json!({"active": false})).await.ok(200);
+        }
+        waiting.extend(held[..3].iter().cloned());
+        assert_eq!(waiting.len(), 30);
+        let paths: Vec<String> = waiting.iter().map(|id| format!("/api/v1/users/{id}")).collect();
+        let replies = join_all(paths.iter().map(|path| app.patch(path, &admin, json!({"active": true})))).await;
+        assert_eq!(replies.iter().filter(|r| r.status == 200).count(), 3, "exactly the three free seats");
+        for r in replies.iter().filter(|r| r.status != 200) {
+            r.problem(409, "seat_limit_reached");
+            assert_eq!(r.body["seat"], "production_manager");
+        }
+        let counts = app.get("/api/v1/users/count", &admin).await;
+        let pm = counts.body["roles"].as_array().into_iter().flatten().find(|r| r["role"] == "production_manager").expect("role").clone();
+        assert_eq!(pm, json!({"role": "production_manager", "used": 5, "seats": 5}));
+        app.check_derived_data();
+    }
+
+    async fn a_guest_seat_is_bound_to_its_email_for_good(app: TestApp) {
+        let app = TestApp::spawn_with(app.db, |c| {
+            let mut guest = production_manager(2);
+            guest.name = "guest".into();
+            guest.description = String::new();
+            guest.seats = Some(2);
+            c.roles.push(guest);
+        })
+        .await;
+        let (admin, _) = app.admin().await;
+        let guest_seats = |r: &crate::helpers::Reply| r.body["guest_seats"].clone();
+        let first = app.post("/api/v1/users", &admin, person("g1", json!({"roles": ["guest"]}))).await.ok(201).id();
+        assert_eq!(guest_seats(&app.get("/api/v1/users/count", &admin).await), json!({"used": 1, "limit": 2}));
+        // Converting the guest to a user keeps the seat taken.
+        app.patch(&format!("/api/v1/users/{first}"), &admin, json!({"roles": ["user"]})).await.ok(200);
+        assert_eq!(guest_seats(&app.get("/api/v1/users/count", &admin).await)["used"], 1);
+        // The same email made guest again takes no new seat.
+        app.patch(&format!("/api/v1/users/{first}"), &admin, json!({"roles": ["guest"]})).await.ok(200);
+        assert_eq!(guest_seats(&app.get("/api/v1/users/count", &admin).await)["used"], 1);
+        // Deleting it gives nothing back; a new email takes the second seat, a third is refused.
+        app.delete(&format!("/api/v1/users/{first}"), &admin).await.ok(204);
+        app.post("/api/v1/users", &admin, person("g2", json!({"roles": ["guest"]}))).await.ok(201);
+        let third = app.post("/api/v1/users", &admin, person("g3", json!({"roles": ["guest"]}))).await;
+        third.problem(409, "seat_limit_reached");
+        assert_eq!((third.body["seat"].clone(), third.body["used"].clone()), (json!("guest"), json!(2)));
+        // The deleted guest's email comes back as a guest on its old seat.
+        app.post("/api/v1/users", &admin, person("g1", json!({"roles": ["guest"]}))).await.ok(201);
+        assert_eq!(guest_seats(&app.get("/api/v1/users/count", &admin).await), json!({"used": 2, "limit": 2}));
+        app.check_derived_data();
+    }
+}
