@@ -77,6 +77,7 @@ error_codes! {
     SelfDelete => (CONFLICT, "Nobody deletes their own account", "Ask another admin to delete it."),
     SetupAlreadyDone => (CONFLICT, "Setup has already been completed", "Sign in instead; the first admin exists."),
     PreconditionFailed => (PRECONDITION_FAILED, "The resource changed since it was read", "Read it again, show the person what changed, and send the change with the new `ETag`."),
+    ConfirmationRequired => (CONFLICT, "The change has consequences to confirm", "Show each of `consequences` to the person; if they agree, send the same change with `\"confirm\": true`."),
     SeatLimitReached => (CONFLICT, "A seat limit would be passed", "Show `seat`, `limit`, `used` and `requested`; free seats (deactivate accounts, remove roles) or raise the limit, then repeat."),
     Conflict => (CONFLICT, "The change conflicts with data already stored", "Read the resource again; the change clashes with a uniqueness rule of this deployment."),
     TooManyRequests => (TOO_MANY_REQUESTS, "Too many sign-ins and password changes are waiting; retry shortly", "Wait `Retry-After` seconds, then repeat."),
@@ -140,6 +141,12 @@ pub struct Problem {
     /// name, or `guest`; with `limit`, `used` and `requested`.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub seat: Option<SeatProblem>,
+    /// What the change would do (409 `confirmation_required`): `user_seat_released`,
+    /// `user_seat_taken`, `guest_seat_taken`, `guest_seat_kept`, `expires_at_set`,
+    /// `access_reset` (its sessions and API tokens end), `admin_permissions_granted`,
+    /// `admin_permissions_removed`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub consequences: Vec<&'static str>,
 }
 
 /// What `seat_limit_reached` says about the seat.
@@ -169,7 +176,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub detail: String,
     pub errors: Vec<FieldError>,
-    pub seat: Option<SeatProblem>,
+    pub seat: Option<Box<SeatProblem>>,
+    pub consequences: Vec<&'static str>,
     /// Seconds for `Retry-After`, where the error knows better than the default of 2.
     pub retry_after: Option<u64>,
 }
@@ -181,6 +189,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             seat: None,
+            consequences: Vec::new(),
             retry_after: None,
         }
     }
@@ -201,7 +210,8 @@ impl ApiError {
             detail: self.detail.clone(),
             code: self.code,
             errors: self.errors.clone(),
-            seat: self.seat.clone(),
+            seat: self.seat.as_deref().cloned(),
+            consequences: self.consequences.clone(),
         }
     }
 }
@@ -248,6 +258,7 @@ impl From<Error> for ApiError {
                     detail: "see `errors` for each field".into(),
                     errors,
                     seat: None,
+                    consequences: Vec::new(),
                     retry_after: None,
                 }
             }
@@ -283,13 +294,19 @@ impl From<Error> for ApiError {
                 requested,
             } => {
                 return Self {
-                    seat: Some(SeatProblem {
+                    seat: Some(Box::new(SeatProblem {
                         seat,
                         limit,
                         used,
                         requested,
-                    }),
+                    })),
                     ..Self::new(ErrorCode::SeatLimitReached, detail)
+                }
+            }
+            Error::ConfirmationRequired(consequences) => {
+                return Self {
+                    consequences,
+                    ..Self::new(ErrorCode::ConfirmationRequired, detail)
                 }
             }
             Error::Conflict => ErrorCode::Conflict,

@@ -83,6 +83,10 @@ pub enum Error {
         used: i64,
         requested: i64,
     },
+    #[error(
+        "this role change has consequences; show them and send it again with \"confirm\": true"
+    )]
+    ConfirmationRequired(Vec<&'static str>),
     #[error("the change conflicts with data already stored")]
     Conflict,
     #[error("the database is unavailable")]

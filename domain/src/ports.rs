@@ -43,6 +43,8 @@ pub trait Accounts {
     fn count_active_admins(&mut self) -> Result<i64>;
     /// Every seat's count and limit (SPEC §2), as the writer keeps them.
     fn seat_usage(&mut self) -> Result<Vec<SeatUsage>>;
+    /// Whether the email (by its key) holds a guest seat.
+    fn holds_guest_seat(&mut self, email_key: &str) -> Result<bool>;
     /// Whether the account is the actor of any recorded write other than its sign-in events.
     fn has_authored_changes(&mut self, id: Uuid) -> Result<bool>;
 }

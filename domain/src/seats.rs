@@ -73,6 +73,49 @@ pub fn claims_guest_seat(before: Option<&Account>, after: Option<&Account>) -> b
     after.is_some_and(Account::is_guest) && !before.is_some_and(Account::is_guest)
 }
 
+/// What a role change from `before` to `after` does besides changing roles, for a console to show
+/// before asking again with `"confirm": true` (SPEC §2): a change to or from `guest` moves seats and
+/// resets the account's access (its sessions and API tokens end); a change to or from `admin`
+/// grants or removes every permission. Empty: no confirmation needed. `holds_guest_seat`: the
+/// account's email already holds a guest seat.
+pub fn consequences(
+    before: &Account,
+    after: &Account,
+    holds_guest_seat: bool,
+) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    match (before.is_guest(), after.is_guest()) {
+        (false, true) => {
+            if before.active {
+                out.push("user_seat_released");
+            }
+            out.push(if holds_guest_seat {
+                "guest_seat_kept"
+            } else {
+                "guest_seat_taken"
+            });
+            if after.expires_at.is_some() && after.expires_at != before.expires_at {
+                out.push("expires_at_set");
+            }
+            out.push("access_reset");
+        }
+        (true, false) => {
+            if after.active {
+                out.push("user_seat_taken");
+            }
+            out.push("guest_seat_kept");
+            out.push("access_reset");
+        }
+        _ => {}
+    }
+    match (before.is_admin(), after.is_admin()) {
+        (false, true) => out.push("admin_permissions_granted"),
+        (true, false) => out.push("admin_permissions_removed"),
+        _ => {}
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -109,6 +152,25 @@ mod tests {
         assert!(claims_guest_seat(Some(&a), Some(&guest)));
         assert!(!claims_guest_seat(Some(&guest), Some(&guest)));
         assert!(!claims_guest_seat(Some(&guest), Some(&a)));
+        assert_eq!(
+            consequences(&a, &guest, false),
+            vec!["user_seat_released", "guest_seat_taken", "access_reset"]
+        );
+        assert_eq!(
+            consequences(&guest, &a, true),
+            vec!["user_seat_taken", "guest_seat_kept", "access_reset"]
+        );
+        let mut admin = a.clone();
+        admin.roles = vec!["admin".into()];
+        assert_eq!(
+            consequences(&a, &admin, false),
+            vec!["admin_permissions_granted"]
+        );
+        assert_eq!(
+            consequences(&admin, &a, false),
+            vec!["admin_permissions_removed"]
+        );
+        assert!(consequences(&a, &b, false).is_empty());
         assert_eq!(seat_name("role:production_manager"), "production_manager");
         assert_eq!(seat_name(GUEST_SEATS), "guest");
     }

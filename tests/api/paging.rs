@@ -210,7 +210,7 @@ both! {
         let ana = app.user(&admin, "ana", &["user_manager", "user"]).await;
         let bo = app.user(&admin, "bo", &["guest"]).await;
         app.post("/api/v1/users", &admin, json!({"username": "cy", "email": "cy@example.org", "first_name": "Cy", "last_name": "Default"})).await.ok(201);
-        app.patch(&format!("/api/v1/users/{bo}"), &admin, json!({"roles": ["user", "admin"]})).await.ok(200);
+        app.patch(&format!("/api/v1/users/{bo}"), &admin, json!({"roles": ["user", "admin"], "confirm": true})).await.ok(200);
         app.patch(&format!("/api/v1/users/{ana}"), &admin, json!({"first_name": "Ana"})).await.ok(200);
         let read = app.get(&format!("/api/v1/users/{bo}"), &admin).await;
         assert_eq!(read.body["roles"], json!(["admin", "user"]));

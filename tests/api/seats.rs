@@ -102,10 +102,10 @@ both! {
         let first = app.post("/api/v1/users", &admin, person("g1", json!({"roles": ["guest"]}))).await.ok(201).id();
         assert_eq!(guest_seats(&app.get("/api/v1/users/count", &admin).await), json!({"used": 1, "limit": 2}));
         // Converting the guest to a user keeps the seat taken.
-        app.patch(&format!("/api/v1/users/{first}"), &admin, json!({"roles": ["user"]})).await.ok(200);
+        app.patch(&format!("/api/v1/users/{first}"), &admin, json!({"roles": ["user"], "confirm": true})).await.ok(200);
         assert_eq!(guest_seats(&app.get("/api/v1/users/count", &admin).await)["used"], 1);
         // The same email made guest again takes no new seat.
-        app.patch(&format!("/api/v1/users/{first}"), &admin, json!({"roles": ["guest"]})).await.ok(200);
+        app.patch(&format!("/api/v1/users/{first}"), &admin, json!({"roles": ["guest"], "confirm": true})).await.ok(200);
         assert_eq!(guest_seats(&app.get("/api/v1/users/count", &admin).await)["used"], 1);
         // Deleting it gives nothing back; a new email takes the second seat, a third is refused.
         app.delete(&format!("/api/v1/users/{first}"), &admin).await.ok(204);
@@ -117,5 +117,46 @@ both! {
         app.post("/api/v1/users", &admin, person("g1", json!({"roles": ["guest"]}))).await.ok(201);
         assert_eq!(guest_seats(&app.get("/api/v1/users/count", &admin).await), json!({"used": 2, "limit": 2}));
         app.check_derived_data();
+    }
+}
+
+both! {
+    async fn role_changes_that_move_seats_or_access_are_confirmed_first(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let id = app.user(&admin, "ana", &["user"]).await;
+        let path = format!("/api/v1/users/{id}");
+        let ana = app.token_for("ana").await;
+        let ask = |roles: serde_json::Value| json!({"roles": roles});
+        let confirmed = |roles: serde_json::Value| json!({"roles": roles, "confirm": true});
+        let before = app.get(&path, &admin).await.body.clone();
+
+        let to_guest = app.patch(&path, &admin, ask(json!(["guest"]))).await;
+        to_guest.problem(409, "confirmation_required");
+        assert_eq!(to_guest.body["consequences"], json!(["user_seat_released", "guest_seat_taken", "expires_at_set", "access_reset"]));
+        assert_eq!(app.get(&path, &admin).await.body, before, "nothing written");
+        app.get("/api/v1/me", &ana).await.ok(200);
+
+        let done = app.patch(&path, &admin, confirmed(json!(["guest"]))).await;
+        done.ok(200);
+        assert_eq!(done.body["roles"], json!(["guest"]));
+        assert!(done.body["expires_at"].is_string(), "guest_days from settings");
+        app.get("/api/v1/me", &ana).await.problem(401, "unauthenticated");
+
+        let back = app.patch(&path, &admin, ask(json!(["user"]))).await;
+        back.problem(409, "confirmation_required");
+        assert_eq!(back.body["consequences"], json!(["user_seat_taken", "guest_seat_kept", "access_reset"]));
+        app.patch(&path, &admin, confirmed(json!(["user"]))).await.ok(200);
+        let again = app.patch(&path, &admin, ask(json!(["guest"]))).await;
+        assert_eq!(again.body["consequences"], json!(["user_seat_released", "guest_seat_kept", "access_reset"]));
+
+        let up = app.patch(&path, &admin, ask(json!(["admin", "user"]))).await;
+        up.problem(409, "confirmation_required");
+        assert_eq!(up.body["consequences"], json!(["admin_permissions_granted"]));
+        app.patch(&path, &admin, confirmed(json!(["admin", "user"]))).await.ok(200);
+        let down = app.patch(&path, &admin, ask(json!(["user"]))).await;
+        assert_eq!(down.body["consequences"], json!(["admin_permissions_removed"]));
+        app.patch(&path, &admin, confirmed(json!(["user"]))).await.ok(200);
+        // A change that moves nothing needs no confirmation.
+        app.patch(&path, &admin, json!({"location": "Porto"})).await.ok(200);
     }
 }

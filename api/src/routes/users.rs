@@ -212,6 +212,9 @@ pub struct UpdateUserRequest {
     #[schema(nullable)]
     pub expires_at: Option<Option<DateTime<Utc>>>,
     pub email_notifications: Option<bool>,
+    /// Confirms a role change to or from `guest` or `admin` after showing its `consequences`
+    /// (409 `confirmation_required` without it). Not stored.
+    pub confirm: Option<bool>,
 }
 
 impl From<CreateUserRequest> for NewAccount {
@@ -253,6 +256,7 @@ impl From<UpdateUserRequest> for AccountPatch {
             mfa_required: b.mfa_required,
             expires_at: b.expires_at,
             email_notifications: b.email_notifications,
+            confirm: b.confirm.unwrap_or(false),
         }
     }
 }
@@ -503,7 +507,7 @@ pub async fn get_user(
         (status = 400, description = "`malformed_json`, `invalid_if_match`."),
         (status = 403, description = "`forbidden`, `own_roles`, `admin_role_required`, `email_change_requires_admin`."),
         (status = 404, description = "`user_not_found`."),
-        (status = 409, description = "`email_taken`, `last_admin`, `primary_contact` (deactivating it), `seat_limit_reached` (activating it or giving it a role whose seats are taken; the body names the `seat`), `conflict`."),
+        (status = 409, description = "`confirmation_required` (a role change to or from `guest` or `admin` without `\"confirm\": true`; the body lists its `consequences`), `email_taken`, `last_admin`, `primary_contact` (deactivating it), `seat_limit_reached` (activating it or giving it a role whose seats are taken; the body names the `seat`), `conflict`."),
         (status = 412, description = "`precondition_failed`: the account changed since it was read."),
         (status = 413, description = "`payload_too_large`."),
         (status = 415, description = "`unsupported_media_type`."),

@@ -61,6 +61,9 @@ pub struct AccountPatch {
     pub mfa_required: Option<bool>,
     pub expires_at: Option<Option<DateTime<Utc>>>,
     pub email_notifications: Option<bool>,
+    /// The caller saw the change's consequences (a role change to or from `guest` or `admin`)
+    /// and confirms it (SPEC §2).
+    pub confirm: bool,
 }
 
 /// What `DELETE /users/{id}` did.
@@ -206,6 +209,12 @@ impl Services {
             if changes.is_empty() {
                 return Ok(before);
             }
+            let crosses_guest = before.is_guest() != after.is_guest();
+            let holds_guest_seat = after.is_guest() && tx.holds_guest_seat(&after.email.key())?;
+            let consequences = seats::consequences(&before, &after, holds_guest_seat);
+            if !consequences.is_empty() && !patch.confirm {
+                return Err(Error::ConfirmationRequired(consequences));
+            }
             let loses_admin =
                 before.is_admin() && before.active && !(after.is_admin() && after.active);
             if loses_admin && policy::would_remove_last_admin(&before, tx.count_active_admins()?) {
@@ -215,7 +224,7 @@ impl Services {
                 return Err(Error::PrimaryContact);
             }
             let after = save_change(tx, caller, &before, after, changes, origin)?;
-            if before.active && !after.active {
+            if (before.active && !after.active) || crosses_guest {
                 end_access(tx, id)?;
             }
             Ok(after)

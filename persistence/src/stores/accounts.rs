@@ -102,6 +102,16 @@ impl Accounts for Unit<'_> {
             .collect())
     }
 
+    fn holds_guest_seat(&mut self, email_key: &str) -> Result<bool> {
+        let found: Option<String> = on_backend!(self.conn, c => crate::schema::guest_seats::table
+            .find(email_key)
+            .select(crate::schema::guest_seats::email_key)
+            .first(c)
+            .optional())
+        .db()?;
+        Ok(found.is_some())
+    }
+
     fn lock_admin_set(&mut self) -> Result<()> {
         if let DbConn::Pg(pg) = self.conn {
             diesel::sql_query(format!("SELECT pg_advisory_xact_lock({ADMIN_SET_LOCK})"))
