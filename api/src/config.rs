@@ -52,6 +52,8 @@ pub struct Config {
     /// Proxies whose `X-Forwarded-For` names the client (`ROSTER_TRUSTED_PROXIES`); none by
     /// default, so the client is the socket peer.
     pub trusted_proxies: TrustedProxies,
+    /// How often the dormant-account sweep runs (`ROSTER_SWEEP_MINUTES`, default 60; 0 = never).
+    pub sweep_interval: Duration,
 }
 
 impl Default for Config {
@@ -74,6 +76,7 @@ impl Default for Config {
             access_token_ttl: Duration::from_secs(15 * 60),
             auth_rate_limit: 60,
             trusted_proxies: TrustedProxies::default(),
+            sweep_interval: Duration::from_secs(60 * 60),
         }
     }
 }
@@ -101,6 +104,7 @@ struct FileConfig {
     access_token_minutes: Option<u64>,
     auth_rate_limit: Option<u32>,
     trusted_proxies: Option<String>,
+    sweep_minutes: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -193,6 +197,9 @@ impl Config {
             file.auth_rate_limit.map(u64::from),
         )? {
             c.auth_rate_limit = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+        if let Some(m) = num("ROSTER_SWEEP_MINUTES", file.sweep_minutes)? {
+            c.sweep_interval = Duration::from_secs(m * 60);
         }
         if let Some(list) = env("ROSTER_TRUSTED_PROXIES").or(file.trusted_proxies) {
             c.trusted_proxies = TrustedProxies::parse(&list)?;

@@ -146,6 +146,23 @@ fn migrate(config: &Config) -> Result<(), String> {
 async fn serve(config: &Config) -> Result<(), String> {
     let app = Application::build(config)?;
     tracing::info!(listen = %config.listen, port = app.port, backend = ?app.backend, docs = "/docs/", "Roster is serving");
+    if !config.sweep_interval.is_zero() {
+        let services = app.state.services.clone();
+        let every = config.sweep_interval;
+        actix_web::rt::spawn(async move {
+            let mut ticker = actix_web::rt::time::interval(every);
+            loop {
+                ticker.tick().await;
+                match services.sweep_dormant().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deactivated = n, "dormant accounts deactivated"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the dormant-account sweep failed; it runs again later")
+                    }
+                }
+            }
+        });
+    }
     app.server.await.map_err(|e| e.to_string())?;
     match app.state.database.fatal() {
         Some(why) => Err(why),

@@ -25,6 +25,9 @@ pub struct Settings {
     pub sessions: SessionPolicy,
     /// The most active accounts that are not guests (SPEC §2); `None`: unlimited.
     pub active_user_limit: Option<u32>,
+    /// Accounts unused for this many days are deactivated by a background sweep (SPEC §2);
+    /// `None`: never.
+    pub deactivate_after_days_inactive: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +89,7 @@ impl Default for Settings {
             lockout: LockoutPolicy::default(),
             sessions: SessionPolicy::default(),
             active_user_limit: None,
+            deactivate_after_days_inactive: None,
         }
     }
 }

@@ -4,7 +4,10 @@
 use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::{
+    database::{count, execute},
+    helpers::TestApp,
+};
 
 fn production_manager(seats: u32) -> domain::roles::Role {
     domain::roles::Role {
@@ -158,5 +161,44 @@ both! {
         app.patch(&path, &admin, confirmed(json!(["user"]))).await.ok(200);
         // A change that moves nothing needs no confirmation.
         app.patch(&path, &admin, json!({"location": "Porto"})).await.ok(200);
+    }
+}
+
+both! {
+    async fn the_sweep_deactivates_exactly_the_dormant_accounts(app: TestApp) {
+        let (admin, admin_id) = app.admin().await;
+        let mut ids = std::collections::BTreeMap::new();
+        for n in ["used_long_ago", "used_lately", "activated_long_ago", "created_long_ago", "created_lately", "old_admin", "old_inactive"] {
+            let extra = if n == "old_admin" { json!({"roles": ["admin"]}) } else if n == "old_inactive" { json!({"active": false}) } else { json!({}) };
+            let body = person(n, extra);
+            ids.insert(n, app.post("/api/v1/users", &admin, body).await.ok(201).id());
+        }
+        let old = "2020-01-01 00:00:00";
+        let recent = (chrono::Utc::now() - chrono::Duration::days(3)).format("%Y-%m-%d %H:%M:%S").to_string();
+        let set = |n: &str, column: &str, at: &str| execute(app, &format!("UPDATE users SET {column} = '{at}' WHERE id = '{}'", ids[n]));
+        set("used_long_ago", "last_active_at", old);
+        set("used_long_ago", "activated_at", &recent);
+        set("used_lately", "last_active_at", &recent);
+        set("used_lately", "created_at", old);
+        set("activated_long_ago", "activated_at", old);
+        set("created_long_ago", "created_at", old);
+        set("old_admin", "created_at", old);
+        set("old_inactive", "created_at", old);
+        execute(app, &format!("UPDATE users SET created_at = '{old}', last_active_at = '{old}' WHERE id = '{admin_id}'"));
+
+        assert_eq!(app.state.services.sweep_dormant().await.expect("sweep"), 0, "off by default");
+        app.patch("/api/v1/settings", &admin, json!({"deactivate_after_days_inactive": 30})).await.ok(200);
+        let before = app.get("/api/v1/users/count", &admin).await.body["active_users"]["used"].as_i64().unwrap_or_default();
+        assert_eq!(app.state.services.sweep_dormant().await.expect("sweep"), 3);
+        for (n, id) in &ids {
+            let status = app.get(&format!("/api/v1/users/{id}"), &admin).await.body["status"].clone();
+            let dormant = matches!(*n, "used_long_ago" | "activated_long_ago" | "created_long_ago");
+            assert_eq!(status == "inactive", dormant || *n == "old_inactive", "{n}: {status}");
+        }
+        assert_eq!(app.get(&format!("/api/v1/users/{admin_id}"), &admin).await.body["status"], "active", "the primary contact, an admin, is exempt");
+        let after = app.get("/api/v1/users/count", &admin).await.body["active_users"]["used"].as_i64().unwrap_or_default();
+        assert_eq!(before - after, 3, "their seats are free");
+        assert_eq!(count(app, "SELECT count(*) AS n FROM audit_events WHERE action = 'user.deactivated' AND actor_username = 'roster' AND details LIKE '%dormant%'"), 3);
+        assert_eq!(app.state.services.sweep_dormant().await.expect("sweep"), 0, "nothing left");
     }
 }

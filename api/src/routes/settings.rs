@@ -49,7 +49,7 @@ pub struct SessionsBody {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"default_role": "user", "primary_contact": "0193a5f2-0000-7000-8000-000000000001", "locale": "en", "guest_days": 30, "password_policy": {"min_length": 15}, "require_passwords": true, "active_user_limit": null, "lockout": {"threshold": 10, "minutes": null}, "sessions": {"idle_minutes": 30, "absolute_hours": 12}}))]
+#[schema(example = json!({"default_role": "user", "primary_contact": "0193a5f2-0000-7000-8000-000000000001", "locale": "en", "guest_days": 30, "password_policy": {"min_length": 15}, "require_passwords": true, "active_user_limit": null, "deactivate_after_days_inactive": null, "lockout": {"threshold": 10, "minutes": null}, "sessions": {"idle_minutes": 30, "absolute_hours": 12}}))]
 pub struct SettingsResponse {
     /// Role of accounts created without roles.
     pub default_role: String,
@@ -65,6 +65,8 @@ pub struct SettingsResponse {
     pub require_passwords: bool,
     /// The most active accounts that are not guests; `null`: unlimited.
     pub active_user_limit: Option<u32>,
+    /// Accounts unused for this many days are deactivated; `null`: never.
+    pub deactivate_after_days_inactive: Option<u32>,
     pub lockout: LockoutBody,
     pub sessions: SessionsBody,
 }
@@ -81,6 +83,7 @@ impl From<Settings> for SettingsResponse {
             },
             require_passwords: s.require_passwords,
             active_user_limit: s.active_user_limit,
+            deactivate_after_days_inactive: s.deactivate_after_days_inactive,
             lockout: LockoutBody {
                 threshold: Some(s.lockout.threshold),
                 minutes: Some(s.lockout.minutes),
@@ -111,6 +114,11 @@ pub struct UpdateSettingsRequest {
     #[serde(default, deserialize_with = "super::nullable")]
     #[schema(value_type = Option<u32>, nullable, minimum = 0)]
     pub active_user_limit: Option<Option<u32>>,
+    /// Accounts unused for this many days (1–3650) are deactivated, freeing their seats (admins
+    /// and the primary contact exempt); `null`: never.
+    #[serde(default, deserialize_with = "super::nullable")]
+    #[schema(value_type = Option<u32>, nullable, minimum = 1, maximum = 3650)]
+    pub deactivate_after_days_inactive: Option<Option<u32>>,
     pub lockout: Option<LockoutBody>,
     pub sessions: Option<SessionsBody>,
 }
@@ -163,6 +171,7 @@ pub async fn update_settings(
         }),
         require_passwords: b.require_passwords,
         active_user_limit: b.active_user_limit,
+        deactivate_after_days_inactive: b.deactivate_after_days_inactive,
         lockout: b.lockout.map(|l| LockoutPatch {
             threshold: l.threshold,
             minutes: l.minutes,

@@ -11,6 +11,7 @@ mod fields;
 mod me;
 mod settings;
 mod setup;
+mod sweep;
 mod tokens;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -19,6 +20,7 @@ pub use accounts::{AccountPatch, DeleteOutcome, NewAccount};
 pub use auth::{Credential, SignIn, SignInSecrets, SignedIn};
 pub use settings::{LockoutPatch, PasswordPolicyPatch, SessionPolicyPatch, SettingsPatch};
 pub use setup::SetupInput;
+pub use sweep::dormant;
 
 use crate::{
     password::PasswordHasher, ports::Store, roles::RoleCatalog, runtime::Runtime, Error, Result,

@@ -28,6 +28,8 @@ pub struct SettingsPatch {
     pub sessions: Option<SessionPolicyPatch>,
     /// `Some(None)`: unlimited.
     pub active_user_limit: Option<Option<u32>>,
+    /// `Some(None)`: off.
+    pub deactivate_after_days_inactive: Option<Option<u32>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -198,6 +200,23 @@ impl Services {
             }
             if let Some(limit) = patch.active_user_limit {
                 after.active_user_limit = limit;
+            }
+            match patch.deactivate_after_days_inactive {
+                None => {}
+                Some(None) => after.deactivate_after_days_inactive = None,
+                Some(Some(days)) => {
+                    let mut set = 0;
+                    bounded(
+                        &mut checks,
+                        "deactivate_after_days_inactive",
+                        Some(days),
+                        1..=3650,
+                        &mut set,
+                    );
+                    if set > 0 {
+                        after.deactivate_after_days_inactive = Some(set);
+                    }
+                }
             }
             if let Some(sessions) = &patch.sessions {
                 bounded(
