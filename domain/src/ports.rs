@@ -41,8 +41,9 @@ pub trait Accounts {
     /// Serialises changes to the set of active admins (last-admin rule) across connections.
     fn lock_admin_set(&mut self) -> Result<()>;
     fn count_active_admins(&mut self) -> Result<i64>;
-    /// Every seat's count and limit (SPEC §2), as the writer keeps them.
-    fn seat_usage(&mut self) -> Result<Vec<SeatUsage>>;
+    /// Every seat's holders and limit (SPEC §2): `active_users`, each of `roles`, the guest
+    /// ledger, in that order.
+    fn seat_usage(&mut self, roles: &[String]) -> Result<Vec<SeatUsage>>;
     /// Whether the email (by its key) holds a guest seat.
     fn holds_guest_seat(&mut self, email_key: &str) -> Result<bool>;
     /// Whether the account is the actor of any recorded write other than its sign-in events.

@@ -335,7 +335,7 @@ impl Database {
             .checkout()
             .map_err(|e| BringUpError::Unreachable(e.to_string()))?;
         conn::in_transaction(&mut conn, TxMode::Write, |unit| {
-            for (key, _, limit) in stores::seats::usage(unit.conn)? {
+            for (key, limit) in stores::seats::limited(unit.conn)? {
                 let from_catalog = key.starts_with("role:") || key == domain::seats::GUEST_SEATS;
                 let configured = limits.iter().find(|(k, _)| *k == key).and_then(|(_, l)| *l);
                 if from_catalog && limit != configured {

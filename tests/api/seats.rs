@@ -202,3 +202,20 @@ both! {
         assert_eq!(app.state.services.sweep_dormant().await.expect("sweep"), 0, "nothing left");
     }
 }
+
+both! {
+    async fn a_limit_set_while_accounts_are_created_counts_every_one(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let creates = join_all((0..30).map(|i| app.post("/api/v1/users", &admin, person(&format!("c{i}"), json!({})))));
+        let limit = async {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            app.patch("/api/v1/settings", &admin, json!({"active_user_limit": 1000})).await
+        };
+        let (replies, set) = futures_util::future::join(creates, limit).await;
+        set.ok(200);
+        assert!(replies.iter().all(|r| r.status == 201));
+        let counts = app.get("/api/v1/users/count", &admin).await;
+        assert_eq!(counts.body["active_users"], json!({"used": 31, "limit": 1000}));
+        // The harness then checks the kept count against a recount of the rows.
+    }
+}

@@ -237,21 +237,8 @@ impl Services {
         self.database(move |s| {
             s.authenticate(&credential)?
                 .require(&s.catalog, Permission::UsersRead)?;
-            let stored = s.store.read(|tx| tx.seat_usage())?;
-            let find = |key: &str| stored.iter().find(|u| u.key == key);
-            let count = |key: String| SeatUsage {
-                used: find(&key).map_or(0, |u| u.used),
-                limit: find(&key).and_then(|u| u.limit),
-                key,
-            };
-            let mut counts = vec![count(seats::ACTIVE_USERS.to_owned())];
-            counts.extend(
-                s.catalog
-                    .roles()
-                    .iter()
-                    .map(|r| count(seats::role_seat(&r.name))),
-            );
-            counts.push(count(seats::GUEST_SEATS.to_owned()));
+            let roles: Vec<String> = s.catalog.roles().iter().map(|r| r.name.clone()).collect();
+            let counts = s.store.read(|tx| tx.seat_usage(&roles))?;
             Ok(counts)
         })
         .await

@@ -1,9 +1,9 @@
--- Seats and licence limits (SPEC §2). One row per seat: how many hold it now, and its limit
--- (NULL: unlimited). `active_users`: active accounts that are not guests (limit: the setting
--- `active_user_limit`); `role:<name>`: active accounts holding the role (limit: the role's
--- `seats` from the catalog, written at start-up); `guest_seats`: rows of `guest_seats` (limit:
--- the `guest` role's seats). Kept by the account writer in the transaction of every change, by
--- one conditional update per seat, so a limit holds under concurrent writers.
+-- Seats and licence limits (SPEC §2). One row per limited seat: its limit and how many hold it.
+-- `active_users`: active accounts that are not guests (limit: the setting `active_user_limit`);
+-- `role:<name>`: active accounts holding the role (limit: the role's `seats` from the catalog,
+-- written at start-up); `guest_seats`: rows of `guest_seats` (limit: the `guest` role's seats).
+-- A count is taken from the rows when its limit is set, and kept by the account writer in the
+-- transaction of every change while the limit stays set (`seat_limit` NULL: not kept).
 CREATE TABLE seat_usage (
     seat TEXT COLLATE "C" PRIMARY KEY NOT NULL,
     used BIGINT NOT NULL,
@@ -19,12 +19,3 @@ CREATE TABLE guest_seats (
 
 INSERT INTO guest_seats (email_key, taken_at)
     SELECT email_key, created_at FROM users WHERE roles = 'guest';
-INSERT INTO seat_usage (seat, used)
-    SELECT 'active_users', count(*) FROM users WHERE active = TRUE AND roles <> 'guest';
-INSERT INTO seat_usage (seat, used)
-    SELECT 'guest_seats', count(*) FROM guest_seats;
-INSERT INTO seat_usage (seat, used)
-    SELECT 'role:' || user_roles.role, count(*) FROM user_roles
-    JOIN users ON users.id = user_roles.user_id
-    WHERE users.active = TRUE
-    GROUP BY user_roles.role;

@@ -95,11 +95,8 @@ impl Accounts for Unit<'_> {
         list::list_accounts(self.conn, query, now)
     }
 
-    fn seat_usage(&mut self) -> Result<Vec<SeatUsage>> {
-        Ok(seats::usage(self.conn)?
-            .into_iter()
-            .map(|(key, used, limit)| SeatUsage { key, used, limit })
-            .collect())
+    fn seat_usage(&mut self, roles: &[String]) -> Result<Vec<SeatUsage>> {
+        seats::usage(self.conn, roles)
     }
 
     fn holds_guest_seat(&mut self, email_key: &str) -> Result<bool> {

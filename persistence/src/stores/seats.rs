@@ -1,25 +1,41 @@
-//! Seat counts (SPEC §2), kept by the account writer in the transaction of every write of an
-//! account. Each seat that moves is one upsert that adds to its count and returns the count and
-//! the limit; a seat taken past its limit fails the write (`SeatLimitReached`), which rolls back.
-//! The update holds the seat's row until the transaction ends, so of concurrent writers taking the
-//! last seat exactly one sees room (PostgreSQL re-reads the row once the holder commits; SQLite
-//! runs one writer at a time). Seats are updated in key order, so two writers never wait on each
-//! other in opposite orders.
+//! Seat limits (SPEC §2), enforced by the account writer in the transaction of every write of an
+//! account.
+//!
+//! Only a seat with a limit has a count kept (`seat_usage`). Every write that moves seats adds to
+//! the limited ones in one update (one per distinct amount: a create or a reactivation adds 1 to
+//! each of its seats), which returns the counts and limits; a seat taken past its limit fails the
+//! write (`SeatLimitReached`), which rolls back. The update holds the seats' rows until the
+//! transaction ends, so of concurrent writers taking the last seat exactly one sees room
+//! (PostgreSQL re-reads a row once its holder commits; SQLite runs one writer at a time). Rows are
+//! locked in key order (an index scan), so two writers never wait on each other in opposite
+//! orders.
+//!
+//! Why this device, and not a count at each write (`SELECT count(*)` under a lock) or SERIALIZABLE:
+//! counting a million accounts per create costs milliseconds, and SERIALIZABLE would fail and
+//! retry every concurrent writer of `users`, limited or not. Why only limited seats: a kept count
+//! is a row every writer of that seat holds to its commit, so writers of a limited seat queue
+//! there (on PostgreSQL, about a commit's time each); seats without a limit cost nothing, and
+//! `GET /users/count` counts their holders from the rows.
+//!
+//! A limit set later starts its count from the rows, taken while writers of accounts wait
+//! ([`set_limit`]); a writer reads which seats are limited only after its own write of `users`,
+//! which waited for that, so none is missed.
 
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use diesel::{prelude::*, upsert::excluded};
-use domain::{account::Account, seats, Error, Result};
+use diesel::prelude::*;
+use domain::{account::Account, seats, seats::SeatUsage, Error, Result};
 
 use super::{on_backend, Db};
 use crate::{
     conn::DbConn,
     models::naive,
-    schema::{guest_seats, seat_usage},
+    schema::{guest_seats, seat_usage, user_roles, users},
 };
 
-/// Moves the seat counts for writes from `before` to `after` (`None`: not there), as many at once.
+/// Moves the limited seats' counts for writes from `before` to `after` (`None`: not there), as
+/// many at once, and takes guest seats for emails that become guests.
 pub(crate) fn apply(
     conn: &mut DbConn,
     writes: &[(Option<&Account>, Option<&Account>)],
@@ -35,9 +51,28 @@ pub(crate) fn apply(
             }
         }
     }
+    // One update per distinct amount (usually one: +1 or −1 for every seat of the write).
+    let mut by_amount: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     for (seat, n) in moves.into_iter().filter(|(_, n)| *n != 0) {
-        let (used, limit) = add(conn, &seat, n)?;
-        if let Some(limit) = limit.filter(|limit| n > 0 && used > *limit) {
+        by_amount.entry(n).or_default().push(seat);
+    }
+    for (n, keys) in by_amount {
+        let limited: Vec<(String, i64, Option<i64>)> = on_backend!(conn, c => diesel::update(
+            seat_usage::table
+                .filter(seat_usage::seat.eq_any(&keys))
+                .filter(seat_usage::seat_limit.is_not_null()),
+        )
+        .set(seat_usage::used.eq(seat_usage::used + n))
+        .returning((seat_usage::seat, seat_usage::used, seat_usage::seat_limit))
+        .get_results(c))
+        .db()?;
+        if n <= 0 {
+            continue;
+        }
+        if let Some((seat, used, Some(limit))) = limited
+            .into_iter()
+            .find(|(_, used, limit)| limit.is_some_and(|l| *used > l))
+        {
             return Err(Error::SeatLimitReached {
                 seat: seats::seat_name(&seat).to_owned(),
                 limit,
@@ -60,35 +95,87 @@ fn claim_guest_seat(conn: &mut DbConn, email_key: &str) -> Result<bool> {
     Ok(n == 1)
 }
 
-/// Adds `n` to the seat's count; its count and limit after.
-fn add(conn: &mut DbConn, seat: &str, n: i64) -> Result<(i64, Option<i64>)> {
-    on_backend!(conn, c => diesel::insert_into(seat_usage::table)
-        .values((seat_usage::seat.eq(seat), seat_usage::used.eq(n), seat_usage::seat_limit.eq(None::<i64>)))
-        .on_conflict(seat_usage::seat)
-        .do_update()
-        .set(seat_usage::used.eq(seat_usage::used + excluded(seat_usage::used)))
-        .returning((seat_usage::used, seat_usage::seat_limit))
-        .get_result::<(i64, Option<i64>)>(c))
-    .db()
-}
-
-/// Sets a seat's limit (`None`: unlimited), creating its row if need be.
+/// Sets a seat's limit (`None`: unlimited, and its count no longer kept). A limit on a seat that
+/// had none starts its count from the rows, while writers of accounts wait (PostgreSQL: `users`
+/// and `guest_seats` locked against writes until the transaction ends; SQLite: the write lock).
 pub(crate) fn set_limit(conn: &mut DbConn, seat: &str, limit: Option<i64>) -> Result<()> {
+    let stored: Option<Option<i64>> = on_backend!(conn, c => seat_usage::table
+        .find(seat)
+        .select(seat_usage::seat_limit)
+        .first(c)
+        .optional())
+    .db()?;
+    if stored.is_some_and(|s| s.is_some()) || limit.is_none() {
+        // A count already kept stays right; an unlimited seat needs none.
+        on_backend!(conn, c => diesel::update(seat_usage::table.find(seat))
+            .set(seat_usage::seat_limit.eq(limit))
+            .execute(c))
+        .db()?;
+        return Ok(());
+    }
+    if let DbConn::Pg(c) = conn {
+        diesel::sql_query("LOCK TABLE users, guest_seats IN SHARE ROW EXCLUSIVE MODE")
+            .execute(c)
+            .db()?;
+    }
+    let used = count(conn, seat)?;
     on_backend!(conn, c => diesel::insert_into(seat_usage::table)
-        .values((seat_usage::seat.eq(seat), seat_usage::used.eq(0), seat_usage::seat_limit.eq(limit)))
+        .values((seat_usage::seat.eq(seat), seat_usage::used.eq(used), seat_usage::seat_limit.eq(limit)))
         .on_conflict(seat_usage::seat)
         .do_update()
-        .set(seat_usage::seat_limit.eq(excluded(seat_usage::seat_limit)))
+        .set((seat_usage::used.eq(used), seat_usage::seat_limit.eq(limit)))
         .execute(c))
     .db()?;
     Ok(())
 }
 
-/// Every seat's count and limit, by key.
-pub(crate) fn usage(conn: &mut DbConn) -> Result<Vec<(String, i64, Option<i64>)>> {
+/// How many hold the seat, counted from the rows.
+fn count(conn: &mut DbConn, seat: &str) -> Result<i64> {
+    if seat == seats::GUEST_SEATS {
+        return on_backend!(conn, c => guest_seats::table.count().get_result::<i64>(c)).db();
+    }
+    if seat == seats::ACTIVE_USERS {
+        return on_backend!(conn, c => users::table
+            .filter(users::active.eq(true))
+            .filter(users::roles.ne(domain::roles::GUEST))
+            .count()
+            .get_result::<i64>(c))
+        .db();
+    }
+    let role = seat.strip_prefix("role:").unwrap_or(seat);
+    on_backend!(conn, c => user_roles::table
+        .inner_join(users::table)
+        .filter(users::active.eq(true))
+        .filter(user_roles::role.eq(role))
+        .count()
+        .get_result::<i64>(c))
+    .db()
+}
+
+/// Every seat's holders, counted from the rows, and its limit: `active_users`, `role:<name>` for
+/// each of `roles`, and `guest_seats`.
+pub(crate) fn usage(conn: &mut DbConn, roles: &[String]) -> Result<Vec<SeatUsage>> {
+    let limits: Vec<(String, Option<i64>)> = on_backend!(conn, c => seat_usage::table
+        .select((seat_usage::seat, seat_usage::seat_limit))
+        .load(c))
+    .db()?;
+    let mut keys = vec![seats::ACTIVE_USERS.to_owned()];
+    keys.extend(roles.iter().map(|r| seats::role_seat(r)));
+    keys.push(seats::GUEST_SEATS.to_owned());
+    keys.into_iter()
+        .map(|key| {
+            let used = count(conn, &key)?;
+            let limit = limits.iter().find(|(k, _)| *k == key).and_then(|(_, l)| *l);
+            Ok(SeatUsage { key, used, limit })
+        })
+        .collect()
+}
+
+/// The keys of the seats that have a limit.
+pub(crate) fn limited(conn: &mut DbConn) -> Result<Vec<(String, Option<i64>)>> {
     on_backend!(conn, c => seat_usage::table
-        .order(seat_usage::seat.asc())
-        .select((seat_usage::seat, seat_usage::used, seat_usage::seat_limit))
-        .load::<(String, i64, Option<i64>)>(c))
+        .filter(seat_usage::seat_limit.is_not_null())
+        .select((seat_usage::seat, seat_usage::seat_limit))
+        .load(c))
     .db()
 }
