@@ -51,35 +51,52 @@ pub(crate) fn apply(
             }
         }
     }
-    // One update per distinct amount (usually one: +1 or −1 for every seat of the write).
-    let mut by_amount: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    // Seat by seat in key order, each a statement diesel keeps prepared.
     for (seat, n) in moves.into_iter().filter(|(_, n)| *n != 0) {
-        by_amount.entry(n).or_default().push(seat);
-    }
-    for (n, keys) in by_amount {
-        let limited: Vec<(String, i64, Option<i64>)> = on_backend!(conn, c => diesel::update(
+        let limited: Option<(i64, Option<i64>)> = on_backend!(conn, c => diesel::update(
             seat_usage::table
-                .filter(seat_usage::seat.eq_any(&keys))
+                .filter(seat_usage::seat.eq(&seat))
                 .filter(seat_usage::seat_limit.is_not_null()),
         )
         .set(seat_usage::used.eq(seat_usage::used + n))
-        .returning((seat_usage::seat, seat_usage::used, seat_usage::seat_limit))
-        .get_results(c))
+        .returning((seat_usage::used, seat_usage::seat_limit))
+        .get_result(c)
+        .optional())
         .db()?;
-        if n <= 0 {
-            continue;
+        if let Some((used, Some(limit))) = limited {
+            check(&seat, used, limit, n)?;
         }
-        if let Some((seat, used, Some(limit))) = limited
-            .into_iter()
-            .find(|(_, used, limit)| limit.is_some_and(|l| *used > l))
-        {
-            return Err(Error::SeatLimitReached {
-                seat: seats::seat_name(&seat).to_owned(),
-                limit,
-                used: used - n,
-                requested: n,
-            });
-        }
+    }
+    Ok(())
+}
+
+/// A seat's count `used` after taking `n` more must stay within `limit`.
+fn check(seat: &str, used: i64, limit: i64, n: i64) -> Result<()> {
+    if n > 0 && used > limit {
+        return Err(Error::SeatLimitReached {
+            seat: seats::seat_name(seat).to_owned(),
+            limit,
+            used: used - n,
+            requested: n,
+        });
+    }
+    Ok(())
+}
+
+/// Checks what a statement that took `n` of each of its seats answered: `seat:used:limit` for each
+/// limited seat, joined by commas (see `statements::NewAccount`).
+pub(crate) fn check_taken(answer: &str, n: i64) -> Result<()> {
+    for part in answer.split(',').filter(|p| !p.is_empty()) {
+        let mut fields = part.rsplitn(3, ':');
+        let (Some(limit), Some(used), Some(seat)) = (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(Error::Internal(format!("unreadable seat count {part:?}")));
+        };
+        let parse = |s: &str| {
+            s.parse::<i64>()
+                .map_err(|_| Error::Internal(format!("unreadable seat count {part:?}")))
+        };
+        check(seat, parse(used)?, parse(limit)?, n)?;
     }
     Ok(())
 }

@@ -254,12 +254,22 @@ impl<Q, Conn> RunQueryDsl<Conn> for LimitedTo<Q> {}
 /// first today), so a prefix row that already exists, which can only mean a taken username, is
 /// read as one too (the constraint table). The roles' foreign key is checked at the end of the
 /// statement, after the account row is in.
+///
+/// A fourth part adds one to the kept count of each limited seat the account takes (see
+/// `stores::seats`), and the statement answers those seats' counts and limits, as
+/// `seat:used:limit` joined by commas (empty: no limited seat), for the writer to check: the
+/// seat check costs a create no round trip of its own.
 pub(crate) struct NewAccount<'a, U> {
     pub id: &'a str,
     pub roles: &'a [String],
     pub prefixes: Vec<String>,
     pub username_key: &'a str,
+    pub seats: &'a [String],
     pub user: U,
+}
+
+impl<U> Query for NewAccount<'_, U> {
+    type SqlType = Text;
 }
 
 impl<U: QueryId> QueryId for NewAccount<'_, U> {
@@ -279,8 +289,15 @@ impl<U: QueryFragment<Pg>> QueryFragment<Pg> for NewAccount<'_, U> {
         out.push_bind_param::<Array<Text>, [String]>(&self.prefixes)?;
         out.push_sql("), ");
         out.push_bind_param::<Text, str>(self.username_key)?;
-        out.push_sql(") ");
-        self.user.walk_ast(out.reborrow())
+        out.push_sql("), seats AS (UPDATE seat_usage SET used = used + 1 WHERE seat = ANY(");
+        out.push_bind_param::<Array<Text>, [String]>(self.seats)?;
+        out.push_sql(") AND seat_limit IS NOT NULL RETURNING seat, used, seat_limit) ");
+        self.user.walk_ast(out.reborrow())?;
+        out.push_sql(
+            " RETURNING (SELECT coalesce(string_agg(seat || ':' || used || ':' || seat_limit, ',' \
+             ORDER BY seat), '') FROM seats)",
+        );
+        Ok(())
     }
 
     fn is_safe_to_cache_prepared(&self, backend: &Pg) -> QueryResult<bool> {
@@ -417,6 +434,7 @@ mod tests {
             roles: &roles,
             prefixes: vec!["a".into(), "an".into()],
             username_key: "ana",
+            seats: &[],
             user: diesel::insert_into(users::table).values(&row),
         };
         assert!(
@@ -427,9 +445,15 @@ mod tests {
         assert!(
             sql.starts_with(
                 "WITH roles AS (INSERT INTO user_roles (user_id, role) SELECT $1, unnest($2)), \
-                 prefixes AS (INSERT INTO user_prefixes (prefix, username_key) SELECT unnest($3), $4) \
+                 prefixes AS (INSERT INTO user_prefixes (prefix, username_key) SELECT unnest($3), $4), \
+                 seats AS (UPDATE seat_usage SET used = used + 1 WHERE seat = ANY($5) AND \
+                 seat_limit IS NOT NULL RETURNING seat, used, seat_limit) \
                  INSERT INTO \"users\" (\"id\", "
             ),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(" RETURNING (SELECT coalesce(string_agg("),
             "{sql}"
         );
         // Multi-row statements (SQLite's are prepared afresh anyway, without a round trip).

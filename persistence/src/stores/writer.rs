@@ -22,12 +22,6 @@ use crate::{
 
 /// Inserts new accounts and everything derived from them.
 pub(crate) fn create(conn: &mut DbConn, accounts: &[Account]) -> Result<()> {
-    create_rows(conn, accounts)?;
-    let writes: Vec<_> = accounts.iter().map(|a| (None, Some(a))).collect();
-    seats::apply(conn, &writes)
-}
-
-fn create_rows(conn: &mut DbConn, accounts: &[Account]) -> Result<()> {
     match accounts {
         [] => Ok(()),
         [one] => create_one(conn, one),
@@ -36,35 +30,38 @@ fn create_rows(conn: &mut DbConn, accounts: &[Account]) -> Result<()> {
             insert_batched!(conn, users::table, rows, 1000);
             let roles = RoleRow::all_of(many);
             insert_batched!(conn, user_roles::table, roles, 5000);
-            insert_prefixes(conn, &PrefixRow::all_of(many))
+            insert_prefixes(conn, &PrefixRow::all_of(many))?;
+            let writes: Vec<_> = many.iter().map(|a| (None, Some(a))).collect();
+            seats::apply(conn, &writes)
         }
     }
 }
 
 fn create_one(conn: &mut DbConn, account: &Account) -> Result<()> {
     let row = UserRow::from_account(account);
-    match conn {
-        // One statement, one round trip (see `NewAccount`).
-        DbConn::Pg(c) => {
-            return NewAccount {
-                id: &row.account.id,
-                roles: &account.roles,
-                prefixes: PrefixRow::prefixes(account),
-                username_key: &row.username_key,
-                user: diesel::insert_into(users::table).values(&row),
-            }
-            .execute(c)
-            .map(drop)
-            .db()
+    // PostgreSQL: one statement, one round trip, seats included (see `NewAccount`); a guest's
+    // email takes its guest seat as well, in the general way.
+    if let (DbConn::Pg(c), false) = (&mut *conn, account.is_guest()) {
+        let taken: Vec<String> = domain::seats::changes(None, Some(account))
+            .into_keys()
+            .collect();
+        let limited = NewAccount {
+            id: &row.account.id,
+            roles: &account.roles,
+            prefixes: PrefixRow::prefixes(account),
+            username_key: &row.username_key,
+            seats: &taken,
+            user: diesel::insert_into(users::table).values(&row),
         }
-        // In-process: a statement each costs no round trip.
-        DbConn::Sqlite(c) => diesel::insert_into(users::table)
-            .values(&row)
-            .execute(c)
-            .db()?,
-    };
+        .get_result::<String>(c)
+        .db()?;
+        return seats::check_taken(&limited, 1);
+    }
+    // In-process SQLite: a statement each costs no round trip.
+    on_backend!(conn, c => diesel::insert_into(users::table).values(&row).execute(c)).db()?;
     insert_roles(conn, account)?;
-    insert_prefixes(conn, &PrefixRow::of(account))
+    insert_prefixes(conn, &PrefixRow::of(account))?;
+    seats::apply(conn, &[(None, Some(account))])
 }
 
 /// Writes every column of `after`, and the derived rows that differ from `before`'s.
