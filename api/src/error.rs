@@ -138,9 +138,18 @@ pub struct Problem {
     #[schema(value_type = Vec<ProblemFieldError>)]
     pub errors: Vec<FieldError>,
     /// The seat whose limit would be passed (409 `seat_limit_reached`): `active_users`, a role's
-    /// name, or `guest`; with `limit`, `used` and `requested`.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub seat: Option<SeatProblem>,
+    /// name, or `guest`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seat: Option<String>,
+    /// The seat's limit (`seat_limit_reached`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// How many of the seat were taken before this request (`seat_limit_reached`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub used: Option<i64>,
+    /// How many this request would take (`seat_limit_reached`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested: Option<i64>,
     /// What the change would do (409 `confirmation_required`): `user_seat_released`,
     /// `user_seat_taken`, `guest_seat_taken`, `guest_seat_kept`, `expires_at_set`,
     /// `access_reset` (its sessions and API tokens end), `admin_permissions_granted`,
@@ -150,7 +159,7 @@ pub struct Problem {
 }
 
 /// What `seat_limit_reached` says about the seat.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct SeatProblem {
     pub seat: String,
     pub limit: i64,
@@ -210,7 +219,10 @@ impl ApiError {
             detail: self.detail.clone(),
             code: self.code,
             errors: self.errors.clone(),
-            seat: self.seat.as_deref().cloned(),
+            seat: self.seat.as_ref().map(|s| s.seat.clone()),
+            limit: self.seat.as_ref().map(|s| s.limit),
+            used: self.seat.as_ref().map(|s| s.used),
+            requested: self.seat.as_ref().map(|s| s.requested),
             consequences: self.consequences.clone(),
         }
     }
