@@ -153,6 +153,9 @@ async fn serve(config: &Config) -> Result<(), String> {
             let mut ticker = actix_web::rt::time::interval(every);
             loop {
                 ticker.tick().await;
+                if let Err(e) = services.clean_up().await {
+                    tracing::warn!(error = %e, "deleting ended sessions failed; it runs again later");
+                }
                 match services.sweep_dormant().await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(deactivated = n, "dormant accounts deactivated"),

@@ -115,6 +115,8 @@ pub trait Sessions {
     fn delete_session(&mut self, user_id: Uuid, id: Uuid) -> Result<bool>;
     /// Every session of the account but `except`; how many there were.
     fn delete_sessions_of(&mut self, user_id: Uuid, except: Option<Uuid>) -> Result<u64>;
+    /// Sessions past their idle or absolute end at `now`, with their refresh tokens; how many.
+    fn delete_ended_sessions(&mut self, now: DateTime<Utc>) -> Result<u64>;
 }
 
 /// Sign-ins waiting for a challenge, by the hash of their single-use token, and the actions an
@@ -127,6 +129,8 @@ pub trait Challenges {
     fn take_challenge(&mut self, hash: &str) -> Result<Option<Challenge>>;
     /// Every pending challenge of the account.
     fn delete_challenges_of(&mut self, user_id: Uuid) -> Result<u64>;
+    /// Challenges expired at `now`; how many.
+    fn delete_expired_challenges(&mut self, now: DateTime<Utc>) -> Result<u64>;
     /// What the account must do at its next sign-in, in the order it is asked.
     fn required_actions(&mut self, user_id: Uuid) -> Result<Vec<RequiredAction>>;
     /// Adds a required action (nothing when the account has it already).

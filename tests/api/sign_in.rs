@@ -184,6 +184,21 @@ both! {
         assert_eq!((at("idle_expires_at") - at("created_at")).num_minutes(), 60);
     }
 
+    async fn ended_sessions_and_expired_challenges_are_cleaned_up(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let body = json!({"username": "ana", "email": "ana@example.org", "first_name": "A", "last_name": "L", "password": GIVEN_PASSWORD});
+        app.post("/api/v1/users", &admin, body).await.ok(201);
+        app.login("ana", GIVEN_PASSWORD).await.ok(200);
+        let ended = app.login("admin", PASSWORD).await;
+        execute(app, &format!("UPDATE sessions SET idle_expires_at = '2000-01-01 00:00:00' WHERE id = '{}'", field(&ended, "session_id")));
+        execute(app, "UPDATE sign_in_challenges SET expires_at = '2000-01-01 00:00:00'");
+        let sessions = count(app, "SELECT count(*) AS n FROM sessions");
+        assert_eq!(app.state.services.clean_up().await.expect("clean-up"), (1, 1));
+        assert_eq!(count(app, "SELECT count(*) AS n FROM sessions"), sessions - 1);
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM refresh_tokens WHERE session_id = '{}'", field(&ended, "session_id"))), 0);
+        app.get("/api/v1/me", &admin).await.ok(200);
+    }
+
     async fn consecutive_failures_lock_exactly_under_concurrency(app: TestApp) {
         let (admin, _) = app.admin().await;
         let id = app.user(&admin, "ana", &["user"]).await;

@@ -1,4 +1,4 @@
-//! Dormant accounts (SPEC §2): with `deactivate_after_days_inactive` set, accounts unused for
+//! Background work: ended sessions and challenges deleted, and dormant accounts (SPEC §2): with `deactivate_after_days_inactive` set, accounts unused for
 //! that long are deactivated, freeing their seats. Admins and the primary contact are exempt.
 //! The API runs the sweep on a timer; it is safe to run on every replica at once (each account is
 //! re-read and held before it is changed, and one already deactivated is skipped).
@@ -39,6 +39,21 @@ pub fn dormant(cutoff: DateTime<Utc>) -> Filter {
 }
 
 impl Services {
+    /// Deletes what has ended by itself: sessions past their idle or absolute end (with their
+    /// refresh tokens) and expired sign-in challenges. How many of each.
+    pub async fn clean_up(&self) -> Result<(u64, u64)> {
+        self.database(|s| {
+            let now = crate::now();
+            s.store.write(|tx| {
+                Ok((
+                    tx.delete_ended_sessions(now)?,
+                    tx.delete_expired_challenges(now)?,
+                ))
+            })
+        })
+        .await
+    }
+
     /// Deactivates the dormant accounts, if the setting is on; how many.
     pub async fn sweep_dormant(&self) -> Result<u64> {
         self.database(|s| s.sweep()).await

@@ -108,6 +108,16 @@ impl Sessions for Unit<'_> {
         Ok(n > 0)
     }
 
+    fn delete_ended_sessions(&mut self, now: DateTime<Utc>) -> Result<u64> {
+        let now = naive(now);
+        let n = on_backend!(self.conn, c => diesel::delete(
+            sessions::table.filter(sessions::expires_at.le(now).or(sessions::idle_expires_at.le(now))),
+        )
+        .execute(c))
+        .db()?;
+        Ok(n as u64)
+    }
+
     fn delete_sessions_of(&mut self, user_id: Uuid, except: Option<Uuid>) -> Result<u64> {
         let owner = user_id.to_string();
         let keep = except.map(|id| id.to_string()).unwrap_or_default();
@@ -195,6 +205,16 @@ impl Challenges for Unit<'_> {
         .execute(c))
         .db()?;
         Ok(())
+    }
+
+    fn delete_expired_challenges(&mut self, now: DateTime<Utc>) -> Result<u64> {
+        let now = naive(now);
+        let n = on_backend!(self.conn, c => diesel::delete(
+            sign_in_challenges::table.filter(sign_in_challenges::expires_at.le(now)),
+        )
+        .execute(c))
+        .db()?;
+        Ok(n as u64)
     }
 
     fn delete_challenges_of(&mut self, user_id: Uuid) -> Result<u64> {
