@@ -54,23 +54,31 @@ impl TrustedProxies {
         if !self.trusts(peer) {
             return Some(peer);
         }
-        let mut client = peer;
-        let forwarded = req.headers().get_all("x-forwarded-for");
-        let hops: Vec<IpAddr> = forwarded
+        let hops: Vec<&str> = req
+            .headers()
+            .get_all("x-forwarded-for")
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .map(str::trim)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map_while(|s| s.parse::<IpAddr>().ok())
             .collect();
-        for hop in hops.into_iter().rev() {
-            client = hop;
-            if !self.trusts(hop) {
+        Some(self.nearest_untrusted(peer, &hops))
+    }
+
+    /// Walks `hops` from the right (the hop the trusted peer appended last) past trusted proxies;
+    /// stops at the first untrusted address, or at one that is not an address at all (what lies
+    /// left of it is the client's to write).
+    fn nearest_untrusted(&self, peer: IpAddr, hops: &[&str]) -> IpAddr {
+        let mut client = peer;
+        for hop in hops.iter().rev() {
+            let Ok(ip) = hop.parse::<IpAddr>() else {
+                break;
+            };
+            client = ip;
+            if !self.trusts(ip) {
                 break;
             }
         }
-        Some(client)
+        client
     }
 }
 
@@ -193,5 +201,22 @@ mod tests {
         assert!(!trusted.trusts("192.0.2.1".parse().unwrap()));
         assert!(TrustedProxies::parse("not-an-address").is_err());
         assert!(TrustedProxies::parse("").unwrap().0.is_empty());
+        let peer: IpAddr = "10.0.0.1".parse().unwrap();
+        let client = |hops: &[&str]| trusted.nearest_untrusted(peer, hops);
+        assert_eq!(client(&[]), peer);
+        assert_eq!(
+            client(&["198.51.100.1", "203.0.113.5", "10.9.9.9"]).to_string(),
+            "203.0.113.5"
+        );
+        assert_eq!(
+            client(&["garbage", "203.0.113.5"]).to_string(),
+            "203.0.113.5",
+            "left of it: the client's to write"
+        );
+        assert_eq!(
+            client(&["203.0.113.5", "garbage"]),
+            peer,
+            "a hop that is no address ends the walk"
+        );
     }
 }
