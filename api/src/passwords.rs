@@ -149,8 +149,8 @@ impl PasswordHasher for Argon2Hasher {
     }
 }
 
-/// The median time of `count` hashes one after another on this thread (the first, which
-/// allocates the thread's memory, not counted).
+/// The median time of `count` hashes one after another on this thread, whose memory the hasher's
+/// own first hash (the dummy) has already allocated.
 pub fn median_hash_time(count: u32) -> Result<std::time::Duration, String> {
     let hasher = Argon2Hasher::new()?;
     let password = Password::offered("violet tractor hums at noon").map_err(|e| e.to_string())?;

@@ -165,11 +165,19 @@ impl Account {
             self.locked_until = None;
             self.version += 1;
         }
-        if self
-            .last_active_at
-            .is_none_or(|at| now - at >= crate::session::TOUCH_INTERVAL)
-        {
+        if crate::session::use_due(self.last_active_at, now) {
             self.last_active_at = Some(now);
+        }
+    }
+
+    /// What a sign-in's outcome writes of the account.
+    pub fn sign_in_record(&self) -> SignInRecord {
+        SignInRecord {
+            failed_logins: self.failed_logins,
+            locked_at: self.locked_at,
+            locked_until: self.locked_until,
+            last_active_at: self.last_active_at,
+            version: self.version,
         }
     }
 
@@ -179,6 +187,17 @@ impl Account {
         self.locked_at = None;
         self.locked_until = None;
     }
+}
+
+/// The columns a sign-in's outcome writes ([`crate::ports::Accounts::record_sign_in`]): none
+/// that anything is derived from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignInRecord {
+    pub failed_logins: u32,
+    pub locked_at: Option<DateTime<Utc>>,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub last_active_at: Option<DateTime<Utc>>,
+    pub version: i64,
 }
 
 /// The lockout rule of SPEC §4 for a read that holds only these fields.

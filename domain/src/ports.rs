@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
-    account::Account,
+    account::{Account, SignInRecord},
     api_token::{ApiToken, ApiTokenUse},
     effects::Effects,
     paging::UserQuery,
@@ -34,6 +34,9 @@ pub trait Accounts {
     /// the fields that differ from `before`.
     fn update_account(&mut self, before: &Account, after: &Account) -> Result<()>;
     fn delete_account(&mut self, account: &Account) -> Result<()>;
+    /// Writes a sign-in's outcome for account `id` as `Account::record_failure`/`record_success`
+    /// left it: the failure count, the lock, the last use and the version, nothing else.
+    fn record_sign_in(&mut self, id: Uuid, record: &SignInRecord) -> Result<()>;
     /// Records a use of the account at `at` without counting as a change (no version bump).
     fn touch_last_active(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<()>;
     /// One page, `limit + 1` rows at most so the caller can tell whether more follow.

@@ -20,6 +20,12 @@ pub const TOUCH_INTERVAL: Duration = Duration::seconds(60);
 /// How long a challenge token lasts (SPEC §4: `expires_in: 300`).
 pub const CHALLENGE_SECONDS: i64 = 300;
 
+/// Whether a use at `now` should be recorded, the last having been at `last` (`None`: never):
+/// uses of accounts, sessions and API tokens are written at most once a minute.
+pub fn use_due(last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    last.is_none_or(|at| now - at >= TOUCH_INTERVAL)
+}
+
 /// What a secret token is for; its text starts with the kind's prefix, so a person (or a secret
 /// scanner) can tell them apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,7 +148,7 @@ impl SessionUse {
 
     /// Whether a use at `now` should be recorded (at most once a minute).
     pub fn stale(&self, now: DateTime<Utc>) -> bool {
-        now - self.last_used_at >= TOUCH_INTERVAL
+        use_due(Some(self.last_used_at), now)
     }
 
     /// The idle end after a use at `now`, never past the absolute end.

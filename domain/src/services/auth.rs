@@ -7,14 +7,14 @@ use uuid::Uuid;
 
 use super::Services;
 use crate::{
-    account::Account,
+    account::{Account, SignInRecord},
     api_token::{ApiTokenSecret, ApiTokenUse},
     audit::{action, Actor, AuditEvent, Origin},
     password::{self, Password},
     policy::Caller,
     ports::{CallerLookup, CredentialKey, Tx},
     roles::Permission,
-    session::{Challenge, ChallengeKind, RequiredAction, SecretToken, Session, TOUCH_INTERVAL},
+    session::{use_due, Challenge, ChallengeKind, RequiredAction, SecretToken, Session},
     settings::Settings,
     values::fold,
     Error, Result,
@@ -162,10 +162,15 @@ impl Services {
     ) -> Result<std::result::Result<SignIn, Refusal>> {
         let now = crate::now();
         let settings = tx.load_settings()?;
-        let account = match id {
-            Some(id) => tx.find_account_for_update(id)?,
-            None => None,
-        };
+        // An unknown login spends what a wrong password does in this step too: the account's
+        // read and the write of its failure count, on no row (as the dummy hash in the step
+        // before), so response times say nothing about which accounts exist.
+        let account = tx
+            .find_account_for_update(id.unwrap_or(Uuid::nil()))?
+            .filter(|_| id.is_some());
+        if account.is_none() {
+            tx.record_sign_in(Uuid::nil(), &SignInRecord::default())?;
+        }
         let refuse = |tx: &mut dyn Tx, account: Option<&Account>, reason: Refusal, extra: Value| {
             let mut details = json!({"reason": reason, "login": login});
             if let (Value::Object(d), Value::Object(e)) = (&mut details, extra) {
@@ -187,7 +192,7 @@ impl Services {
             (Some(_), true) => "password",
             (Some(_), false) => {
                 let locked_now = account.record_failure(&settings.lockout, now);
-                tx.update_account(&before, &account)?;
+                tx.record_sign_in(account.id, &account.sign_in_record())?;
                 if locked_now {
                     tx.effects().audit(
                         AuditEvent::new(Actor::system(), action::USER_LOCKED, origin)
@@ -221,7 +226,7 @@ impl Services {
         account.record_success(now);
         // Nothing to write for an account that was in use a moment ago without failures.
         if account != before {
-            tx.update_account(&before, &account)?;
+            tx.record_sign_in(account.id, &account.sign_in_record())?;
         }
         self.next_step(tx, &account, &settings, method, origin, secrets, now)
             .map(Ok)
@@ -344,7 +349,6 @@ impl Services {
                     .on_account(&after)
                     .details(json!({"challenge": "set_password"})),
                 );
-                let settings = tx.load_settings()?;
                 s.next_step(tx, &after, &settings, "password", &origin, &secrets, now)
             })
         })
@@ -394,10 +398,7 @@ impl Services {
                     }
                     tx.insert_refresh_token(session.id, &next.hash(), now)?;
                     tx.touch_session(session.id, now, usage.idle_end_after(now))?;
-                    if account
-                        .last_active_at
-                        .is_none_or(|at| now - at >= TOUCH_INTERVAL)
-                    {
+                    if use_due(account.last_active_at, now) {
                         tx.touch_last_active(account.id, now)?;
                     }
                     Ok(Some(SignedIn {
@@ -484,9 +485,9 @@ impl Services {
         let last_active = caller.last_active_at;
         let caller = caller.admit(now).ok_or(Error::Unauthenticated)?;
         // Uses are recorded at most once a minute each: the token's, the session's, the account's.
-        let token = api_token.filter(|t| stale(t.last_used_at, now));
+        let token = api_token.filter(|t| use_due(t.last_used_at, now));
         let session = session.filter(|s| s.stale(now));
-        let account = stale(last_active, now).then_some(caller.id);
+        let account = use_due(last_active, now).then_some(caller.id);
         if token.is_some() || session.is_some() || account.is_some() {
             self.store.write(|tx| {
                 if let Some(token) = &token {
@@ -519,9 +520,4 @@ fn next_challenge(tx: &mut dyn Tx, account: &Account) -> Result<Option<Challenge
 
 fn expired(token: &ApiTokenUse, now: DateTime<Utc>) -> bool {
     token.expires_at.is_some_and(|at| at <= now)
-}
-
-/// Whether a token's use should be recorded now (at most once a minute).
-fn stale(last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
-    last.is_none_or(|at| now - at >= TOUCH_INTERVAL)
 }

@@ -115,7 +115,7 @@ impl Services {
                 let Ok(hash) = &verdict else {
                     let settings = tx.load_settings()?;
                     let locked = after.record_failure(&settings.lockout, now);
-                    tx.update_account(&before, &after)?;
+                    tx.record_sign_in(after.id, &after.sign_in_record())?;
                     tx.effects().audit(
                         AuditEvent::new(Actor::account(&after), action::LOGIN_FAILED, &origin)
                             .on_account(&after)

@@ -4,8 +4,13 @@
 use chrono::{DateTime, Utc};
 use diesel::{dsl::exists, prelude::*};
 use domain::{
-    account::Account, audit::action::SIGN_IN_PREFIX, paging::UserQuery, ports::Accounts,
-    roles::ADMIN, seats::SeatUsage, Result,
+    account::{Account, SignInRecord},
+    audit::action::SIGN_IN_PREFIX,
+    paging::UserQuery,
+    ports::Accounts,
+    roles::ADMIN,
+    seats::SeatUsage,
+    Result,
 };
 use uuid::Uuid;
 
@@ -85,6 +90,10 @@ impl Accounts for Unit<'_> {
 
     fn delete_account(&mut self, account: &Account) -> Result<()> {
         writer::delete(self.conn, account)
+    }
+
+    fn record_sign_in(&mut self, id: Uuid, record: &SignInRecord) -> Result<()> {
+        writer::record_sign_in(self.conn, id, record)
     }
 
     fn touch_last_active(&mut self, id: Uuid, at: DateTime<Utc>) -> Result<()> {

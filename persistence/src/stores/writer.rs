@@ -6,7 +6,10 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use domain::{account::Account, Result};
+use domain::{
+    account::{Account, SignInRecord},
+    Result,
+};
 use uuid::Uuid;
 
 use super::{
@@ -123,6 +126,22 @@ pub(crate) fn delete(conn: &mut DbConn, account: &Account) -> Result<()> {
         .db()?;
     delete_prefixes(conn, &PrefixRow::of(account))?;
     seats::apply(conn, &[(Some(account), None)])
+}
+
+/// A sign-in's outcome: the consecutive-failure count, the lock, the last use and the version —
+/// columns nothing is derived from (no key, prefix, role or seat moves), in one small update.
+pub(crate) fn record_sign_in(conn: &mut DbConn, id: Uuid, record: &SignInRecord) -> Result<()> {
+    on_backend!(conn, c => diesel::update(users::table.find(id.to_string()))
+        .set((
+            users::failed_logins.eq(i32::try_from(record.failed_logins).unwrap_or(i32::MAX)),
+            users::locked_at.eq(record.locked_at.map(naive)),
+            users::locked_until.eq(record.locked_until.map(naive)),
+            users::last_active_at.eq(record.last_active_at.map(naive)),
+            users::version.eq(record.version),
+        ))
+        .execute(c))
+    .db()?;
+    Ok(())
 }
 
 /// A sign-in's time: a column nothing is derived from, written without a version bump.
