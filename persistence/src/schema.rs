@@ -110,8 +110,16 @@ diesel::table! {
 diesel::table! {
     seat_usage (seat) {
         seat -> Text,
-        used -> BigInt,
         seat_limit -> Nullable<BigInt>,
+        debt -> BigInt,
+    }
+}
+
+diesel::table! {
+    seat_counts (seat, shard) {
+        seat -> Text,
+        shard -> Integer,
+        free -> BigInt,
     }
 }
 

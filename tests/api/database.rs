@@ -327,10 +327,30 @@ impl TestApp {
         );
         assert_eq!(written, from_user_roles, "the roles column");
         // The counts kept for limited seats: a recount from the rows.
+        // The room left is kept (escrow, spread over shards); a debt only while no shard has room.
         let kept: Vec<SeatLine> = lines(
             self,
-            "SELECT seat, used FROM seat_usage WHERE seat_limit IS NOT NULL",
+            "SELECT u.seat, CAST(u.seat_limit + u.debt - sum(c.free) AS BIGINT) AS used FROM seat_usage u \
+             JOIN seat_counts c ON c.seat = u.seat GROUP BY u.seat, u.seat_limit, u.debt",
         );
+        let shards = if self.db == Db::Postgres { 32 } else { 1 };
+        let odd: i64 = count(
+            self,
+            &format!(
+                "SELECT count(*) AS n FROM seat_usage u WHERE u.seat_limit IS NULL OR u.debt < 0 \
+                 OR (SELECT count(*) FROM seat_counts c WHERE c.seat = u.seat) <> {shards} \
+                 OR EXISTS (SELECT 1 FROM seat_counts c WHERE c.seat = u.seat AND (c.free < 0 OR (u.debt > 0 AND c.free > 0)))"
+            ),
+        );
+        assert_eq!(
+            odd, 0,
+            "limited seats have {shards} shards, none below 0, and no room while in debt"
+        );
+        let orphans: i64 = count(
+            self,
+            "SELECT count(*) AS n FROM seat_counts WHERE seat NOT IN (SELECT seat FROM seat_usage)",
+        );
+        assert_eq!(orphans, 0, "shards of a seat without a limit");
         let truth = if self.db == Db::Postgres { "TRUE" } else { "1" };
         let recounted: Vec<SeatLine> = lines(
             self,

@@ -219,3 +219,39 @@ both! {
         // The harness then checks the kept count against a recount of the rows.
     }
 }
+
+both! {
+    async fn a_limit_lowered_below_its_holders_gives_room_only_once_enough_seats_are_back(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let mut ids = Vec::new();
+        for i in 0..11 {
+            ids.push(app.post("/api/v1/users", &admin, person(&format!("h{i}"), json!({}))).await.ok(201).id());
+        }
+        // 12 hold a seat (the admin too); a limit of 8 leaves them 4 over.
+        app.patch("/api/v1/settings", &admin, json!({"active_user_limit": 8})).await.ok(200);
+        app.post("/api/v1/users", &admin, person("early", json!({}))).await.problem(409, "seat_limit_reached");
+        // Six seats come back while twenty creates race them: at most the two that become free
+        // can be taken, whatever the order.
+        let paths: Vec<String> = ids[..6].iter().map(|id| format!("/api/v1/users/{id}")).collect();
+        let off = join_all(paths.iter().map(|path| app.patch(path, &admin, json!({"active": false}))));
+        let creates = join_all((0..20).map(|i| app.post("/api/v1/users", &admin, person(&format!("late{i}"), json!({})))));
+        let (off, creates) = futures_util::future::join(off, creates).await;
+        assert!(off.iter().all(|r| r.status == 200));
+        let created = creates.iter().filter(|r| r.status == 201).count();
+        assert!(created <= 2, "{created} creates passed a limit in debt");
+        for r in creates.iter().filter(|r| r.status != 201) {
+            r.problem(409, "seat_limit_reached");
+        }
+        let mut more = 0;
+        while app.post("/api/v1/users", &admin, person(&format!("after{more}"), json!({}))).await.status == 201 {
+            more += 1;
+        }
+        assert_eq!(created + more, 2, "exactly the two free seats, in the race or after it");
+        assert_eq!(app.get("/api/v1/users/count", &admin).await.body["active_users"], json!({"used": 8, "limit": 8}));
+        // Raised again: the room is spread over the shards and taken by creates at once.
+        app.patch("/api/v1/settings", &admin, json!({"active_user_limit": 48})).await.ok(200);
+        let replies = join_all((0..45).map(|i| app.post("/api/v1/users", &admin, person(&format!("wide{i}"), json!({}))))).await;
+        assert_eq!(replies.iter().filter(|r| r.status == 201).count(), 40, "exactly the forty seats");
+        assert_eq!(app.get("/api/v1/users/count", &admin).await.body["active_users"], json!({"used": 48, "limit": 48}));
+    }
+}

@@ -1,39 +1,76 @@
 //! Seat limits (SPEC §2), enforced by the account writer in the transaction of every write of an
 //! account.
 //!
-//! Only a seat with a limit has a count kept (`seat_usage`). Every write that moves seats reads
-//! which seats are limited (none, in most deployments: then that read is all it costs) and adds to
-//! each limited one, then reads its count; a seat taken past its limit fails the write
-//! (`SeatLimitReached`), which rolls back. A create on PostgreSQL does it all inside its one
-//! statement (`statements::NewAccount`). The update holds the seats' rows until the
-//! transaction ends, so of concurrent writers taking the last seat exactly one sees room
-//! (PostgreSQL re-reads a row once its holder commits; SQLite runs one writer at a time). Rows are
-//! locked in key order (an index scan), so two writers never wait on each other in opposite
-//! orders.
+//! Only a seat with a limit keeps a count, and it keeps it as room left: escrow. The room (the
+//! limit minus the seat's holders) is split over the seat's rows of `seat_counts` ("shards",
+//! `free` each): 32 on PostgreSQL, one on SQLite. A write that takes a seat takes it from one
+//! shard with room, holding only that row until it commits; a write that gives one back adds it
+//! to one shard. On PostgreSQL each connection uses its own shard (`pg_backend_pid() % 32`), so
+//! concurrent creates under a limit do not queue on one row; a create does this inside its one
+//! statement (`statements::NewAccount`). Only when its shard lacks the room does a writer hold
+//! every shard of the seat, in shard order, and count the room whole: it then takes its seats and
+//! spreads what is left evenly again, or fails the write with `SeatLimitReached` (which rolls
+//! back). That count waits for every writer holding a shard, so of concurrent writers taking the
+//! last seat exactly one finds it, and one whose transaction rolls back leaves its seat to the
+//! next. SQLite runs one writer at a time, so its one row needs no more.
 //!
-//! Why this device, and not a count at each write (`SELECT count(*)` under a lock) or SERIALIZABLE:
-//! counting a million accounts per create costs milliseconds, and SERIALIZABLE would fail and
-//! retry every concurrent writer of `users`, limited or not. Why only limited seats: a kept count
-//! is a row every writer of that seat holds to its commit, so writers of a limited seat queue
-//! there (on PostgreSQL, about a commit's time each); seats without a limit cost nothing, and
-//! `GET /users/count` counts their holders from the rows.
+//! Why this device: the simpler one, a single count row per seat that every writer updates and
+//! holds to its commit, made PostgreSQL creates under a limit queue on that row, one commit after
+//! another: `bench/ab --scenarios create --active-user-limit 10000000` fell from 3,260 to 1,610
+//! creates/s. A count at each write (`SELECT count(*)` under a lock) costs milliseconds at a
+//! million accounts, and SERIALIZABLE would fail and retry every concurrent writer of `users`,
+//! limited or not. Seats without a limit cost writers nothing, and `GET /users/count` counts
+//! holders from the rows.
 //!
-//! A limit set later starts its count from the rows, taken while writers of accounts wait
-//! ([`set_limit`]); a writer reads which seats are limited only after its own write of `users`,
-//! which waited for that, so none is missed.
+//! A limit lowered below the seat's holders leaves every shard at 0 and the excess as `debt` in
+//! `seat_usage`; a seat given back pays the debt before any shard gains room. A writer giving a
+//! seat back holds a shard before it reads the debt, and changing a limit holds every shard, so a
+//! debt written by a limit change is never missed.
+//!
+//! A limit set where there was none starts from a count of the rows, taken while writers of
+//! accounts wait ([`set_limit`]); a writer reads which seats are limited only after its own write
+//! of `users`, which waited for that, so none is missed.
+//!
+//! Seats are taken in key order. A writer taking two limited seats may hold a shard of one while
+//! it waits for every shard of the other; two such writers can wait on each other, which
+//! PostgreSQL breaks by failing one (a deadlock, retried like other contention). That needs two
+//! seats out of easy room at once.
 
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use diesel::prelude::*;
+use diesel::{
+    prelude::*,
+    sql_types::{BigInt, Integer, Text},
+};
 use domain::{account::Account, seats, seats::SeatUsage, Error, Result};
 
 use super::{on_backend, Db};
 use crate::{
     conn::DbConn,
     models::naive,
-    schema::{guest_seats, seat_usage, user_roles, users},
+    schema::{guest_seats, seat_counts, seat_usage, user_roles, users},
 };
+
+/// How many shards a limited seat's room is split over on PostgreSQL: more than the connections
+/// that usually write at once (the pool is 2 per core + 1), so connections seldom share one.
+/// SQLite: one.
+pub(crate) const PG_SHARDS: i32 = 32;
+
+/// Takes `$2` seats from the connection's own shard (`$3`: [`PG_SHARDS`]), if it has the room
+/// (`$1`: the seat).
+const TAKE_PG: &str = "UPDATE seat_counts SET free = free - $2 \
+     WHERE seat = $1 AND shard = pg_backend_pid() % $3 AND free >= $2";
+
+/// Gives `$2` seats back to the connection's own shard.
+const GIVE_BACK_PG: &str = "UPDATE seat_counts SET free = free + $2 \
+     WHERE seat = $1 AND shard = pg_backend_pid() % $3 RETURNING shard";
+
+#[derive(QueryableByName)]
+struct Shard {
+    #[diesel(sql_type = Integer)]
+    shard: i32,
+}
 
 /// Moves the limited seats' counts for writes from `before` to `after` (`None`: not there), as
 /// many at once, and takes guest seats for emails that become guests.
@@ -58,56 +95,175 @@ pub(crate) fn apply(
     }
     // Which seats are limited: one read (none, in most deployments, and the write is done).
     let limited: Vec<String> = on_backend!(conn, c => seat_usage::table
-        .filter(seat_usage::seat_limit.is_not_null())
         .select(seat_usage::seat)
         .load(c))
     .db()?;
-    // Seat by seat in key order: an update, then the count it left (two statements diesel keeps
-    // prepared; on SQLite an `UPDATE … RETURNING` costs ~20 µs more, prepared afresh each time).
     for (seat, n) in moves.into_iter().filter(|(seat, _)| limited.contains(seat)) {
-        on_backend!(conn, c => diesel::update(seat_usage::table.find(&seat))
-            .set(seat_usage::used.eq(seat_usage::used + n))
-            .execute(c))
-        .db()?;
-        let (used, limit): (i64, Option<i64>) = on_backend!(conn, c => seat_usage::table
-            .find(&seat)
-            .select((seat_usage::used, seat_usage::seat_limit))
-            .first(c))
-        .db()?;
-        if let Some(limit) = limit {
-            check(&seat, used, limit, n)?;
+        if n > 0 {
+            take(conn, &seat, n)?;
+        } else {
+            give_back(conn, &seat, -n)?;
         }
     }
     Ok(())
 }
 
-/// A seat's count `used` after taking `n` more must stay within `limit`.
-fn check(seat: &str, used: i64, limit: i64, n: i64) -> Result<()> {
-    if n > 0 && used > limit {
+/// Takes `n` of a limited seat: from one shard with room, else from the room counted whole.
+fn take(conn: &mut DbConn, seat: &str, n: i64) -> Result<()> {
+    let taken = match conn {
+        DbConn::Pg(c) => diesel::sql_query(TAKE_PG)
+            .bind::<Text, _>(seat)
+            .bind::<BigInt, _>(n)
+            .bind::<Integer, _>(PG_SHARDS)
+            .execute(c),
+        DbConn::Sqlite(c) => diesel::update(
+            seat_counts::table
+                .filter(seat_counts::seat.eq(seat))
+                .filter(seat_counts::free.ge(n)),
+        )
+        .set(seat_counts::free.eq(seat_counts::free - n))
+        .execute(c),
+    }
+    .db()?;
+    if taken == 1 {
+        return Ok(());
+    }
+    take_from_all(conn, seat, n)
+}
+
+/// Holds every shard of the seat, counts its room, and takes `n` from it, spreading the rest over
+/// the shards again; or refuses with the seat's figures.
+fn take_from_all(conn: &mut DbConn, seat: &str, n: i64) -> Result<()> {
+    let shards = hold_shards(conn, seat)?;
+    let (limit, debt) = limit_and_debt(conn, seat)?;
+    let room = shards.iter().map(|(_, free)| free).sum::<i64>() - debt;
+    if room < n {
         return Err(Error::SeatLimitReached {
             seat: seats::seat_name(seat).to_owned(),
             limit,
-            used: used - n,
+            used: limit - room,
             requested: n,
         });
+    }
+    spread(conn, seat, &shards, debt, room - n)
+}
+
+/// Gives `n` of a limited seat back: to a shard, then, if a limit was lowered below the seat's
+/// holders, from that shard to the debt.
+fn give_back(conn: &mut DbConn, seat: &str, n: i64) -> Result<()> {
+    // Holding a shard first means a limit change (which holds every shard) has either committed
+    // its debt, read below, or waits for this transaction.
+    let shard = match conn {
+        DbConn::Pg(c) => {
+            diesel::sql_query(GIVE_BACK_PG)
+                .bind::<Text, _>(seat)
+                .bind::<BigInt, _>(n)
+                .bind::<Integer, _>(PG_SHARDS)
+                .get_result::<Shard>(c)
+                .db()?
+                .shard
+        }
+        DbConn::Sqlite(c) => {
+            diesel::update(seat_counts::table.filter(seat_counts::seat.eq(seat)))
+                .set(seat_counts::free.eq(seat_counts::free + n))
+                .execute(c)
+                .db()?;
+            0
+        }
+    };
+    let debt: i64 = on_backend!(conn, c => seat_usage::table
+        .find(seat)
+        .select(seat_usage::debt)
+        .first(c))
+    .db()?;
+    if debt == 0 {
+        return Ok(());
+    }
+    // Held to the commit, so seats given back at once pay a debt once.
+    let debt: i64 = match conn {
+        DbConn::Pg(c) => seat_usage::table
+            .find(seat)
+            .select(seat_usage::debt)
+            .for_update()
+            .first(c),
+        DbConn::Sqlite(c) => seat_usage::table
+            .find(seat)
+            .select(seat_usage::debt)
+            .first(c),
+    }
+    .db()?;
+    let paid = debt.min(n);
+    on_backend!(conn, c => diesel::update(seat_usage::table.find(seat))
+        .set(seat_usage::debt.eq(seat_usage::debt - paid))
+        .execute(c))
+    .db()?;
+    on_backend!(conn, c => diesel::update(seat_counts::table.find((seat, shard)))
+        .set(seat_counts::free.eq(seat_counts::free - paid))
+        .execute(c))
+    .db()?;
+    Ok(())
+}
+
+/// Every shard of the seat and its room, held until the transaction ends, in shard order.
+fn hold_shards(conn: &mut DbConn, seat: &str) -> Result<Vec<(i32, i64)>> {
+    let shards = seat_counts::table
+        .filter(seat_counts::seat.eq(seat))
+        .order(seat_counts::shard)
+        .select((seat_counts::shard, seat_counts::free));
+    match conn {
+        DbConn::Pg(c) => shards.for_update().load(c),
+        DbConn::Sqlite(c) => shards.load(c),
+    }
+    .db()
+}
+
+fn limit_and_debt(conn: &mut DbConn, seat: &str) -> Result<(i64, i64)> {
+    let (limit, debt): (Option<i64>, i64) = on_backend!(conn, c => seat_usage::table
+        .find(seat)
+        .select((seat_usage::seat_limit, seat_usage::debt))
+        .first(c))
+    .db()?;
+    let limit = limit.ok_or_else(|| Error::Internal(format!("the seat {seat} has no limit")))?;
+    Ok((limit, debt))
+}
+
+/// Writes `room` (the limit minus the holders) over held `shards` evenly, or, when it is below 0,
+/// every shard at 0 and the excess as debt.
+fn spread(
+    conn: &mut DbConn,
+    seat: &str,
+    shards: &[(i32, i64)],
+    debt_before: i64,
+    room: i64,
+) -> Result<()> {
+    let count = i64::try_from(shards.len()).unwrap_or(i64::MAX);
+    if count == 0 {
+        return Err(Error::Internal(format!("the seat {seat} has no shards")));
+    }
+    let (debt, room) = if room < 0 { (-room, 0) } else { (0, room) };
+    for (i, (shard, free)) in (0..).zip(shards) {
+        let share = room / count + i64::from(i < room % count);
+        if share != *free {
+            on_backend!(conn, c => diesel::update(seat_counts::table.find((seat, shard)))
+                .set(seat_counts::free.eq(share))
+                .execute(c))
+            .db()?;
+        }
+    }
+    if debt != debt_before {
+        on_backend!(conn, c => diesel::update(seat_usage::table.find(seat))
+            .set(seat_usage::debt.eq(debt))
+            .execute(c))
+        .db()?;
     }
     Ok(())
 }
 
-/// Checks what a statement that took `n` of each of its seats answered: `seat:used:limit` for each
-/// limited seat, joined by commas (see `statements::NewAccount`).
-pub(crate) fn check_taken(answer: &str, n: i64) -> Result<()> {
-    for part in answer.split(',').filter(|p| !p.is_empty()) {
-        let mut fields = part.rsplitn(3, ':');
-        let (Some(limit), Some(used), Some(seat)) = (fields.next(), fields.next(), fields.next())
-        else {
-            return Err(Error::Internal(format!("unreadable seat count {part:?}")));
-        };
-        let parse = |s: &str| {
-            s.parse::<i64>()
-                .map_err(|_| Error::Internal(format!("unreadable seat count {part:?}")))
-        };
-        check(seat, parse(used)?, parse(limit)?, n)?;
+/// Checks what a create's statement answered: the limited seats it found no shard with room for,
+/// joined by commas (see `statements::NewAccount`); each is taken from its room counted whole.
+pub(crate) fn take_missed(conn: &mut DbConn, answer: &str) -> Result<()> {
+    for seat in answer.split(',').filter(|s| !s.is_empty()) {
+        take_from_all(conn, seat, 1)?;
     }
     Ok(())
 }
@@ -124,37 +280,71 @@ fn claim_guest_seat(conn: &mut DbConn, email_key: &str) -> Result<bool> {
 }
 
 /// Sets a seat's limit (`None`: unlimited, and its count no longer kept). A limit on a seat that
-/// had none starts its count from the rows, while writers of accounts wait (PostgreSQL: `users`
-/// and `guest_seats` locked against writes until the transaction ends; SQLite: the write lock).
+/// had none starts from a count of the rows, while writers of accounts wait (PostgreSQL: `users`
+/// and `guest_seats` locked against writes until the transaction ends; SQLite: the write lock); a
+/// changed limit holds every shard and spreads the new room.
 pub(crate) fn set_limit(conn: &mut DbConn, seat: &str, limit: Option<i64>) -> Result<()> {
-    let stored: Option<Option<i64>> = on_backend!(conn, c => seat_usage::table
-        .find(seat)
-        .select(seat_usage::seat_limit)
-        .first(c)
-        .optional())
-    .db()?;
-    if stored.is_some_and(|s| s.is_some()) || limit.is_none() {
-        // A count already kept stays right; an unlimited seat needs none.
-        on_backend!(conn, c => diesel::update(seat_usage::table.find(seat))
-            .set(seat_usage::seat_limit.eq(limit))
-            .execute(c))
-        .db()?;
-        return Ok(());
-    }
-    if let DbConn::Pg(c) = conn {
+    let read = |conn: &mut DbConn| {
+        on_backend!(conn, c => seat_usage::table
+            .find(seat)
+            .select(seat_usage::seat_limit)
+            .first::<Option<i64>>(c)
+            .optional())
+        .db()
+        .map(Option::flatten)
+    };
+    let mut stored = read(conn)?;
+    if let (None, Some(_), DbConn::Pg(c)) = (stored, limit, &mut *conn) {
         diesel::sql_query("LOCK TABLE users, guest_seats IN SHARE ROW EXCLUSIVE MODE")
             .execute(c)
             .db()?;
+        stored = read(conn)?; // another replica may have set it meanwhile
     }
-    let used = count(conn, seat)?;
-    on_backend!(conn, c => diesel::insert_into(seat_usage::table)
-        .values((seat_usage::seat.eq(seat), seat_usage::used.eq(used), seat_usage::seat_limit.eq(limit)))
-        .on_conflict(seat_usage::seat)
-        .do_update()
-        .set((seat_usage::used.eq(used), seat_usage::seat_limit.eq(limit)))
-        .execute(c))
-    .db()?;
-    Ok(())
+    match (stored, limit) {
+        (None, None) => Ok(()),
+        (Some(old), Some(new)) if old == new => Ok(()),
+        (Some(_), None) => {
+            on_backend!(conn, c => diesel::delete(seat_counts::table.filter(seat_counts::seat.eq(seat))).execute(c))
+                .db()?;
+            on_backend!(conn, c => diesel::delete(seat_usage::table.find(seat)).execute(c)).db()?;
+            Ok(())
+        }
+        (Some(old), Some(new)) => {
+            let shards = hold_shards(conn, seat)?;
+            let (_, debt) = limit_and_debt(conn, seat)?;
+            let used = old - shards.iter().map(|(_, free)| free).sum::<i64>() + debt;
+            on_backend!(conn, c => diesel::update(seat_usage::table.find(seat))
+                .set(seat_usage::seat_limit.eq(new))
+                .execute(c))
+            .db()?;
+            spread(conn, seat, &shards, debt, new - used)
+        }
+        (None, Some(new)) => {
+            let used = count(conn, seat)?;
+            on_backend!(conn, c => diesel::insert_into(seat_usage::table)
+                .values((seat_usage::seat.eq(seat), seat_usage::seat_limit.eq(new), seat_usage::debt.eq(0)))
+                .execute(c))
+            .db()?;
+            let n = match conn {
+                DbConn::Pg(_) => PG_SHARDS,
+                DbConn::Sqlite(_) => 1,
+            };
+            let shards: Vec<(i32, i64)> = (0..n).map(|shard| (shard, 0)).collect();
+            let rows: Vec<_> = shards
+                .iter()
+                .map(|(shard, free)| {
+                    (
+                        seat_counts::seat.eq(seat),
+                        seat_counts::shard.eq(*shard),
+                        seat_counts::free.eq(*free),
+                    )
+                })
+                .collect();
+            on_backend!(conn, c => diesel::insert_into(seat_counts::table).values(&rows).execute(c))
+                .db()?;
+            spread(conn, seat, &shards, 0, new - used)
+        }
+    }
 }
 
 /// How many hold the seat, counted from the rows.

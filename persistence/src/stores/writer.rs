@@ -48,17 +48,18 @@ fn create_one(conn: &mut DbConn, account: &Account) -> Result<()> {
         let taken: Vec<String> = domain::seats::changes(None, Some(account))
             .into_keys()
             .collect();
-        let limited = NewAccount {
+        let missed = NewAccount {
             id: &row.account.id,
             roles: &account.roles,
             prefixes: PrefixRow::prefixes(account),
             username_key: &row.username_key,
             seats: &taken,
+            shards: seats::PG_SHARDS,
             user: diesel::insert_into(users::table).values(&row),
         }
         .get_result::<String>(c)
         .db()?;
-        return seats::check_taken(&limited, 1);
+        return seats::take_missed(conn, &missed);
     }
     // In-process SQLite: a statement each costs no round trip.
     on_backend!(conn, c => diesel::insert_into(users::table).values(&row).execute(c)).db()?;
