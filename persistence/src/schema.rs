@@ -150,6 +150,7 @@ diesel::table! {
     settings (id) {
         id -> Integer,
         document -> Text,
+        seat_limits -> Text,
     }
 }
 

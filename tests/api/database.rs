@@ -351,6 +351,20 @@ impl TestApp {
             "SELECT count(*) AS n FROM seat_counts WHERE seat NOT IN (SELECT seat FROM seat_usage)",
         );
         assert_eq!(orphans, 0, "shards of a seat without a limit");
+        let keys: Vec<SeatLine> = lines(
+            self,
+            "SELECT seat_limits AS seat, CAST(0 AS BIGINT) AS used FROM settings",
+        );
+        let limited: Vec<SeatLine> = lines(
+            self,
+            "SELECT seat, CAST(0 AS BIGINT) AS used FROM seat_usage ORDER BY seat",
+        );
+        let limited: Vec<&str> = limited.iter().map(|l| l.seat.as_str()).collect();
+        assert_eq!(
+            keys.first().map(|k| k.seat.as_str()),
+            Some(limited.join(",").as_str()),
+            "the limited seats' keys in the settings row"
+        );
         let truth = if self.db == Db::Postgres { "TRUE" } else { "1" };
         let recounted: Vec<SeatLine> = lines(
             self,

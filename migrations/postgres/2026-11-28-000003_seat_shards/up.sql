@@ -22,6 +22,11 @@ UPDATE seat_usage SET debt = greatest(used - seat_limit, 0) WHERE seat_limit IS 
 DELETE FROM seat_usage WHERE seat_limit IS NULL;
 ALTER TABLE seat_usage DROP COLUMN used;
 
+-- The keys of the limited seats, comma-separated, where every create reads them at no cost: the
+-- settings row its transaction has read already (see `statements::NewAccount`).
+ALTER TABLE settings ADD COLUMN seat_limits TEXT NOT NULL DEFAULT '';
+UPDATE settings SET seat_limits = coalesce((SELECT string_agg(seat, ',' ORDER BY seat) FROM seat_usage), '');
+
 -- Statistics from the start: a create's one statement reads both tables, and on tables never
 -- analysed the planner assumes ten pages each, prices its generic plan above a custom one and
 -- then plans every create afresh (~0.2 ms each; `bench/ab --scenarios create` lost 30 %).

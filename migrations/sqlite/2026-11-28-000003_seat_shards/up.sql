@@ -17,3 +17,8 @@ INSERT INTO seat_counts (seat, shard, free)
 UPDATE seat_usage SET debt = max(used - seat_limit, 0) WHERE seat_limit IS NOT NULL;
 DELETE FROM seat_usage WHERE seat_limit IS NULL;
 ALTER TABLE seat_usage DROP COLUMN used;
+
+-- The keys of the limited seats, comma-separated (kept on both databases; PostgreSQL's creates
+-- read them from the settings row, see `statements::NewAccount`).
+ALTER TABLE settings ADD COLUMN seat_limits TEXT NOT NULL DEFAULT '';
+UPDATE settings SET seat_limits = coalesce((SELECT group_concat(seat, ',') FROM (SELECT seat FROM seat_usage ORDER BY seat)), '');

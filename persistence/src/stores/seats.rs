@@ -36,7 +36,10 @@
 //! PostgreSQL breaks by failing one (a deadlock, retried like other contention). That needs two
 //! seats out of easy room at once.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    sync::atomic::{AtomicBool, Ordering},
+};
 
 use chrono::Utc;
 use diesel::{
@@ -49,7 +52,7 @@ use super::{on_backend, Db};
 use crate::{
     conn::DbConn,
     models::naive,
-    schema::{guest_seats, seat_counts, seat_usage, user_roles, users},
+    schema::{guest_seats, seat_counts, seat_usage, settings, user_roles, users},
 };
 
 /// How many shards a limited seat's room is split over on PostgreSQL: more than the connections
@@ -135,7 +138,9 @@ fn take(conn: &mut DbConn, seat: &str, n: i64) -> Result<()> {
 /// the shards again; or refuses with the seat's figures.
 fn take_from_all(conn: &mut DbConn, seat: &str, n: i64) -> Result<()> {
     let shards = hold_shards(conn, seat)?;
-    let (limit, debt) = limit_and_debt(conn, seat)?;
+    let Some((limit, debt)) = limit_and_debt(conn, seat)? else {
+        return Ok(()); // the limit is gone
+    };
     let room = shards.iter().map(|(_, free)| free).sum::<i64>() - debt;
     if room < n {
         return Err(Error::SeatLimitReached {
@@ -217,14 +222,16 @@ fn hold_shards(conn: &mut DbConn, seat: &str) -> Result<Vec<(i32, i64)>> {
     .db()
 }
 
-fn limit_and_debt(conn: &mut DbConn, seat: &str) -> Result<(i64, i64)> {
-    let (limit, debt): (Option<i64>, i64) = on_backend!(conn, c => seat_usage::table
+/// The seat's limit and debt; `None` when it has no limit (any more: a limit removed since the
+/// caller's statement began).
+fn limit_and_debt(conn: &mut DbConn, seat: &str) -> Result<Option<(i64, i64)>> {
+    let found: Option<(Option<i64>, i64)> = on_backend!(conn, c => seat_usage::table
         .find(seat)
         .select((seat_usage::seat_limit, seat_usage::debt))
-        .first(c))
+        .first(c)
+        .optional())
     .db()?;
-    let limit = limit.ok_or_else(|| Error::Internal(format!("the seat {seat} has no limit")))?;
-    Ok((limit, debt))
+    Ok(found.and_then(|(limit, debt)| Some((limit?, debt))))
 }
 
 /// Writes `room` (the limit minus the holders) over held `shards` evenly, or, when it is below 0,
@@ -259,11 +266,35 @@ fn spread(
     Ok(())
 }
 
-/// Checks what a create's statement answered: the limited seats it found no shard with room for,
-/// joined by commas (see `statements::NewAccount`); each is taken from its room counted whole.
-pub(crate) fn take_missed(conn: &mut DbConn, answer: &str) -> Result<()> {
-    for seat in answer.split(',').filter(|s| !s.is_empty()) {
-        take_from_all(conn, seat, 1)?;
+/// Whether the last create on PostgreSQL found seat limits: the next one then takes its seats
+/// inside its statement (see `statements::NewAccount`). A hint only: a create that guessed wrong
+/// takes its seats in the general way, or took none because none was limited.
+static LIMITS_SEEN: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn limits_seen() -> bool {
+    LIMITS_SEEN.load(Ordering::Relaxed)
+}
+
+/// Completes a PostgreSQL create from its statement's answer: the limited seats' keys, then, if it
+/// took seats itself, `|` and those it took. A limited seat of the account's not taken so is
+/// taken in the general way. `None` (no settings row) takes every seat in the general way.
+pub(crate) fn after_create(
+    conn: &mut DbConn,
+    account: &Account,
+    taken: &[String],
+    answer: Option<&str>,
+) -> Result<()> {
+    let Some(answer) = answer else {
+        return apply(conn, &[(None, Some(account))]);
+    };
+    let (limited, took) = answer.split_once('|').unwrap_or((answer, ""));
+    LIMITS_SEEN.store(!limited.is_empty(), Ordering::Relaxed);
+    let limited: Vec<&str> = limited.split(',').filter(|s| !s.is_empty()).collect();
+    let took: Vec<&str> = took.split(',').collect();
+    for seat in taken {
+        if limited.contains(&seat.as_str()) && !took.contains(&seat.as_str()) {
+            take(conn, seat, 1)?;
+        }
     }
     Ok(())
 }
@@ -301,23 +332,23 @@ pub(crate) fn set_limit(conn: &mut DbConn, seat: &str, limit: Option<i64>) -> Re
         stored = read(conn)?; // another replica may have set it meanwhile
     }
     match (stored, limit) {
-        (None, None) => Ok(()),
-        (Some(old), Some(new)) if old == new => Ok(()),
+        (None, None) => return Ok(()),
+        (Some(old), Some(new)) if old == new => return Ok(()),
         (Some(_), None) => {
             on_backend!(conn, c => diesel::delete(seat_counts::table.filter(seat_counts::seat.eq(seat))).execute(c))
                 .db()?;
             on_backend!(conn, c => diesel::delete(seat_usage::table.find(seat)).execute(c)).db()?;
-            Ok(())
         }
         (Some(old), Some(new)) => {
             let shards = hold_shards(conn, seat)?;
-            let (_, debt) = limit_and_debt(conn, seat)?;
+            let (_, debt) = limit_and_debt(conn, seat)?
+                .ok_or_else(|| Error::Internal(format!("the seat {seat} lost its limit")))?;
             let used = old - shards.iter().map(|(_, free)| free).sum::<i64>() + debt;
             on_backend!(conn, c => diesel::update(seat_usage::table.find(seat))
                 .set(seat_usage::seat_limit.eq(new))
                 .execute(c))
             .db()?;
-            spread(conn, seat, &shards, debt, new - used)
+            spread(conn, seat, &shards, debt, new - used)?;
         }
         (None, Some(new)) => {
             let used = count(conn, seat)?;
@@ -342,9 +373,20 @@ pub(crate) fn set_limit(conn: &mut DbConn, seat: &str, limit: Option<i64>) -> Re
                 .collect();
             on_backend!(conn, c => diesel::insert_into(seat_counts::table).values(&rows).execute(c))
                 .db()?;
-            spread(conn, seat, &shards, 0, new - used)
+            spread(conn, seat, &shards, 0, new - used)?;
         }
     }
+    // The keys where a create reads them (`statements::NewAccount`).
+    let keys: Vec<String> = on_backend!(conn, c => seat_usage::table
+        .select(seat_usage::seat)
+        .order(seat_usage::seat)
+        .load(c))
+    .db()?;
+    on_backend!(conn, c => diesel::update(settings::table.find(1))
+        .set(settings::seat_limits.eq(keys.join(",")))
+        .execute(c))
+    .db()?;
+    Ok(())
 }
 
 /// How many hold the seat, counted from the rows.

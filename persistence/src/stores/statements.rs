@@ -255,14 +255,17 @@ impl<Q, Conn> RunQueryDsl<Conn> for LimitedTo<Q> {}
 /// read as one too (the constraint table). The roles' foreign key is checked at the end of the
 /// statement, after the account row is in.
 ///
-/// A fourth part takes one of each limited seat the account takes (see `stores::seats`) from
-/// the connection's own shard of it (`pg_backend_pid() % shards`), if it has room: one small
-/// update, which waits only for a writer holding every shard. The statement answers the limited
-/// seats it took none of (the shard empty), joined by commas (empty, nearly always), for the
-/// writer to take from the room counted whole: the seat check costs a create no round trip of its
-/// own. (An earlier form chose a random free shard with `FOR UPDATE SKIP LOCKED`; locking the row
-/// before updating it cost twice the writes, and a create under a limit ran at 80 % of one without.)
-pub(crate) struct NewAccount<'a, U> {
+/// Seats (see `stores::seats`): the statement answers the keys of the limited seats, read from the
+/// settings row as of the statement, which began after any limit being set let go of `users`.
+/// With `TAKE` (chosen when the last create saw limits), a fourth part takes one of each of
+/// `seats` that is limited from the connection's own shard of it (`pg_backend_pid() % shards`),
+/// if it has room, and the answer adds, after a `|`, the seats it took. The writer takes any
+/// limited seat not taken so in the general way: the seat check costs a create no round trip of
+/// its own. Measured with `bench/ab --scenarios create`: the seat parts in every create, with
+/// nothing to take, cost 5 %; left out when no seat is limited, nothing. (An earlier form chose a
+/// random free shard with `FOR UPDATE SKIP LOCKED`; locking the row before updating it cost twice
+/// the writes.)
+pub(crate) struct NewAccount<'a, U, const TAKE: bool> {
     pub id: &'a str,
     pub roles: &'a [String],
     pub prefixes: Vec<String>,
@@ -273,16 +276,16 @@ pub(crate) struct NewAccount<'a, U> {
     pub user: U,
 }
 
-impl<U> Query for NewAccount<'_, U> {
-    type SqlType = Text;
+impl<U, const TAKE: bool> Query for NewAccount<'_, U, TAKE> {
+    type SqlType = diesel::sql_types::Nullable<Text>;
 }
 
-impl<U: QueryId> QueryId for NewAccount<'_, U> {
-    type QueryId = NewAccount<'static, U::QueryId>;
+impl<U: QueryId, const TAKE: bool> QueryId for NewAccount<'_, U, TAKE> {
+    type QueryId = NewAccount<'static, U::QueryId, TAKE>;
     const HAS_STATIC_QUERY_ID: bool = U::HAS_STATIC_QUERY_ID;
 }
 
-impl<U: QueryFragment<Pg>> QueryFragment<Pg> for NewAccount<'_, U> {
+impl<U: QueryFragment<Pg>, const TAKE: bool> QueryFragment<Pg> for NewAccount<'_, U, TAKE> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("WITH roles AS (INSERT INTO user_roles (user_id, role) SELECT ");
         out.push_bind_param::<Text, str>(self.id)?;
@@ -294,18 +297,19 @@ impl<U: QueryFragment<Pg>> QueryFragment<Pg> for NewAccount<'_, U> {
         out.push_bind_param::<Array<Text>, [String]>(&self.prefixes)?;
         out.push_sql("), ");
         out.push_bind_param::<Text, str>(self.username_key)?;
-        out.push_sql("), seats AS (UPDATE seat_counts SET free = free - 1 WHERE seat = ANY(");
-        out.push_bind_param::<Array<Text>, [String]>(self.seats)?;
-        out.push_sql(") AND shard = pg_backend_pid() % ");
-        out.push_bind_param::<Integer, i32>(&self.shards)?;
-        out.push_sql(" AND free >= 1 RETURNING seat) ");
+        if TAKE {
+            out.push_sql("), seats AS (UPDATE seat_counts SET free = free - 1 WHERE seat = ANY(");
+            out.push_bind_param::<Array<Text>, [String]>(self.seats)?;
+            out.push_sql(") AND shard = pg_backend_pid() % ");
+            out.push_bind_param::<Integer, i32>(&self.shards)?;
+            out.push_sql(" AND free >= 1 RETURNING seat");
+        }
+        out.push_sql(") ");
         self.user.walk_ast(out.reborrow())?;
-        out.push_sql(
-            " RETURNING (SELECT coalesce(string_agg(seat, ',' ORDER BY seat), '') FROM seat_usage \
-             WHERE seat = ANY(",
-        );
-        out.push_bind_param::<Array<Text>, [String]>(self.seats)?;
-        out.push_sql(") AND seat NOT IN (SELECT seat FROM seats))");
+        out.push_sql(" RETURNING (SELECT seat_limits FROM settings WHERE id = 1)");
+        if TAKE {
+            out.push_sql(" || '|' || (SELECT coalesce(string_agg(seat, ','), '') FROM seats)");
+        }
         Ok(())
     }
 
@@ -314,7 +318,7 @@ impl<U: QueryFragment<Pg>> QueryFragment<Pg> for NewAccount<'_, U> {
     }
 }
 
-impl<U> RunQueryDsl<PgConnection> for NewAccount<'_, U> {}
+impl<U, const TAKE: bool> RunQueryDsl<PgConnection> for NewAccount<'_, U, TAKE> {}
 
 /// `(key, id) > (k, i)`, or `<` for a descending page: the rows after a cursor in an order by a
 /// key that accounts can share (a last name), ties broken by id. Written as a row comparison,
@@ -438,20 +442,21 @@ mod tests {
             "a unit of work's audit events, as `insert_few` writes them"
         );
         let roles = vec!["admin".to_owned(), "user".to_owned()];
-        let new_account = NewAccount {
+        let new_account = |seats| NewAccount::<_, true> {
             id: "0b9e",
             roles: &roles,
             prefixes: vec!["a".into(), "an".into()],
             username_key: "ana",
-            seats: &[],
+            seats,
             shards: 32,
             user: diesel::insert_into(users::table).values(&row),
         };
+        let taking = new_account(&[]);
         assert!(
-            kept::<Pg, _>(&new_account) && by_type(&new_account),
+            kept::<Pg, _>(&taking) && by_type(&taking),
             "new account on PostgreSQL"
         );
-        let sql = diesel::debug_query::<Pg, _>(&new_account).to_string();
+        let sql = diesel::debug_query::<Pg, _>(&taking).to_string();
         assert!(
             sql.starts_with(
                 "WITH roles AS (INSERT INTO user_roles (user_id, role) SELECT $1, unnest($2)), \
@@ -463,8 +468,35 @@ mod tests {
             "{sql}"
         );
         assert!(
-            sql.contains(" RETURNING (SELECT coalesce(string_agg("),
+            sql.contains(" RETURNING (SELECT seat_limits FROM settings WHERE id = 1) || '|' || "),
             "{sql}"
+        );
+        let plain = NewAccount::<_, false> {
+            id: "0b9e",
+            roles: &roles,
+            prefixes: vec!["a".into(), "an".into()],
+            username_key: "ana",
+            seats: &[],
+            shards: 32,
+            user: diesel::insert_into(users::table).values(&row),
+        };
+        assert!(
+            kept::<Pg, _>(&plain) && by_type(&plain),
+            "new account without seats"
+        );
+        let sql = diesel::debug_query::<Pg, _>(&plain).to_string();
+        assert!(
+            sql.starts_with(
+                "WITH roles AS (INSERT INTO user_roles (user_id, role) SELECT $1, unnest($2)), \
+                 prefixes AS (INSERT INTO user_prefixes (prefix, username_key) SELECT unnest($3), $4) \
+                 INSERT INTO \"users\" (\"id\", "
+            ) && sql.contains(" RETURNING (SELECT seat_limits FROM settings WHERE id = 1) -- binds"),
+            "{sql}"
+        );
+        assert_ne!(
+            std::any::TypeId::of::<<NewAccount<'static, (), true> as QueryId>::QueryId>(),
+            std::any::TypeId::of::<<NewAccount<'static, (), false> as QueryId>::QueryId>(),
+            "the two forms are kept apart in diesel's statement cache"
         );
         // Multi-row statements (SQLite's are prepared afresh anyway, without a round trip).
         let roles = [RoleRow::default(), RoleRow::default()];

@@ -48,18 +48,29 @@ fn create_one(conn: &mut DbConn, account: &Account) -> Result<()> {
         let taken: Vec<String> = domain::seats::changes(None, Some(account))
             .into_keys()
             .collect();
-        let missed = NewAccount {
-            id: &row.account.id,
-            roles: &account.roles,
-            prefixes: PrefixRow::prefixes(account),
-            username_key: &row.username_key,
-            seats: &taken,
-            shards: seats::PG_SHARDS,
-            user: diesel::insert_into(users::table).values(&row),
+        let prefixes = PrefixRow::prefixes(account);
+        let insert = diesel::insert_into(users::table).values(&row);
+        macro_rules! new_account {
+            ($take:literal) => {
+                NewAccount::<_, $take> {
+                    id: &row.account.id,
+                    roles: &account.roles,
+                    prefixes,
+                    username_key: &row.username_key,
+                    seats: &taken,
+                    shards: seats::PG_SHARDS,
+                    user: insert,
+                }
+                .get_result::<Option<String>>(c)
+                .db()?
+            };
         }
-        .get_result::<String>(c)
-        .db()?;
-        return seats::take_missed(conn, &missed);
+        let answer = if seats::limits_seen() {
+            new_account!(true)
+        } else {
+            new_account!(false)
+        };
+        return seats::after_create(conn, account, &taken, answer.as_deref());
     }
     // In-process SQLite: a statement each costs no round trip.
     on_backend!(conn, c => diesel::insert_into(users::table).values(&row).execute(c)).db()?;
