@@ -442,16 +442,20 @@ mod tests {
             "a unit of work's audit events, as `insert_few` writes them"
         );
         let roles = vec!["admin".to_owned(), "user".to_owned()];
-        let new_account = |seats| NewAccount::<_, true> {
-            id: "0b9e",
-            roles: &roles,
-            prefixes: vec!["a".into(), "an".into()],
-            username_key: "ana",
-            seats,
-            shards: 32,
-            user: diesel::insert_into(users::table).values(&row),
-        };
-        let taking = new_account(&[]);
+        macro_rules! new_account {
+            ($take:literal) => {
+                NewAccount::<_, $take> {
+                    id: "0b9e",
+                    roles: &roles,
+                    prefixes: vec!["a".into(), "an".into()],
+                    username_key: "ana",
+                    seats: &[],
+                    shards: 32,
+                    user: diesel::insert_into(users::table).values(&row),
+                }
+            };
+        }
+        let taking = new_account!(true);
         assert!(
             kept::<Pg, _>(&taking) && by_type(&taking),
             "new account on PostgreSQL"
@@ -471,15 +475,7 @@ mod tests {
             sql.contains(" RETURNING (SELECT seat_limits FROM settings WHERE id = 1) || '|' || "),
             "{sql}"
         );
-        let plain = NewAccount::<_, false> {
-            id: "0b9e",
-            roles: &roles,
-            prefixes: vec!["a".into(), "an".into()],
-            username_key: "ana",
-            seats: &[],
-            shards: 32,
-            user: diesel::insert_into(users::table).values(&row),
-        };
+        let plain = new_account!(false);
         assert!(
             kept::<Pg, _>(&plain) && by_type(&plain),
             "new account without seats"
