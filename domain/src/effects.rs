@@ -23,6 +23,12 @@ impl Effects {
         &self.audit
     }
 
+    /// Takes the audit events recorded so far, for a store that writes them inside a statement of
+    /// its own (a new account's on PostgreSQL); those recorded later are written as usual.
+    pub fn take_audit_events(&mut self) -> Vec<AuditEvent> {
+        std::mem::take(&mut self.audit)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.audit.is_empty()
     }

@@ -162,8 +162,9 @@ impl Services {
         let event = AuditEvent::new(Actor::caller(caller), action::USER_CREATED, origin)
             .on_account(&account)
             .details(snapshot(&account));
-        tx.insert_account(&account)?;
+        // Recorded first: a store may write it in the account's own statement.
         tx.effects().audit(event);
+        tx.insert_account(&account)?;
         Ok(account)
     }
 

@@ -42,11 +42,11 @@ impl Accounts for Unit<'_> {
     }
 
     fn insert_account(&mut self, account: &Account) -> Result<()> {
-        writer::create(self.conn, std::slice::from_ref(account))
+        writer::create(self.conn, &mut self.effects, std::slice::from_ref(account))
     }
 
     fn insert_accounts(&mut self, accounts: &[Account]) -> Result<()> {
-        writer::create(self.conn, accounts)
+        writer::create(self.conn, &mut self.effects, accounts)
     }
 
     fn find_account(&mut self, id: Uuid) -> Result<Option<Account>> {

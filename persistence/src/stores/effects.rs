@@ -1,6 +1,8 @@
 //! The one place a unit of work's side effects ([`Effects`]) are written: inside its transaction,
 //! after its work and just before the commit (see `conn::in_transaction`). Outbox messages and
-//! hash-chain links join the audit events here.
+//! hash-chain links join the audit events here. One exception: on PostgreSQL a new account's
+//! statement takes the one audit event recorded before it and writes it itself (`writer`), which
+//! saves a create a round trip.
 
 use domain::{effects::Effects, Result};
 

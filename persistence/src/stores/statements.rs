@@ -265,7 +265,7 @@ impl<Q, Conn> RunQueryDsl<Conn> for LimitedTo<Q> {}
 /// nothing to take, cost 5 %; left out when no seat is limited, nothing. (An earlier form chose a
 /// random free shard with `FOR UPDATE SKIP LOCKED`; locking the row before updating it cost twice
 /// the writes.)
-pub(crate) struct NewAccount<'a, U, const TAKE: bool> {
+pub(crate) struct NewAccount<'a, U, E, const TAKE: bool> {
     pub id: &'a str,
     pub roles: &'a [String],
     pub prefixes: Vec<String>,
@@ -274,18 +274,64 @@ pub(crate) struct NewAccount<'a, U, const TAKE: bool> {
     /// How many shards each limited seat has (`stores::seats`).
     pub shards: i32,
     pub user: U,
+    /// The insert of the create's audit event, or [`NoEvent`].
+    pub event: E,
 }
 
-impl<U, const TAKE: bool> Query for NewAccount<'_, U, TAKE> {
+/// The part of a new account's statement that writes its audit event: [`NoEvent`] or an
+/// [`Event`].
+pub(crate) trait EventPart: QueryFragment<Pg> + QueryId {
+    const PRESENT: bool;
+}
+
+/// A new account's statement without an audit event in it.
+#[derive(Debug, Clone, Copy, QueryId)]
+pub(crate) struct NoEvent;
+
+impl QueryFragment<Pg> for NoEvent {
+    fn walk_ast<'b>(&'b self, _: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        Ok(())
+    }
+}
+
+impl EventPart for NoEvent {
+    const PRESENT: bool = false;
+}
+
+/// The insert of a new account's audit event, as a part of its statement.
+pub(crate) struct Event<Q>(pub Q);
+
+impl<Q: QueryId> QueryId for Event<Q> {
+    type QueryId = Event<Q::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
+}
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Event<Q> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.0.walk_ast(out)
+    }
+
+    fn is_safe_to_cache_prepared(&self, backend: &Pg) -> QueryResult<bool> {
+        self.0.is_safe_to_cache_prepared(backend)
+    }
+}
+
+impl<Q: QueryFragment<Pg> + QueryId> EventPart for Event<Q> {
+    const PRESENT: bool = true;
+}
+
+impl<U, E, const TAKE: bool> Query for NewAccount<'_, U, E, TAKE> {
     type SqlType = diesel::sql_types::Nullable<Text>;
 }
 
-impl<U: QueryId, const TAKE: bool> QueryId for NewAccount<'_, U, TAKE> {
-    type QueryId = NewAccount<'static, U::QueryId, TAKE>;
-    const HAS_STATIC_QUERY_ID: bool = U::HAS_STATIC_QUERY_ID;
+impl<U: QueryId, E: QueryId, const TAKE: bool> QueryId for NewAccount<'_, U, E, TAKE> {
+    type QueryId = NewAccount<'static, U::QueryId, E::QueryId, TAKE>;
+    const HAS_STATIC_QUERY_ID: bool = U::HAS_STATIC_QUERY_ID && E::HAS_STATIC_QUERY_ID;
 }
 
-impl<U: QueryFragment<Pg>, const TAKE: bool> QueryFragment<Pg> for NewAccount<'_, U, TAKE> {
+impl<U: QueryFragment<Pg>, E: EventPart, const TAKE: bool> QueryFragment<Pg>
+    for NewAccount<'_, U, E, TAKE>
+{
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("WITH roles AS (INSERT INTO user_roles (user_id, role) SELECT ");
         out.push_bind_param::<Text, str>(self.id)?;
@@ -304,6 +350,10 @@ impl<U: QueryFragment<Pg>, const TAKE: bool> QueryFragment<Pg> for NewAccount<'_
             out.push_bind_param::<Integer, i32>(&self.shards)?;
             out.push_sql(" AND free >= 1 RETURNING seat");
         }
+        if E::PRESENT {
+            out.push_sql("), event AS (");
+            self.event.walk_ast(out.reborrow())?;
+        }
         out.push_sql(") ");
         self.user.walk_ast(out.reborrow())?;
         out.push_sql(" RETURNING (SELECT seat_limits FROM settings WHERE id = 1)");
@@ -314,11 +364,12 @@ impl<U: QueryFragment<Pg>, const TAKE: bool> QueryFragment<Pg> for NewAccount<'_
     }
 
     fn is_safe_to_cache_prepared(&self, backend: &Pg) -> QueryResult<bool> {
-        self.user.is_safe_to_cache_prepared(backend)
+        Ok(self.user.is_safe_to_cache_prepared(backend)?
+            && self.event.is_safe_to_cache_prepared(backend)?)
     }
 }
 
-impl<U, const TAKE: bool> RunQueryDsl<PgConnection> for NewAccount<'_, U, TAKE> {}
+impl<U, E, const TAKE: bool> RunQueryDsl<PgConnection> for NewAccount<'_, U, E, TAKE> {}
 
 /// `(key, id) > (k, i)`, or `<` for a descending page: the rows after a cursor in an order by a
 /// key that accounts can share (a last name), ties broken by id. Written as a row comparison,
@@ -444,7 +495,7 @@ mod tests {
         let roles = vec!["admin".to_owned(), "user".to_owned()];
         macro_rules! new_account {
             ($take:literal) => {
-                NewAccount::<_, $take> {
+                NewAccount::<_, _, $take> {
                     id: "0b9e",
                     roles: &roles,
                     prefixes: vec!["a".into(), "an".into()],
@@ -452,6 +503,7 @@ mod tests {
                     seats: &[],
                     shards: 32,
                     user: diesel::insert_into(users::table).values(&row),
+                    event: NoEvent,
                 }
             };
         }
@@ -490,9 +542,31 @@ mod tests {
             "{sql}"
         );
         assert_ne!(
-            std::any::TypeId::of::<<NewAccount<'static, (), true> as QueryId>::QueryId>(),
-            std::any::TypeId::of::<<NewAccount<'static, (), false> as QueryId>::QueryId>(),
+            std::any::TypeId::of::<<NewAccount<'static, (), NoEvent, true> as QueryId>::QueryId>(),
+            std::any::TypeId::of::<<NewAccount<'static, (), NoEvent, false> as QueryId>::QueryId>(),
             "the two forms are kept apart in diesel's statement cache"
+        );
+        let event = [AuditRow::default()];
+        let with_event = NewAccount::<_, _, false> {
+            id: "0b9e",
+            roles: &roles,
+            prefixes: vec![],
+            username_key: "ana",
+            seats: &[],
+            shards: 32,
+            user: diesel::insert_into(users::table).values(&row),
+            event: Event(diesel::insert_into(audit_events::table).values(&event)),
+        };
+        assert!(
+            kept::<Pg, _>(&with_event) && by_type(&with_event),
+            "with its audit event"
+        );
+        let sql = diesel::debug_query::<Pg, _>(&with_event).to_string();
+        assert!(
+            sql.contains(
+                "SELECT unnest($3), $4), event AS (INSERT INTO \"audit_events\" (\"id\", "
+            ),
+            "{sql}"
         );
         // Multi-row statements (SQLite's are prepared afresh anyway, without a round trip).
         let roles = [RoleRow::default(), RoleRow::default()];
