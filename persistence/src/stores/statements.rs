@@ -495,6 +495,9 @@ mod tests {
         let roles = vec!["admin".to_owned(), "user".to_owned()];
         macro_rules! new_account {
             ($take:literal) => {
+                new_account!($take, NoEvent)
+            };
+            ($take:literal, $event:expr) => {
                 NewAccount::<_, _, $take> {
                     id: "0b9e",
                     roles: &roles,
@@ -503,7 +506,7 @@ mod tests {
                     seats: &[],
                     shards: 32,
                     user: diesel::insert_into(users::table).values(&row),
-                    event: NoEvent,
+                    event: $event,
                 }
             };
         }
@@ -547,16 +550,10 @@ mod tests {
             "the two forms are kept apart in diesel's statement cache"
         );
         let event = [AuditRow::default()];
-        let with_event = NewAccount::<_, _, false> {
-            id: "0b9e",
-            roles: &roles,
-            prefixes: vec![],
-            username_key: "ana",
-            seats: &[],
-            shards: 32,
-            user: diesel::insert_into(users::table).values(&row),
-            event: Event(diesel::insert_into(audit_events::table).values(&event)),
-        };
+        let with_event = new_account!(
+            false,
+            Event(diesel::insert_into(audit_events::table).values(&event))
+        );
         assert!(
             kept::<Pg, _>(&with_event) && by_type(&with_event),
             "with its audit event"
