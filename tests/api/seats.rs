@@ -255,3 +255,27 @@ both! {
         assert_eq!(app.get("/api/v1/users/count", &admin).await.body["active_users"], json!({"used": 48, "limit": 48}));
     }
 }
+
+both! {
+    async fn creates_racing_for_two_limited_seats_at_once_take_exactly_the_room_of_the_scarcer(app: TestApp) {
+        let app = TestApp::spawn_with(app.db, |c| c.roles.push(production_manager(4))).await;
+        let (admin, _) = app.admin().await;
+        for i in 0..3 {
+            app.post("/api/v1/users", &admin, person(&format!("u{i}"), json!({}))).await.ok(201);
+        }
+        // Four active accounts; room for three more active users and four production managers.
+        app.patch("/api/v1/settings", &admin, json!({"active_user_limit": 7})).await.ok(200);
+        let replies = join_all((0..30).map(|i| {
+            app.post("/api/v1/users", &admin, person(&format!("pm{i}"), json!({"roles": ["production_manager"]})))
+        }))
+        .await;
+        assert_eq!(replies.iter().filter(|r| r.status == 201).count(), 3, "the three active-user seats left");
+        for r in replies.iter().filter(|r| r.status != 201) {
+            r.problem(409, "seat_limit_reached");
+        }
+        let counts = app.get("/api/v1/users/count", &admin).await;
+        assert_eq!(counts.body["active_users"], json!({"used": 7, "limit": 7}));
+        let pm = counts.body["roles"].as_array().into_iter().flatten().find(|r| r["role"] == "production_manager").expect("role").clone();
+        assert_eq!(pm, json!({"role": "production_manager", "used": 3, "seats": 4}));
+    }
+}
