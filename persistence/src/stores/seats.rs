@@ -42,10 +42,7 @@ use std::{
 };
 
 use chrono::Utc;
-use diesel::{
-    prelude::*,
-    sql_types::{BigInt, Integer, Text},
-};
+use diesel::prelude::*;
 use domain::{account::Account, seats, seats::SeatUsage, Error, Result};
 
 use super::{on_backend, Db};
@@ -60,19 +57,12 @@ use crate::{
 /// SQLite: one.
 pub(crate) const PG_SHARDS: i32 = 32;
 
-/// Takes `$2` seats from the connection's own shard (`$3`: [`PG_SHARDS`]), if it has the room
-/// (`$1`: the seat).
-const TAKE_PG: &str = "UPDATE seat_counts SET free = free - $2 \
-     WHERE seat = $1 AND shard = pg_backend_pid() % $3 AND free >= $2";
-
-/// Gives `$2` seats back to the connection's own shard.
-const GIVE_BACK_PG: &str = "UPDATE seat_counts SET free = free + $2 \
-     WHERE seat = $1 AND shard = pg_backend_pid() % $3 RETURNING shard";
-
-#[derive(QueryableByName)]
-struct Shard {
-    #[diesel(sql_type = Integer)]
-    shard: i32,
+/// The connection's own shard of a limited seat on PostgreSQL.
+macro_rules! own_shard {
+    () => {
+        diesel::dsl::sql::<diesel::sql_types::Integer>("pg_backend_pid() % ")
+            .bind::<diesel::sql_types::Integer, _>(PG_SHARDS)
+    };
 }
 
 /// Moves the limited seats' counts for writes from `before` to `after` (`None`: not there), as
@@ -111,21 +101,19 @@ pub(crate) fn apply(
     Ok(())
 }
 
-/// Takes `n` of a limited seat: from one shard with room, else from the room counted whole.
+/// Takes `n` of a limited seat: from the connection's own shard if it has the room, else from the
+/// room counted whole.
 fn take(conn: &mut DbConn, seat: &str, n: i64) -> Result<()> {
+    let room = seat_counts::table
+        .filter(seat_counts::seat.eq(seat))
+        .filter(seat_counts::free.ge(n));
     let taken = match conn {
-        DbConn::Pg(c) => diesel::sql_query(TAKE_PG)
-            .bind::<Text, _>(seat)
-            .bind::<BigInt, _>(n)
-            .bind::<Integer, _>(PG_SHARDS)
+        DbConn::Pg(c) => diesel::update(room.filter(seat_counts::shard.eq(own_shard!())))
+            .set(seat_counts::free.eq(seat_counts::free - n))
             .execute(c),
-        DbConn::Sqlite(c) => diesel::update(
-            seat_counts::table
-                .filter(seat_counts::seat.eq(seat))
-                .filter(seat_counts::free.ge(n)),
-        )
-        .set(seat_counts::free.eq(seat_counts::free - n))
-        .execute(c),
+        DbConn::Sqlite(c) => diesel::update(room)
+            .set(seat_counts::free.eq(seat_counts::free - n))
+            .execute(c),
     }
     .db()?;
     if taken == 1 {
@@ -158,45 +146,33 @@ fn take_from_all(conn: &mut DbConn, seat: &str, n: i64) -> Result<()> {
 fn give_back(conn: &mut DbConn, seat: &str, n: i64) -> Result<()> {
     // Holding a shard first means a limit change (which holds every shard) has either committed
     // its debt, read below, or waits for this transaction.
-    let shard = match conn {
+    let seat_rows = seat_counts::table.filter(seat_counts::seat.eq(seat));
+    let shard: i32 = match conn {
+        DbConn::Pg(c) => diesel::update(seat_rows.filter(seat_counts::shard.eq(own_shard!())))
+            .set(seat_counts::free.eq(seat_counts::free + n))
+            .returning(seat_counts::shard)
+            .get_result(c),
+        DbConn::Sqlite(c) => diesel::update(seat_rows)
+            .set(seat_counts::free.eq(seat_counts::free + n))
+            .execute(c)
+            .map(|_| 0),
+    }
+    .db()?;
+    let debt = seat_usage::table.find(seat).select(seat_usage::debt);
+    let debt: i64 = match conn {
         DbConn::Pg(c) => {
-            diesel::sql_query(GIVE_BACK_PG)
-                .bind::<Text, _>(seat)
-                .bind::<BigInt, _>(n)
-                .bind::<Integer, _>(PG_SHARDS)
-                .get_result::<Shard>(c)
-                .db()?
-                .shard
+            if debt.first::<i64>(c).db()? == 0 {
+                return Ok(());
+            }
+            // Held to the commit, so seats given back at once pay a debt once.
+            debt.for_update().first(c)
         }
-        DbConn::Sqlite(c) => {
-            diesel::update(seat_counts::table.filter(seat_counts::seat.eq(seat)))
-                .set(seat_counts::free.eq(seat_counts::free + n))
-                .execute(c)
-                .db()?;
-            0
-        }
-    };
-    let debt: i64 = on_backend!(conn, c => seat_usage::table
-        .find(seat)
-        .select(seat_usage::debt)
-        .first(c))
+        DbConn::Sqlite(c) => debt.first(c),
+    }
     .db()?;
     if debt == 0 {
         return Ok(());
     }
-    // Held to the commit, so seats given back at once pay a debt once.
-    let debt: i64 = match conn {
-        DbConn::Pg(c) => seat_usage::table
-            .find(seat)
-            .select(seat_usage::debt)
-            .for_update()
-            .first(c),
-        DbConn::Sqlite(c) => seat_usage::table
-            .find(seat)
-            .select(seat_usage::debt)
-            .first(c),
-    }
-    .db()?;
     let paid = debt.min(n);
     on_backend!(conn, c => diesel::update(seat_usage::table.find(seat))
         .set(seat_usage::debt.eq(seat_usage::debt - paid))

@@ -510,12 +510,15 @@ mod tests {
                 }
             };
         }
-        let taking = new_account!(true);
-        assert!(
-            kept::<Pg, _>(&taking) && by_type(&taking),
-            "new account on PostgreSQL"
-        );
-        let sql = diesel::debug_query::<Pg, _>(&taking).to_string();
+        // Kept prepared (by its type), and its SQL.
+        macro_rules! kept_sql {
+            ($query:expr, $what:literal) => {{
+                let query = $query;
+                assert!(kept::<Pg, _>(&query) && by_type(&query), $what);
+                diesel::debug_query::<Pg, _>(&query).to_string()
+            }};
+        }
+        let sql = kept_sql!(new_account!(true), "new account on PostgreSQL");
         assert!(
             sql.starts_with(
                 "WITH roles AS (INSERT INTO user_roles (user_id, role) SELECT $1, unnest($2)), \
@@ -530,12 +533,7 @@ mod tests {
             sql.contains(" RETURNING (SELECT seat_limits FROM settings WHERE id = 1) || '|' || "),
             "{sql}"
         );
-        let plain = new_account!(false);
-        assert!(
-            kept::<Pg, _>(&plain) && by_type(&plain),
-            "new account without seats"
-        );
-        let sql = diesel::debug_query::<Pg, _>(&plain).to_string();
+        let sql = kept_sql!(new_account!(false), "new account without seats");
         assert!(
             sql.starts_with(
                 "WITH roles AS (INSERT INTO user_roles (user_id, role) SELECT $1, unnest($2)), \
@@ -550,15 +548,13 @@ mod tests {
             "the two forms are kept apart in diesel's statement cache"
         );
         let event = [AuditRow::default()];
-        let with_event = new_account!(
-            false,
-            Event(diesel::insert_into(audit_events::table).values(&event))
-        );
-        assert!(
-            kept::<Pg, _>(&with_event) && by_type(&with_event),
+        let sql = kept_sql!(
+            new_account!(
+                false,
+                Event(diesel::insert_into(audit_events::table).values(&event))
+            ),
             "with its audit event"
         );
-        let sql = diesel::debug_query::<Pg, _>(&with_event).to_string();
         assert!(
             sql.contains(
                 "SELECT unnest($3), $4), event AS (INSERT INTO \"audit_events\" (\"id\", "
