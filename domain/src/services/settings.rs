@@ -70,6 +70,28 @@ fn bounded(
     }
 }
 
+/// A setting that may be turned off (`null`): `Some(None)` turns it off, `Some(Some(v))` sets `v`
+/// within `range`, `None` leaves it as it is.
+fn bounded_or_off(
+    checks: &mut Checks,
+    field: &str,
+    value: Option<Option<u32>>,
+    range: std::ops::RangeInclusive<u32>,
+    slot: &mut Option<u32>,
+) {
+    match value {
+        None => {}
+        Some(None) => *slot = None,
+        Some(Some(v)) => {
+            let mut set = 0;
+            bounded(checks, field, Some(v), range, &mut set);
+            if set > 0 {
+                *slot = Some(set);
+            }
+        }
+    }
+}
+
 impl Services {
     /// The role catalog (SPEC §3), to any authenticated caller.
     pub async fn roles(&self, credential: Credential) -> Result<Vec<Role>> {
@@ -180,44 +202,24 @@ impl Services {
                     1..=PERMANENT_LOCK_FAILURES,
                     &mut after.lockout.threshold,
                 );
-                match lockout.minutes {
-                    None => {}
-                    Some(None) => after.lockout.minutes = None,
-                    Some(Some(m)) => {
-                        let mut minutes = 0;
-                        bounded(
-                            &mut checks,
-                            "lockout.minutes",
-                            Some(m),
-                            1..=10_080,
-                            &mut minutes,
-                        );
-                        if minutes > 0 {
-                            after.lockout.minutes = Some(minutes);
-                        }
-                    }
-                }
+                bounded_or_off(
+                    &mut checks,
+                    "lockout.minutes",
+                    lockout.minutes,
+                    1..=10_080,
+                    &mut after.lockout.minutes,
+                );
             }
             if let Some(limit) = patch.active_user_limit {
                 after.active_user_limit = limit;
             }
-            match patch.deactivate_after_days_inactive {
-                None => {}
-                Some(None) => after.deactivate_after_days_inactive = None,
-                Some(Some(days)) => {
-                    let mut set = 0;
-                    bounded(
-                        &mut checks,
-                        "deactivate_after_days_inactive",
-                        Some(days),
-                        1..=3650,
-                        &mut set,
-                    );
-                    if set > 0 {
-                        after.deactivate_after_days_inactive = Some(set);
-                    }
-                }
-            }
+            bounded_or_off(
+                &mut checks,
+                "deactivate_after_days_inactive",
+                patch.deactivate_after_days_inactive,
+                1..=3650,
+                &mut after.deactivate_after_days_inactive,
+            );
             if let Some(sessions) = &patch.sessions {
                 bounded(
                     &mut checks,
