@@ -29,8 +29,9 @@ struct Checkpoint {
 }
 
 /// Starts the checkpointer, connecting as the pool does (`manager`, a SQLite one); it stops once
-/// `alive` is dropped. `writer` is the lock Roster's writers take before `BEGIN IMMEDIATE`.
-pub(crate) fn start(manager: Manager, alive: &Arc<()>, writer: Arc<Mutex<()>>) {
+/// `alive` is dropped. `writer` is the lock Roster's writers take before `BEGIN IMMEDIATE` (it holds their
+/// connection).
+pub(crate) fn start<W: Send + 'static>(manager: Manager, alive: &Arc<()>, writer: Arc<Mutex<W>>) {
     let alive: Weak<()> = Arc::downgrade(alive);
     let spawned = thread::Builder::new()
         .name("sqlite-checkpoint".into())
@@ -40,7 +41,7 @@ pub(crate) fn start(manager: Manager, alive: &Arc<()>, writer: Arc<Mutex<()>>) {
     }
 }
 
-fn run(manager: &Manager, alive: &Weak<()>, writer: &Mutex<()>) {
+fn run<W>(manager: &Manager, alive: &Weak<()>, writer: &Mutex<W>) {
     let mut conn: Option<SqliteConnection> = None;
     while alive.strong_count() > 0 {
         thread::sleep(INTERVAL);

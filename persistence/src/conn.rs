@@ -165,20 +165,24 @@ impl ManageConnection for Manager {
 
     fn has_broken(&self, pooled: &mut Pooled) -> bool {
         pooled.returned = Instant::now();
-        // Diesel's own check (a lost PostgreSQL connection, a broken transaction), plus: handed
-        // back with a transaction still open.
-        let (broken, status) = match &mut pooled.conn {
-            DbConn::Pg(c) => (
-                R2D2Connection::is_broken(c),
-                AnsiTransactionManager::transaction_manager_status_mut(c),
-            ),
-            DbConn::Sqlite(c) => (
-                R2D2Connection::is_broken(c),
-                AnsiTransactionManager::transaction_manager_status_mut(c),
-            ),
-        };
-        broken || pooled.lost || !matches!(status.transaction_depth(), Ok(None))
+        pooled.lost || is_broken(&mut pooled.conn)
     }
+}
+
+/// Diesel's own check (a lost PostgreSQL connection, a broken transaction), plus: a transaction
+/// still open.
+pub(crate) fn is_broken(conn: &mut DbConn) -> bool {
+    let (broken, status) = match conn {
+        DbConn::Pg(c) => (
+            R2D2Connection::is_broken(c),
+            AnsiTransactionManager::transaction_manager_status_mut(c),
+        ),
+        DbConn::Sqlite(c) => (
+            R2D2Connection::is_broken(c),
+            AnsiTransactionManager::transaction_manager_status_mut(c),
+        ),
+    };
+    broken || !matches!(status.transaction_depth(), Ok(None))
 }
 
 impl Manager {
@@ -187,8 +191,11 @@ impl Manager {
         let mut conn = self.open_for_migrations()?;
         if let DbConn::Pg(c) = &mut conn {
             let ms = self.timeout.as_millis();
-            c.batch_execute(&format!("SET statement_timeout = {ms}"))
-                .map_err(r2d2::Error::QueryError)?;
+            let shard = crate::stores::seats::connection_shard();
+            c.batch_execute(&format!(
+                "SET statement_timeout = {ms}; SET roster.seat_shard = {shard}"
+            ))
+            .map_err(r2d2::Error::QueryError)?;
         }
         Ok(conn)
     }

@@ -28,7 +28,7 @@ mod stamp;
 mod stores;
 
 use std::{
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
 
@@ -73,11 +73,16 @@ pub struct Database {
     manager: Manager,
     timeout: Duration,
     health: Arc<Health>,
-    /// SQLite admits one writer at a time, and a writer that finds the lock taken sleeps in
-    /// SQLite's busy handler with growing back-off (up to 100 ms a wait). Roster's own writers
-    /// queue here instead, so the lock passes straight to the next one; the busy timeout still
-    /// covers other processes (`roster seed`, `roster migrate`).
-    sqlite_writer: Arc<Mutex<()>>,
+    /// SQLite's writer: one connection for every write transaction, opened at the first. SQLite
+    /// admits one writer at a time, and a writer that finds the lock taken sleeps in SQLite's busy
+    /// handler with growing back-off (up to 100 ms a wait); Roster's own writers queue on this
+    /// mutex instead, so the lock passes straight to the next one (the busy timeout still covers
+    /// other processes: `roster seed`, `roster migrate`). Writing on one connection keeps its page
+    /// cache: a SQLite connection drops its whole cache when it finds that another connection wrote
+    /// since its last transaction, and with writes spread over the pool every write read back
+    /// every page it touched (`bench/ab --scenarios create`, +13 %; bench/README.md). The pool's
+    /// connections serve reads (`ROSTER_DATABASE_POOL_SIZE` of them; this one comes on top).
+    sqlite_writer: Arc<Mutex<Option<DbConn>>>,
     /// Dropped with the last clone, which stops the SQLite checkpoint and bring-up threads.
     alive: Arc<()>,
     seat_limits: Arc<Vec<(String, Option<i64>)>>,
@@ -118,7 +123,7 @@ impl Database {
         }
         let manager = Manager::new(config.url.clone(), config.timeout);
         let alive = Arc::new(());
-        let sqlite_writer = Arc::new(Mutex::new(()));
+        let sqlite_writer = Arc::new(Mutex::new(None));
         if let Some(path) = config.url.sqlite_path() {
             // The file, in WAL mode, before any other connection: connections that switch a new
             // file to WAL at the same moment get "database is locked" without waiting.
@@ -158,14 +163,29 @@ impl Database {
         }
     }
 
-    /// A write's turn on SQLite (see `sqlite_writer`), taken after its connection: whoever waits
-    /// for the turn already holds one, so a turn never waits for the pool.
-    fn writer_turn(&self, mode: TxMode) -> Option<MutexGuard<'_, ()>> {
-        (mode == TxMode::Write && self.backend == Backend::Sqlite).then(|| {
-            self.sqlite_writer
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-        })
+    /// Runs a write transaction on SQLite's writer connection (see `sqlite_writer`), waiting for
+    /// its turn; a connection that fails as a lost one fails, or is left in a transaction, is
+    /// closed, and the next write opens another.
+    fn write_on_sqlite(&self, work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        if !self.health.ready() {
+            return Err(Error::Unavailable);
+        }
+        let mut writer = self
+            .sqlite_writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let conn = match &mut *writer {
+            Some(conn) => conn,
+            None => writer.insert(self.manager.open().map_err(|e| {
+                self.health.failed(&e);
+                Error::Unavailable
+            })?),
+        };
+        let done = in_transaction(conn, TxMode::Write, |unit| work(unit));
+        if matches!(done, Err(Error::Unavailable)) || conn::is_broken(conn) {
+            *writer = None;
+        }
+        done
     }
 
     /// A pooled connection for a request's work: none before bring-up.
@@ -421,8 +441,10 @@ impl Store for Database {
         work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
     ) -> Result<()> {
         retrying(|| {
+            if mode == TxMode::Write && self.backend == Backend::Sqlite {
+                return self.write_on_sqlite(work);
+            }
             let mut conn = self.conn()?;
-            let _turn = self.writer_turn(mode);
             let done = in_transaction(&mut conn, mode, |unit| work(unit));
             conn.discard_if_lost(&done);
             done

@@ -96,7 +96,9 @@ impl Store for Session {
                 TxMode::Read => held.begin_read()?,
                 TxMode::Write => held.end_read()?,
             }
-            let _turn = self.db.writer_turn(mode);
+            if mode == TxMode::Write && held.sqlite().is_some() {
+                return self.db.write_on_sqlite(work);
+            }
             let done = in_transaction(&mut held.conn, mode, |unit| work(unit));
             held.conn.discard_if_lost(&done);
             done
