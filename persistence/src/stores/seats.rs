@@ -5,7 +5,7 @@
 //! limit minus the seat's holders) is split over the seat's rows of `seat_counts` ("shards",
 //! `free` each): 32 on PostgreSQL, one on SQLite. A write that takes a seat takes it from one
 //! shard with room, holding only that row until it commits; a write that gives one back adds it
-//! to one shard. On PostgreSQL each connection uses its own shard (`pg_backend_pid() % 32`), so
+//! to one shard. On PostgreSQL each connection uses its own shard ([`connection_shard`]), so
 //! concurrent creates under a limit do not queue on one row; a create does this inside its one
 //! statement (`statements::NewAccount`). Only when its shard lacks the room does a writer hold
 //! every shard of the seat, in shard order, and count the room whole: it then takes its seats and
@@ -38,7 +38,11 @@
 
 use std::{
     collections::BTreeMap,
-    sync::atomic::{AtomicBool, Ordering},
+    hash::{BuildHasher, Hasher},
+    sync::{
+        atomic::{AtomicBool, AtomicU32, Ordering},
+        LazyLock,
+    },
 };
 
 use chrono::Utc;
@@ -57,12 +61,37 @@ use crate::{
 /// SQLite: one.
 pub(crate) const PG_SHARDS: i32 = 32;
 
-/// The connection's own shard of a limited seat on PostgreSQL.
+/// The SQL of the connection's own shard of a limited seat on PostgreSQL, before and after the
+/// bound [`PG_SHARDS`]: the shard Roster gave the connection when it opened it (the setting
+/// `roster.seat_shard`, see [`connection_shard`]), or, on a connection opened otherwise, one
+/// from its backend's process id.
+pub(crate) const OWN_SHARD_SQL: [&str; 2] = [
+    "coalesce(nullif(current_setting('roster.seat_shard', true), '')::int, pg_backend_pid() % ",
+    ")",
+];
+
+/// The connection's own shard of a limited seat on PostgreSQL ([`OWN_SHARD_SQL`]).
 macro_rules! own_shard {
     () => {
-        diesel::dsl::sql::<diesel::sql_types::Integer>("pg_backend_pid() % ")
+        diesel::dsl::sql::<diesel::sql_types::Integer>(OWN_SHARD_SQL[0])
             .bind::<diesel::sql_types::Integer, _>(PG_SHARDS)
+            .sql(OWN_SHARD_SQL[1])
     };
+}
+
+/// The shard a new PostgreSQL connection of this process takes its seats from: the next in turn,
+/// from a random start (replicas start apart), so a process's connections share no shard until it
+/// has more than 32. The first form, `pg_backend_pid() % 32`, let two of the pool's five
+/// connections share one in about one start in four (1 − 31·30·29·28 / 32⁴), and two connections
+/// on one shard take their seats one after the other, each waiting for the other's commit.
+pub(crate) fn connection_shard() -> i32 {
+    static NEXT: LazyLock<AtomicU32> = LazyLock::new(|| {
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        AtomicU32::new(random as u32)
+    });
+    (NEXT.fetch_add(1, Ordering::Relaxed) % PG_SHARDS as u32) as i32
 }
 
 /// Moves the limited seats' counts for writes from `before` to `after` (`None`: not there), as

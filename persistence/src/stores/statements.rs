@@ -258,7 +258,7 @@ impl<Q, Conn> RunQueryDsl<Conn> for LimitedTo<Q> {}
 /// Seats (see `stores::seats`): the statement answers the keys of the limited seats, read from the
 /// settings row as of the statement, which began after any limit being set let go of `users`.
 /// With `TAKE` (chosen when the last create saw limits), a fourth part takes one of each of
-/// `seats` that is limited from the connection's own shard of it (`pg_backend_pid() % shards`),
+/// `seats` that is limited from the connection's own shard of it (`seats::OWN_SHARD_SQL`),
 /// if it has room, and the answer adds, after a `|`, the seats it took. The writer takes any
 /// limited seat not taken so in the general way: the seat check costs a create no round trip of
 /// its own. Measured with `bench/ab --scenarios create`: the seat parts in every create, with
@@ -346,8 +346,10 @@ impl<U: QueryFragment<Pg>, E: EventPart, const TAKE: bool> QueryFragment<Pg>
         if TAKE {
             out.push_sql("), seats AS (UPDATE seat_counts SET free = free - 1 WHERE seat = ANY(");
             out.push_bind_param::<Array<Text>, [String]>(self.seats)?;
-            out.push_sql(") AND shard = pg_backend_pid() % ");
+            out.push_sql(") AND shard = ");
+            out.push_sql(super::seats::OWN_SHARD_SQL[0]);
             out.push_bind_param::<Integer, i32>(&self.shards)?;
+            out.push_sql(super::seats::OWN_SHARD_SQL[1]);
             out.push_sql(" AND free >= 1 RETURNING seat");
         }
         if E::PRESENT {
@@ -524,7 +526,8 @@ mod tests {
                 "WITH roles AS (INSERT INTO user_roles (user_id, role) SELECT $1, unnest($2)), \
                  prefixes AS (INSERT INTO user_prefixes (prefix, username_key) SELECT unnest($3), $4), \
                  seats AS (UPDATE seat_counts SET free = free - 1 WHERE seat = ANY($5) \
-                 AND shard = pg_backend_pid() % $6 AND free >= 1 RETURNING seat) \
+                 AND shard = coalesce(nullif(current_setting('roster.seat_shard', true), '')::int, \
+                 pg_backend_pid() % $6) AND free >= 1 RETURNING seat) \
                  INSERT INTO \"users\" (\"id\", "
             ),
             "{sql}"
