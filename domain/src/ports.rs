@@ -63,24 +63,35 @@ pub enum CredentialKey<'a> {
     ApiToken(&'a str),
 }
 
+/// What a caller's lookup reads besides the caller, in the same statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlsoRead {
+    Nothing,
+    /// The account the request is about.
+    Account(Uuid),
+    /// The settings, which a create needs before it writes.
+    Settings,
+}
+
 /// What authenticating a request reads: the caller's account as far as admission needs it, the
-/// API token or session it used, and the account the request is about (if it named one and that
-/// account exists).
+/// API token or session it used, and what the lookup was asked to read too ([`AlsoRead`]): the
+/// account the request is about (if that account exists), or the settings.
 #[derive(Debug, Clone)]
 pub struct CallerLookup {
     pub caller: CallerAccount,
     pub api_token: Option<ApiTokenUse>,
     pub session: Option<SessionUse>,
     pub target: Option<Account>,
+    pub settings: Option<Settings>,
 }
 
 pub trait Callers {
-    /// The caller behind `credential` and, when `target` is given, that account too, in one
-    /// statement (one round trip to PostgreSQL). `None`: no such credential.
+    /// The caller behind `credential` and what `also` names, in one statement (one round trip to
+    /// PostgreSQL). `None`: no such credential.
     fn find_caller(
         &mut self,
         credential: CredentialKey<'_>,
-        target: Option<Uuid>,
+        also: AlsoRead,
     ) -> Result<Option<CallerLookup>>;
 }
 

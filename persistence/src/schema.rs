@@ -181,5 +181,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     required_actions,
     sessions,
     refresh_tokens,
-    sign_in_challenges
+    sign_in_challenges,
+    settings
 );

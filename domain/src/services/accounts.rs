@@ -118,9 +118,8 @@ impl Services {
         let first = origin.clone();
         let checked = self
             .database(move |s| {
-                let caller = s.authenticate(&credential)?;
+                let (caller, settings) = s.authenticate_with_settings(&credential)?;
                 caller.require(&s.catalog, Permission::UsersWrite)?;
-                let settings = s.store.read(|tx| tx.load_settings())?;
                 let (mut account, password) = s.parse_new(input, &settings, "manual")?;
                 policy::check_initial_roles(&caller, &account.roles)?;
                 account.created_by = Some(caller.id);

