@@ -64,10 +64,12 @@ pub(crate) const PG_SHARDS: i32 = 32;
 /// The SQL of the connection's own shard of a limited seat on PostgreSQL, before and after the
 /// bound [`PG_SHARDS`]: the shard Roster gave the connection when it opened it (the setting
 /// `roster.seat_shard`, see [`connection_shard`]), or, on a connection opened otherwise, one
-/// from its backend's process id.
+/// from its backend's process id. A subquery, so PostgreSQL works it out once per statement
+/// (an `InitPlan`) rather than once per shard row it scans: the seats part of a create ran in
+/// 31 µs with it per row, 10–20 µs with it once (`EXPLAIN ANALYZE` of the generic plan).
 pub(crate) const OWN_SHARD_SQL: [&str; 2] = [
-    "coalesce(nullif(current_setting('roster.seat_shard', true), '')::int, pg_backend_pid() % ",
-    ")",
+    "(SELECT coalesce(nullif(current_setting('roster.seat_shard', true), '')::int, pg_backend_pid() % ",
+    "))",
 ];
 
 /// The connection's own shard of a limited seat on PostgreSQL ([`OWN_SHARD_SQL`]).

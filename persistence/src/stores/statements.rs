@@ -526,8 +526,8 @@ mod tests {
                 "WITH roles AS (INSERT INTO user_roles (user_id, role) SELECT $1, unnest($2)), \
                  prefixes AS (INSERT INTO user_prefixes (prefix, username_key) SELECT unnest($3), $4), \
                  seats AS (UPDATE seat_counts SET free = free - 1 WHERE seat = ANY($5) \
-                 AND shard = coalesce(nullif(current_setting('roster.seat_shard', true), '')::int, \
-                 pg_backend_pid() % $6) AND free >= 1 RETURNING seat) \
+                 AND shard = (SELECT coalesce(nullif(current_setting('roster.seat_shard', true), '')::int, \
+                 pg_backend_pid() % $6)) AND free >= 1 RETURNING seat) \
                  INSERT INTO \"users\" (\"id\", "
             ),
             "{sql}"
