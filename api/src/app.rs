@@ -9,7 +9,7 @@ use actix_web::{
     middleware::{from_fn, ErrorHandlers},
     web, App, HttpRequest, HttpServer,
 };
-use domain::{roles::RoleCatalog, services::Services};
+use domain::{one_time::TokenKey, roles::RoleCatalog, services::Services};
 use persistence::{Backend, BringUpError, Database, DatabaseConfig, DatabaseUrl};
 use utoipa::OpenApi as _;
 use utoipa_actix_web::AppExt;
@@ -21,7 +21,9 @@ use crate::{
     client::{RateLimiter, TrustedProxies},
     config::Config,
     error::{ApiError, ErrorCode},
-    fallback, middleware, openapi, passwords, routes,
+    fallback,
+    links::Links,
+    middleware, openapi, passwords, routes,
     runtime::Threads,
 };
 
@@ -110,6 +112,7 @@ impl Core {
             Arc::new(catalog),
             Arc::new(hasher),
             threads.clone(),
+            TokenKey::derive(secret.as_bytes()),
         );
         Ok(Self {
             services,
@@ -125,6 +128,8 @@ impl Core {
 pub struct AppState {
     pub services: Services,
     pub tokens: TokenKeys,
+    /// Links for one-time tokens.
+    pub links: Links,
     /// The database and hashing threads, for their queue depths and use.
     pub threads: Arc<Threads>,
     pub database: Database,
@@ -155,17 +160,25 @@ impl Application {
             secret,
             backend,
         } = core;
+        let listener = TcpListener::bind(config.listen_addr()?)
+            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let state = web::Data::new(AppState {
             services,
             tokens: TokenKeys::new(&secret, config.access_token_ttl),
+            // Without ROSTER_PUBLIC_URL, this server's own address, its port as bound.
+            links: Links::new(
+                &config
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{}", listener_address(&listener, config))),
+                &config.link_template,
+            ),
             threads,
             database,
             proxies: config.trusted_proxies.clone(),
             auth_limiter: RateLimiter::new(config.auth_rate_limit),
         });
-        let listener = TcpListener::bind(config.listen_addr()?)
-            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let max_body = config.max_body_bytes;
         let document = openapi_document();
         let routes = web::Data::new(fallback::Routes::from_document(&document));
@@ -292,4 +305,11 @@ fn database_threads(backend: Backend, pool_size: u32, workers: usize) -> usize {
             Backend::Sqlite => 2,
             Backend::Postgres => (pool_size as usize / workers).max(1),
         }
+}
+
+/// The address the listener is bound to (its port, when the configuration asked for any: `:0`).
+fn listener_address(listener: &TcpListener, config: &Config) -> String {
+    listener
+        .local_addr()
+        .map_or_else(|_| config.listen.clone(), |a| a.to_string())
 }

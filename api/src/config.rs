@@ -22,6 +22,10 @@ pub enum LogFormat {
 }
 
 /// Everything Roster is told at start-up. `Default` is the zero-set-up SQLite configuration.
+/// The token goes after `#`: a browser never sends a URL's fragment to a server, so no server's
+/// log holds it.
+pub const DEFAULT_LINK_TEMPLATE: &str = "{public_url}/{purpose}#token={token}";
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: String,
@@ -31,6 +35,9 @@ pub struct Config {
     /// `None` means generated into `<data_dir>/secret.key` (SQLite only).
     pub secret_key: Option<String>,
     pub public_url: Option<String>,
+    /// The frontend link for a one-time token: `{public_url}`, `{purpose}` (`activation`,
+    /// `invitation`, `reset`) and `{token}` are filled in.
+    pub link_template: String,
     pub log: String,
     pub log_format: LogFormat,
     /// Extra catalog roles (from the file named by `ROSTER_ROLES`, or `[[roles]]` in roster.toml).
@@ -64,6 +71,7 @@ impl Default for Config {
             database_url: None,
             secret_key: None,
             public_url: None,
+            link_template: DEFAULT_LINK_TEMPLATE.into(),
             log: "info".into(),
             log_format: LogFormat::Text,
             roles: Vec::new(),
@@ -90,6 +98,7 @@ struct FileConfig {
     database_url: Option<String>,
     secret_key: Option<String>,
     public_url: Option<String>,
+    link_template: Option<String>,
     log: Option<String>,
     log_format: Option<LogFormat>,
     roles_file: Option<PathBuf>,
@@ -147,6 +156,12 @@ impl Config {
         c.database_url = env("ROSTER_DATABASE_URL").or(file.database_url);
         c.secret_key = env("ROSTER_SECRET_KEY").or(file.secret_key);
         c.public_url = env("ROSTER_PUBLIC_URL").or(file.public_url);
+        c.link_template = env("ROSTER_LINK_TEMPLATE")
+            .or(file.link_template)
+            .unwrap_or(c.link_template);
+        if !c.link_template.contains("{token}") {
+            return Err("ROSTER_LINK_TEMPLATE must contain {token}".into());
+        }
         c.log = env("ROSTER_LOG").or(file.log).unwrap_or(c.log);
         c.log_format = match env("ROSTER_LOG_FORMAT").as_deref() {
             Some("json") => LogFormat::Json,

@@ -7,6 +7,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 mod fallback;
+pub mod links;
 mod middleware;
 pub mod openapi;
 pub mod passwords;

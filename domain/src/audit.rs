@@ -79,6 +79,8 @@ pub mod action {
     pub const USER_LOCKED: &str = "user.locked";
     pub const USER_UNLOCKED: &str = "user.unlocked";
     pub const PASSWORD_CHANGED: &str = "user.password_changed";
+    /// An invited account set its first password through its activation link.
+    pub const USER_ACTIVATED: &str = "user.activated";
     /// The prefix shared by sign-in events.
     pub const SIGN_IN_PREFIX: &str = "auth.";
 }

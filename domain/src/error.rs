@@ -51,6 +51,8 @@ pub enum Error {
     InvalidRefreshToken,
     #[error("the challenge token is not valid, was used already, or expired")]
     InvalidChallenge,
+    #[error("the link's token is not valid: it was used, revoked or replaced, or it expired")]
+    InvalidToken,
     #[error("no such session")]
     SessionNotFound,
     #[error("only a signed-in session (an access token) can be signed out; revoke API tokens under /api/v1/me/api-tokens")]

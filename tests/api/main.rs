@@ -6,6 +6,7 @@
 #[macro_use]
 mod helpers;
 
+mod activation;
 mod api_tokens;
 mod contract;
 mod database;

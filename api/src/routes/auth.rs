@@ -1,7 +1,8 @@
-//! `/api/v1/auth/*` (SPEC §4): sign-in, its challenges, refresh and sign-out.
+//! `/api/v1/auth/*` (SPEC §4, §5): sign-in, its challenges, refresh and sign-out; activation links.
 
 use actix_web::{post, web, HttpResponse};
 use domain::{
+    one_time::OneTimeToken,
     services::{SignIn, SignInSecrets, SignedIn},
     session::{SecretKind, SecretToken},
 };
@@ -262,5 +263,107 @@ pub async fn logout(
     origin: RequestOrigin,
 ) -> ApiResult<HttpResponse> {
     state.services.logout(auth.credential(), origin.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"token": "rot_AQGTpfJ8HnszqfAAK2ocnU5f…"}))]
+pub struct InspectTokenRequest {
+    /// The token of an activation, invitation or reset link (after `#token=`).
+    pub token: String,
+}
+
+/// What a valid one-time token is for, and whom.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "purpose": "activation", "user_id": "0193a5f2-7c1e-7b3a-9f00-2b6a1c9d4e5f",
+    "username": "ana.lima", "email": "ana.lima@example.org", "expires_at": "2026-11-29T10:00:00Z"
+}))]
+pub struct TokenInfoResponse {
+    /// `activation`, `invitation` or `reset`.
+    pub purpose: String,
+    pub user_id: Uuid,
+    pub username: String,
+    pub email: String,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Check a link's token
+///
+/// **Permission:** none (the token). Tells a frontend whether the token of an activation,
+/// invitation or reset link is valid now, what it is for and whose it is, without using it up; the
+/// token travels in the body, never in a URL. A token that was used, revoked or replaced, has
+/// expired, belongs to an account that is inactive or expired, or never existed answers the same
+/// 400 `invalid_token`.
+#[utoipa::path(
+    tag = "auth", operation_id = "inspect_token", request_body = InspectTokenRequest, security(()),
+    responses(
+        (status = 200, description = "The token is valid.", body = TokenInfoResponse),
+        (status = 400, description = "`invalid_token`; `malformed_json`."),
+        (status = 413, description = "`payload_too_large`."),
+        (status = 415, description = "`unsupported_media_type`."),
+        (status = 422, description = "`validation_failed`."),
+        (status = 429, description = "`rate_limited`: too many requests to `/api/v1/auth/*` from this address; retry after `Retry-After` seconds."),
+    )
+)]
+#[post("/auth/tokens/inspect")]
+pub async fn inspect_token(
+    _limit: AuthRateLimit,
+    state: web::Data<AppState>,
+    body: web::Json<InspectTokenRequest>,
+) -> ApiResult<HttpResponse> {
+    let token = OneTimeToken::from_client(&body.into_inner().token);
+    let info = state.services.inspect_token(token).await?;
+    Ok(no_store(HttpResponse::Ok()).json(TokenInfoResponse {
+        purpose: info.purpose.as_str().to_owned(),
+        user_id: info.account_id,
+        username: info.username,
+        email: info.email,
+        expires_at: info.expires_at,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"token": "rot_AQGTpfJ8HnszqfAAK2ocnU5f…", "password": "violet tractor hums at noon"}))]
+pub struct ActivateRequest {
+    /// The token of the account's activation (or invitation) link.
+    pub token: String,
+    /// The first password; the password policy applies.
+    pub password: String,
+}
+
+/// Activate an account
+///
+/// **Permission:** none (the token). Sets the first password of an invited account with the token
+/// of its activation link, and so activates it: the token is used up, and the account signs in
+/// with `POST /api/v1/auth/login`. Of several uses of one token, at once or one after another,
+/// exactly one succeeds; the others, and every token that is not valid, answer 400
+/// `invalid_token`.
+#[utoipa::path(
+    tag = "auth", operation_id = "activate", request_body = ActivateRequest, security(()),
+    responses(
+        (status = 204, description = "Activated: the account has its password."),
+        (status = 400, description = "`invalid_token`; `malformed_json`."),
+        (status = 413, description = "`payload_too_large`."),
+        (status = 415, description = "`unsupported_media_type`."),
+        (status = 422, description = "`validation_failed`: the password breaks the policy (`password_too_short`, `password_too_weak`, `password_is_identifier`)."),
+        (status = 429, description = "`rate_limited` or `too_many_requests`; retry after `Retry-After` seconds."),
+    )
+)]
+#[post("/auth/activate")]
+pub async fn activate(
+    _limit: AuthRateLimit,
+    state: web::Data<AppState>,
+    origin: RequestOrigin,
+    body: web::Json<ActivateRequest>,
+) -> ApiResult<HttpResponse> {
+    let ActivateRequest { token, password } = body.into_inner();
+    state
+        .services
+        .activate(OneTimeToken::from_client(&token), password, origin.0)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

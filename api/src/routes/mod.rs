@@ -26,6 +26,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(auth::complete_set_password)
                 .service(auth::refresh)
                 .service(auth::logout)
+                .service(auth::inspect_token)
+                .service(auth::activate)
                 .service(me::get_me)
                 .service(me::update_me)
                 .service(me::change_my_password)

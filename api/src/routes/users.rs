@@ -1,11 +1,16 @@
 //! `/api/v1/users`: accounts (SPEC §1, §10).
 
-use actix_web::{delete, get, http::header, patch, post, web, HttpRequest, HttpResponse};
+use actix_web::{
+    delete, get,
+    http::{header, StatusCode},
+    patch, post, web, HttpRequest, HttpResponse,
+};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, Utc};
 use domain::{
     account::{Account, Status},
     filter::Filter,
+    one_time::Purpose,
     paging::{Position, Sort, SortField, UserQuery, DEFAULT_LIMIT, MAX_LIMIT},
     services::{AccountPatch, DeleteOutcome, NewAccount},
     values::fold,
@@ -434,11 +439,13 @@ pub async fn list_users(
 /// Create an account
 ///
 /// **Permission:** `users:write`; granting `admin` needs `admin`. Without `password` the account is
-/// `invited`. The response carries the new account and its `ETag`.
+/// `invited`, and the response adds `activation_url`: the link (on `ROSTER_PUBLIC_URL`, never the
+/// request's host) where its holder sets a first password, for the admin to hand over. The response
+/// carries the new account and its `ETag`.
 #[utoipa::path(
     tag = "users", operation_id = "create_user", request_body = CreateUserRequest, security(("bearer" = [])),
     responses(
-        (status = 201, description = "Created.", body = UserResponse, headers(("ETag" = String, description = "The version, quoted."))),
+        (status = 201, description = "Created; an account without a password comes with its `activation_url`.", body = CreatedUserResponse, headers(("ETag" = String, description = "The version, quoted."))),
         (status = 400, description = "`malformed_json`."),
         (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required`."),
         (status = 409, description = "`username_taken`, `email_taken`, `seat_limit_reached` (the body names the `seat`, its `limit`, how many are `used` and `requested`), `conflict`."),
@@ -455,14 +462,53 @@ pub async fn create_user(
     origin: RequestOrigin,
     body: web::Json<CreateUserRequest>,
 ) -> ApiResult<HttpResponse> {
-    let account = state
+    let (account, activation) = state
         .services
-        .create_account(auth.credential(), body.into_inner().into(), origin.0)
+        .create_account(
+            auth.credential(),
+            body.into_inner().into(),
+            origin.0,
+            rand::random(),
+        )
         .await?;
-    Ok(account_response(
-        actix_web::http::StatusCode::CREATED,
-        &account,
-    ))
+    let Some(token) = activation else {
+        return Ok(account_response(StatusCode::CREATED, &account));
+    };
+    // The account's JSON with `activation_url` added as its last member.
+    let url = state.links.url(Purpose::Activation, &token);
+    let mut response = HttpResponse::build(StatusCode::CREATED);
+    response.insert_header((header::ETAG, format!("\"{}\"", account.version)));
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    Ok(json_body(response, BYTES_PER_ACCOUNT + 128, |out| {
+        account_json::write_account(out, &UserResponse::from(&account))?;
+        out.pop(); // the closing brace
+        out.extend_from_slice(b",\"activation_url\":");
+        serde_json::to_writer(&mut *out, &url)?;
+        out.push(b'}');
+        Ok(())
+    }))
+}
+
+/// A new account, and for one created without a password (`invited`) the link that sets its
+/// first password.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // documents the JSON `create_user` writes
+#[schema(example = json!({
+    "id": "0193a5f2-7c1e-7b3a-9f00-2b6a1c9d4e5f", "username": "ana.lima", "email": "ana.lima@example.org",
+    "first_name": "Ana", "last_name": "Lima", "origin": "manual", "location": null, "erp_id": null,
+    "external_key": null, "locale": "en", "roles": ["user"], "active": true, "mfa_required": false,
+    "expires_at": null, "email_notifications": true, "status": "invited",
+    "created_at": "2026-11-22T10:00:00Z", "updated_at": "2026-11-22T10:00:00Z",
+    "created_by": "0193a5f2-0000-7000-8000-000000000001", "updated_by": "0193a5f2-0000-7000-8000-000000000001",
+    "activated_at": null, "last_active_at": null, "locked_at": null, "locked_until": null, "mfa_enabled": false, "version": 1,
+    "activation_url": "https://console.example.org/activation#token=rot_AQGTpfJ8HnszqfAAK2ocnU5f…"
+}))]
+pub struct CreatedUserResponse<'a> {
+    #[serde(flatten)]
+    pub account: UserResponse<'a>,
+    /// Only for an account created without a password: the link, on `ROSTER_PUBLIC_URL`, where
+    /// its holder sets a first password (`POST /api/v1/auth/activate`). Single use; lasts 7 days.
+    pub activation_url: Option<String>,
 }
 
 /// Read an account

@@ -8,6 +8,7 @@ use super::{fields, Credential, Services};
 use crate::{
     account::Account,
     audit::{action, changed_fields, Actor, AuditEvent, Origin},
+    one_time::{OneTimeToken, NONCE_BYTES},
     paging::UserQuery,
     password::{self, Password},
     policy::{self, Caller},
@@ -109,12 +110,15 @@ impl Services {
 
     /// Creates an account. With a pre-assigned password, in three steps (the check, the hash on
     /// the hashing threads, the insert); without one, in one.
+    /// Creates an account; one created without a password is `invited`, and comes back with its
+    /// activation token (sealed with `nonce`, see [`crate::one_time`]).
     pub async fn create_account(
         &self,
         credential: Credential,
         input: NewAccount,
         origin: Origin,
-    ) -> Result<Account> {
+        nonce: [u8; NONCE_BYTES],
+    ) -> Result<(Account, Option<OneTimeToken>)> {
         let first = origin.clone();
         let checked = self
             .database(move |s| {
@@ -134,7 +138,10 @@ impl Services {
             })
             .await?;
         let (caller, mut account, password) = match checked {
-            Ok(created) => return Ok(created),
+            Ok(created) => {
+                let token = self.activation_token(&created, nonce);
+                return Ok((created, token));
+            }
             Err(to_hash) => to_hash,
         };
         account.password_hash = Some(self.hashing(move |h| h.hash(&password)).await?);
@@ -144,7 +151,7 @@ impl Services {
                 let created = s.insert_new(tx, &caller, account.clone(), &origin)?;
                 // Someone else chose it: the holder replaces it at their first sign-in (SPEC §4).
                 tx.require_action(created.id, RequiredAction::SetPassword, created.created_at)?;
-                Ok(created)
+                Ok((created, None))
             })
         })
         .await

@@ -9,6 +9,7 @@ mod auth;
 mod bulk;
 mod fields;
 mod me;
+mod one_time;
 mod settings;
 mod setup;
 mod sweep;
@@ -18,12 +19,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 pub use accounts::{AccountPatch, DeleteOutcome, NewAccount};
 pub use auth::{Credential, SignIn, SignInSecrets, SignedIn};
+pub use one_time::TokenInfo;
 pub use settings::{LockoutPatch, PasswordPolicyPatch, SessionPolicyPatch, SettingsPatch};
 pub use setup::SetupInput;
 pub use sweep::dormant;
 
 use crate::{
-    password::PasswordHasher, ports::Store, roles::RoleCatalog, runtime::Runtime, Error, Result,
+    one_time::TokenKey, password::PasswordHasher, ports::Store, roles::RoleCatalog,
+    runtime::Runtime, Error, Result,
 };
 
 /// The services and what they stand on: a store, the role catalog, a password hasher and the
@@ -34,6 +37,8 @@ pub struct Services {
     catalog: Arc<RoleCatalog>,
     hasher: Arc<dyn PasswordHasher>,
     runtime: Arc<dyn Runtime>,
+    /// Seals and opens one-time tokens ([`crate::one_time`]).
+    token_key: Arc<TokenKey>,
 }
 
 impl Services {
@@ -42,12 +47,14 @@ impl Services {
         catalog: Arc<RoleCatalog>,
         hasher: Arc<dyn PasswordHasher>,
         runtime: Arc<dyn Runtime>,
+        token_key: TokenKey,
     ) -> Self {
         Self {
             store,
             catalog,
             hasher,
             runtime,
+            token_key: Arc::new(token_key),
         }
     }
 

@@ -1,0 +1,165 @@
+//! Activation by link (SPEC §5): the one-time token an invited account gets when it is created
+//! without a password, checking a token without using it, and setting the first password with it.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::Services;
+use crate::{
+    account::Account,
+    audit::{action, Actor, AuditEvent, Origin},
+    error::{Error, Result},
+    one_time::{self, Claims, OneTimeToken, Purpose, NONCE_BYTES},
+    password::{self, PasswordHash},
+    ports::Tx,
+};
+
+/// What a valid token is, for a frontend to show before asking for a password.
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    pub purpose: Purpose,
+    pub account_id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The generation every token is bound to until re-issuing and revoking links (which raise it)
+/// are built: every token issued for an account stays valid until used or expired.
+const GENERATION: i64 = 0;
+
+impl Services {
+    /// The activation token of an account that has no password yet (`None` when it has one),
+    /// lasting SPEC §5's 7 days from now.
+    pub(crate) fn activation_token(
+        &self,
+        account: &Account,
+        nonce: [u8; NONCE_BYTES],
+    ) -> Option<OneTimeToken> {
+        let purpose = Purpose::Activation;
+        let stamp = one_time::stamp(
+            purpose,
+            GENERATION,
+            account.password_hash.as_ref().map(PasswordHash::as_phc),
+        )?;
+        let claims = Claims {
+            account: account.id,
+            purpose,
+            expires_at: (crate::now() + purpose.default_lifetime()).trunc_subsecs(0),
+        };
+        Some(self.token_key.seal(claims, &stamp, nonce))
+    }
+
+    /// What `token` is for and whom, if it is valid now; uses nothing up.
+    pub async fn inspect_token(&self, token: OneTimeToken) -> Result<TokenInfo> {
+        self.database(move |s| {
+            s.store.read(|tx| {
+                let (claims, account) = s.check_token(tx, &token, false)?;
+                Ok(TokenInfo {
+                    purpose: claims.purpose,
+                    account_id: account.id,
+                    username: account.username.as_str().to_owned(),
+                    email: account.email.as_str().to_owned(),
+                    expires_at: claims.expires_at,
+                })
+            })
+        })
+        .await
+    }
+
+    /// Sets the first password of an invited account with its activation link's `token`, which
+    /// that spends (the account now has a password), and so activates the account. The password
+    /// policy applies.
+    pub async fn activate(
+        &self,
+        token: OneTimeToken,
+        new_password: String,
+        origin: Origin,
+    ) -> Result<()> {
+        let check = token.clone();
+        let (account, settings) = self
+            .database(move |s| {
+                s.store.read(|tx| {
+                    let (_, account) = s.check_activation(tx, &check, false)?;
+                    Ok((account, tx.load_settings()?))
+                })
+            })
+            .await?;
+        let password = password::check_new(
+            "password",
+            &new_password,
+            settings.password_policy.min_length,
+            &account.identifiers(),
+        )
+        .map_err(|e| Error::Validation(vec![e]))?;
+        let hash = self.hashing(move |h| h.hash(&password)).await?;
+        self.database(move |s| {
+            s.store.write(|tx| {
+                // Again, holding the account: of two uses at once, the second finds a password.
+                let (claims, before) = s.check_activation(tx, &token, true)?;
+                let now = crate::now();
+                let mut after = before.clone();
+                after.password_hash = Some(hash.clone());
+                after.activated_at = Some(now);
+                after.version += 1;
+                after.updated_at = now;
+                tx.update_account(&before, &after)?;
+                tx.effects().audit(
+                    AuditEvent::new(Actor::account(&after), action::USER_ACTIVATED, &origin)
+                        .on_account(&after)
+                        .details(json!({"purpose": claims.purpose.as_str()})),
+                );
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// [`Services::check_token`] for a token that sets a first password.
+    fn check_activation(
+        &self,
+        tx: &mut dyn Tx,
+        token: &OneTimeToken,
+        for_update: bool,
+    ) -> Result<(Claims, Account)> {
+        let (claims, account) = self.check_token(tx, token, for_update)?;
+        match claims.purpose {
+            Purpose::Activation | Purpose::Invitation => Ok((claims, account)),
+            Purpose::Reset => Err(Error::InvalidToken),
+        }
+    }
+
+    /// The token's claims and its account, if its seal holds for the account as it is now and the
+    /// account may still use it (active, not expired); else `InvalidToken`, whatever the reason.
+    fn check_token(
+        &self,
+        tx: &mut dyn Tx,
+        token: &OneTimeToken,
+        for_update: bool,
+    ) -> Result<(Claims, Account)> {
+        let now = crate::now();
+        let claims = self
+            .token_key
+            .open(token, now)
+            .map_err(|_| Error::InvalidToken)?;
+        let account = if for_update {
+            tx.find_account_for_update(claims.account)?
+        } else {
+            tx.find_account(claims.account)?
+        }
+        .ok_or(Error::InvalidToken)?;
+        let stamp = one_time::stamp(
+            claims.purpose,
+            GENERATION,
+            account.password_hash.as_ref().map(PasswordHash::as_phc),
+        );
+        self.token_key
+            .verify(token, stamp.as_deref())
+            .map_err(|_| Error::InvalidToken)?;
+        if !account.active || account.expires_at.is_some_and(|at| at <= now) {
+            return Err(Error::InvalidToken);
+        }
+        Ok((claims, account))
+    }
+}

@@ -1,0 +1,132 @@
+//! Activation by link (SPEC §5): an account created without a password gets an activation link;
+//! its token is checked without being used, sets the first password once, and every token that is
+//! not valid is refused alike.
+
+use futures_util::future::join_all;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::{
+    database::count,
+    helpers::{TestApp, PASSWORD},
+};
+
+/// Creates an account without a password; answers its id and its activation link's token.
+async fn invited(app: &TestApp, admin: &str, name: &str) -> (String, String) {
+    let created = app
+        .post("/api/v1/users", admin, json!({"username": name, "email": format!("{name}@example.org"), "first_name": "In", "last_name": "Vited"}))
+        .await;
+    created.ok(201);
+    assert_eq!(created.body["status"], "invited");
+    assert_eq!(
+        created
+            .headers
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap()),
+        Some("no-store")
+    );
+    let url = created.body["activation_url"]
+        .as_str()
+        .expect("an activation_url")
+        .to_owned();
+    let prefix = format!("{}/activation#token=", app.base);
+    assert!(
+        url.starts_with(&prefix),
+        "{url} is on the server's own address"
+    );
+    (created.id(), url[prefix.len()..].to_owned())
+}
+
+async fn anonymous(app: &TestApp, path: &str, body: Value) -> crate::helpers::Reply {
+    app.call(Method::POST, path, None, Some(body), &[]).await
+}
+
+both! {
+    async fn an_invited_account_sets_its_first_password_through_its_link(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let (id, token) = invited(app, &admin, "ines").await;
+        // With a password, no link.
+        let given = app.post("/api/v1/users", &admin, json!({"username": "gil", "email": "gil@example.org", "first_name": "G", "last_name": "Il", "password": "a password the admin typed in"})).await;
+        given.ok(201);
+        assert!(given.body.get("activation_url").is_none(), "{}", given.body);
+
+        let inspected = anonymous(app, "/api/v1/auth/tokens/inspect", json!({"token": token})).await;
+        inspected.ok(200);
+        assert_eq!((inspected.body["purpose"].as_str(), inspected.body["user_id"].as_str(), inspected.body["username"].as_str(), inspected.body["email"].as_str()),
+                   (Some("activation"), Some(id.as_str()), Some("ines"), Some("ines@example.org")));
+        // The password policy applies, and a refused password spends nothing.
+        anonymous(app, "/api/v1/auth/activate", json!({"token": token, "password": "short"})).await.problem(422, "validation_failed");
+        app.login("ines", PASSWORD).await.problem(401, "invalid_credentials");
+        anonymous(app, "/api/v1/auth/activate", json!({"token": token, "password": PASSWORD})).await.ok(204);
+        app.login("ines", PASSWORD).await.ok(200);
+        let account = app.get(&format!("/api/v1/users/{id}"), &admin).await;
+        assert_eq!(account.body["status"], "active");
+        assert!(account.body["activated_at"].is_string());
+        // Used: refused, inspecting and activating alike.
+        anonymous(app, "/api/v1/auth/tokens/inspect", json!({"token": token})).await.problem(400, "invalid_token");
+        anonymous(app, "/api/v1/auth/activate", json!({"token": token, "password": "another fine password here"})).await.problem(400, "invalid_token");
+        app.login("ines", PASSWORD).await.ok(200);
+        // Audited, without the token.
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'user.activated' AND target_id = '{id}'")), 1);
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM audit_events WHERE details LIKE '%{}%'", &token[..24])), 0, "no token in the audit trail");
+    }
+
+    async fn used_unknown_forged_and_withdrawn_tokens_are_refused_alike(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let (deactivated, of_deactivated) = invited(app, &admin, "dora").await;
+        app.patch(&format!("/api/v1/users/{deactivated}"), &admin, json!({"active": false})).await.ok(200);
+        let (deleted, of_deleted) = invited(app, &admin, "dean").await;
+        app.delete(&format!("/api/v1/users/{deleted}"), &admin).await.ok(204);
+        let (_, valid) = invited(app, &admin, "vera").await;
+        let mut forged = valid.clone().into_bytes();
+        let last = forged.len() - 1;
+        forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+        let forged = String::from_utf8(forged).unwrap();
+        let mut answers = Vec::new();
+        for token in [of_deactivated.as_str(), of_deleted.as_str(), forged.as_str(), "rot_AAAA", "not a token", ""] {
+            for (path, body) in [("/api/v1/auth/tokens/inspect", json!({"token": token})), ("/api/v1/auth/activate", json!({"token": token, "password": PASSWORD}))] {
+                let r = anonymous(app, path, body).await;
+                r.problem(400, "invalid_token");
+                answers.push((r.body["title"].clone(), r.body["detail"].clone()));
+            }
+        }
+        answers.dedup();
+        assert_eq!(answers.len(), 1, "one answer whatever the reason: {answers:?}");
+        // The valid one still works.
+        anonymous(app, "/api/v1/auth/activate", json!({"token": valid, "password": PASSWORD})).await.ok(204);
+    }
+
+    async fn a_forged_host_header_does_not_move_the_link(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let body = json!({"username": "hal", "email": "hal@example.org", "first_name": "H", "last_name": "Al"});
+        let created = app
+            .call(Method::POST, "/api/v1/users", Some(&admin), Some(body), &[("Host", "evil.example.net"), ("X-Forwarded-Host", "evil.example.net"), ("Forwarded", "host=evil.example.net")])
+            .await;
+        created.ok(201);
+        let url = created.body["activation_url"].as_str().unwrap();
+        assert!(url.starts_with(&format!("{}/activation#token=rot_", app.base)), "{url}");
+        assert!(!url.contains("evil"), "{url}");
+    }
+
+    async fn of_concurrent_activations_with_one_token_exactly_one_succeeds(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        // Six uses of each of ten tokens, all at once: the writes of two uses whose passwords were
+        // hashed side by side meet in the database.
+        let mut accounts = Vec::new();
+        for n in 0..10 {
+            accounts.push(invited(app, &admin, &format!("rita{n}")).await);
+        }
+        // Each token's uses side by side: the hashing threads take them two at a time.
+        let uses: Vec<(usize, String)> = (0..accounts.len()).flat_map(|a| (0..6).map(move |i| (a, format!("racing password number {i}")))).collect();
+        let replies = join_all(uses.iter().map(|(a, p)| anonymous(app, "/api/v1/auth/activate", json!({"token": accounts[*a].1, "password": p})))).await;
+        for (a, (id, _)) in accounts.iter().enumerate() {
+            let won: Vec<usize> = (0..uses.len()).filter(|&i| uses[i].0 == a && replies[i].status == 204).collect();
+            assert_eq!(won.len(), 1, "exactly one activation of rita{a}");
+            app.login(&format!("rita{a}"), &uses[won[0]].1).await.ok(200);
+            assert_eq!(count(app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'user.activated' AND target_id = '{id}'")), 1);
+        }
+        for r in replies.iter().filter(|r| r.status != 204) {
+            r.problem(400, "invalid_token");
+        }
+    }
+}
