@@ -77,6 +77,7 @@ error_codes! {
     PrimaryContact => (CONFLICT, "The primary contact cannot be deleted or deactivated", "Make another active account the primary contact (settings) first."),
     SelfDelete => (CONFLICT, "Nobody deletes their own account", "Ask another admin to delete it."),
     SetupAlreadyDone => (CONFLICT, "Setup has already been completed", "Sign in instead; the first admin exists."),
+    NotInvited => (CONFLICT, "The account is not invited: it has a password", "Hide activation links for accounts that are not `invited`; reset the password instead."),
     PreconditionFailed => (PRECONDITION_FAILED, "The resource changed since it was read", "Read it again, show the person what changed, and send the change with the new `ETag`."),
     ConfirmationRequired => (CONFLICT, "The change has consequences to confirm", "Show each of `consequences` to the person; if they agree, send the same change with `\"confirm\": true`."),
     SeatLimitReached => (CONFLICT, "A seat limit would be passed", "Show `seat`, `limit`, `used` and `requested`; free seats (deactivate accounts, remove roles) or raise the limit, then repeat."),
@@ -300,6 +301,7 @@ impl From<Error> for ApiError {
             Error::PrimaryContact => ErrorCode::PrimaryContact,
             Error::SelfDelete => ErrorCode::SelfDelete,
             Error::SetupAlreadyDone => ErrorCode::SetupAlreadyDone,
+            Error::NotInvited => ErrorCode::NotInvited,
             Error::VersionMismatch { .. } => ErrorCode::PreconditionFailed,
             Error::SeatLimitReached {
                 seat,

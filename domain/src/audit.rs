@@ -81,6 +81,9 @@ pub mod action {
     pub const PASSWORD_CHANGED: &str = "user.password_changed";
     /// An invited account set its first password through its activation link.
     pub const USER_ACTIVATED: &str = "user.activated";
+    /// An invited account's activation links were voided: re-issued (`outcome: reissued`, a new
+    /// one handed out) or revoked.
+    pub const ACTIVATION_WITHDRAWN: &str = "user.activation_withdrawn";
     /// The prefix shared by sign-in events.
     pub const SIGN_IN_PREFIX: &str = "auth.";
 }

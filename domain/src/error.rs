@@ -75,6 +75,8 @@ pub enum Error {
     SelfDelete,
     #[error("setup has already been completed")]
     SetupAlreadyDone,
+    #[error("the account is not invited: it has a password, so it has no activation link")]
+    NotInvited,
     #[error("the account changed since it was read (version {current})")]
     VersionMismatch { current: i64 },
     #[error("the change would pass the limit of the seat `{seat}`: {used} of {limit} are taken and it needs {requested} more")]

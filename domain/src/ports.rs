@@ -9,6 +9,7 @@ use crate::{
     account::{Account, SignInRecord},
     api_token::{ApiToken, ApiTokenUse},
     effects::Effects,
+    one_time::Purpose,
     paging::UserQuery,
     policy::CallerAccount,
     seats::SeatUsage,
@@ -157,6 +158,15 @@ pub trait Challenges {
     fn clear_required_action(&mut self, user_id: Uuid, action: RequiredAction) -> Result<()>;
 }
 
+/// The generation of an account's one-time tokens of a purpose ([`crate::one_time`]): raising it
+/// voids every token issued before.
+pub trait TokenGenerations {
+    /// 0 when never raised.
+    fn token_generation(&mut self, user_id: Uuid, purpose: Purpose) -> Result<i64>;
+    /// Raises it by one; answers the new generation.
+    fn raise_token_generation(&mut self, user_id: Uuid, purpose: Purpose) -> Result<i64>;
+}
+
 pub trait SettingsStore {
     fn load_settings(&mut self) -> Result<Settings>;
     fn save_settings(&mut self, settings: &Settings) -> Result<()>;
@@ -170,7 +180,15 @@ pub trait UnitOfWork {
 
 /// One unit of work over every port.
 pub trait Tx:
-    Accounts + Callers + SetupClaim + ApiTokens + Sessions + Challenges + SettingsStore + UnitOfWork
+    Accounts
+    + Callers
+    + SetupClaim
+    + ApiTokens
+    + Sessions
+    + Challenges
+    + TokenGenerations
+    + SettingsStore
+    + UnitOfWork
 {
 }
 impl<
@@ -180,6 +198,7 @@ impl<
             + ApiTokens
             + Sessions
             + Challenges
+            + TokenGenerations
             + SettingsStore
             + UnitOfWork,
     > Tx for T

@@ -73,6 +73,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    token_generations (user_id, purpose) {
+        user_id -> Text,
+        purpose -> Text,
+        generation -> BigInt,
+    }
+}
+
+diesel::table! {
     sessions (id) {
         id -> Text,
         user_id -> Text,
@@ -173,6 +181,7 @@ diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(sign_in_challenges -> users (user_id));
+diesel::joinable!(token_generations -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     user_roles,
@@ -182,5 +191,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     refresh_tokens,
     sign_in_challenges,
-    settings
+    settings,
+    token_generations
 );

@@ -129,4 +129,40 @@ both! {
             r.problem(400, "invalid_token");
         }
     }
+    async fn a_link_is_reissued_or_revoked_and_the_ones_before_stop_working(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let (id, first) = invited(app, &admin, "olga").await;
+        let reissued = app.post(&format!("/api/v1/users/{id}/activation"), &admin, json!({})).await;
+        reissued.ok(200);
+        assert_eq!(reissued.headers.get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"));
+        let url = reissued.body["activation_url"].as_str().unwrap();
+        let prefix = format!("{}/activation#token=", app.base);
+        let second = url.strip_prefix(&prefix).expect("a link on the server's address").to_owned();
+        anonymous(app, "/api/v1/auth/tokens/inspect", json!({"token": first})).await.problem(400, "invalid_token");
+        anonymous(app, "/api/v1/auth/tokens/inspect", json!({"token": second})).await.ok(200);
+        // Revoked: no link works until one is issued again.
+        app.delete(&format!("/api/v1/users/{id}/activation"), &admin).await.ok(204);
+        anonymous(app, "/api/v1/auth/activate", json!({"token": second, "password": PASSWORD})).await.problem(400, "invalid_token");
+        let third = app.post(&format!("/api/v1/users/{id}/activation"), &admin, json!({})).await;
+        third.ok(200);
+        let third = third.body["activation_url"].as_str().unwrap().strip_prefix(&prefix).unwrap().to_owned();
+        anonymous(app, "/api/v1/auth/activate", json!({"token": third, "password": PASSWORD})).await.ok(204);
+        // Activated: it has no activation link any more.
+        app.post(&format!("/api/v1/users/{id}/activation"), &admin, json!({})).await.problem(409, "not_invited");
+        app.delete(&format!("/api/v1/users/{id}/activation"), &admin).await.problem(409, "not_invited");
+        app.post(&format!("/api/v1/users/{}/activation", uuid::Uuid::now_v7()), &admin, json!({})).await.problem(404, "user_not_found");
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'user.activation_withdrawn' AND target_id = '{id}'")), 3);
+        // A way into an admin's account is an admin's to hand out.
+        app.user(&admin, "mona", &["user_manager"]).await;
+        let manager = app.token_for("mona").await;
+        let boss = app.post("/api/v1/users", &admin, json!({"username": "boss", "email": "boss@example.org", "first_name": "B", "last_name": "Oss", "roles": ["admin"]})).await;
+        boss.ok(201);
+        app.post(&format!("/api/v1/users/{}/activation", boss.id()), &manager, json!({})).await.problem(403, "admin_role_required");
+        app.delete(&format!("/api/v1/users/{}/activation", boss.id()), &manager).await.problem(403, "admin_role_required");
+        let (plain, _) = invited(app, &admin, "pia").await;
+        app.post(&format!("/api/v1/users/{plain}/activation"), &manager, json!({})).await.ok(200);
+        app.user(&admin, "rolf", &["user"]).await;
+        let user = app.token_for("rolf").await;
+        app.post(&format!("/api/v1/users/{plain}/activation"), &user, json!({})).await.problem(403, "forbidden");
+    }
 }

@@ -40,6 +40,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(users::get_user)
                 .service(users::update_user)
                 .service(users::delete_user)
+                .service(users::reissue_activation)
+                .service(users::revoke_activation)
                 .service(users::unlock_user)
                 .service(me::list_user_sessions)
                 .service(me::revoke_user_sessions)

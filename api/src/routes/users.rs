@@ -730,3 +730,74 @@ pub async fn unlock_user(
         .await?;
     Ok(account_response(actix_web::http::StatusCode::OK, &account))
 }
+
+/// A new activation link.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"activation_url": "https://console.example.org/activation#token=rot_AQGTpfJ8HnszqfAAK2ocnU5f…"}))]
+pub struct ActivationResponse {
+    /// The link, on `ROSTER_PUBLIC_URL`, where the account's holder sets a first password. Single
+    /// use; lasts 7 days. Every link issued before no longer works.
+    pub activation_url: String,
+}
+
+/// Re-issue an activation link
+///
+/// **Permission:** `users:write`; for an account holding `admin`, `admin`. For an `invited`
+/// account (no password yet): a new activation link, which voids every link issued before (a lost
+/// or expired one, say). An account with a password answers 409 `not_invited`.
+#[utoipa::path(
+    tag = "users", operation_id = "reissue_activation", params(("id" = Uuid, Path, description = "Account id")), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The new link.", body = ActivationResponse),
+        (status = 401, description = "`unauthenticated`."),
+        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (the account holds `admin`)."),
+        (status = 404, description = "`user_not_found`."),
+        (status = 409, description = "`not_invited`: the account has a password."),
+    )
+)]
+#[post("/users/{id}/activation")]
+pub async fn reissue_activation(
+    state: web::Data<AppState>,
+    auth: Authorized<WriteUsers>,
+    origin: RequestOrigin,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let token = state
+        .services
+        .reissue_activation(auth.credential(), id.into_inner(), origin.0, rand::random())
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ActivationResponse {
+            activation_url: state.links.url(Purpose::Activation, &token),
+        }))
+}
+
+/// Revoke activation links
+///
+/// **Permission:** `users:write`; for an account holding `admin`, `admin`. Voids every activation
+/// link of an `invited` account (one handed to the wrong person, say); `POST` issues a new one. An
+/// account with a password answers 409 `not_invited`.
+#[utoipa::path(
+    tag = "users", operation_id = "revoke_activation", params(("id" = Uuid, Path, description = "Account id")), security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 401, description = "`unauthenticated`."),
+        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (the account holds `admin`)."),
+        (status = 404, description = "`user_not_found`."),
+        (status = 409, description = "`not_invited`: the account has a password."),
+    )
+)]
+#[delete("/users/{id}/activation")]
+pub async fn revoke_activation(
+    state: web::Data<AppState>,
+    auth: Authorized<WriteUsers>,
+    origin: RequestOrigin,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    state
+        .services
+        .revoke_activation(auth.credential(), id.into_inner(), origin.0)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

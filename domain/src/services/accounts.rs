@@ -139,7 +139,8 @@ impl Services {
             .await?;
         let (caller, mut account, password) = match checked {
             Ok(created) => {
-                let token = self.activation_token(&created, nonce);
+                // A new account's tokens are of generation 0.
+                let token = self.activation_token(&created, 0, nonce);
                 return Ok((created, token));
             }
             Err(to_hash) => to_hash,

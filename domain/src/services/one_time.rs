@@ -5,14 +5,16 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::Services;
+use super::{Credential, Services};
 use crate::{
     account::Account,
     audit::{action, Actor, AuditEvent, Origin},
     error::{Error, Result},
     one_time::{self, Claims, OneTimeToken, Purpose, NONCE_BYTES},
     password::{self, PasswordHash},
+    policy::{self, Caller},
     ports::Tx,
+    roles::Permission,
 };
 
 /// What a valid token is, for a frontend to show before asking for a password.
@@ -25,22 +27,19 @@ pub struct TokenInfo {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The generation every token is bound to until re-issuing and revoking links (which raise it)
-/// are built: every token issued for an account stays valid until used or expired.
-const GENERATION: i64 = 0;
-
 impl Services {
-    /// The activation token of an account that has no password yet (`None` when it has one),
-    /// lasting SPEC §5's 7 days from now.
+    /// The activation token of an account that has no password yet (`None` when it has one), at
+    /// its tokens' `generation`, lasting SPEC §5's 7 days from now.
     pub(crate) fn activation_token(
         &self,
         account: &Account,
+        generation: i64,
         nonce: [u8; NONCE_BYTES],
     ) -> Option<OneTimeToken> {
         let purpose = Purpose::Activation;
         let stamp = one_time::stamp(
             purpose,
-            GENERATION,
+            generation,
             account.password_hash.as_ref().map(PasswordHash::as_phc),
         )?;
         let claims = Claims {
@@ -49,6 +48,70 @@ impl Services {
             expires_at: (crate::now() + purpose.default_lifetime()).trunc_subsecs(0),
         };
         Some(self.token_key.seal(claims, &stamp, nonce))
+    }
+
+    /// A new activation link's token for an invited account, voiding the ones issued before
+    /// (`POST /users/{id}/activation`).
+    pub async fn reissue_activation(
+        &self,
+        credential: Credential,
+        id: Uuid,
+        origin: Origin,
+        nonce: [u8; NONCE_BYTES],
+    ) -> Result<OneTimeToken> {
+        self.database(move |s| {
+            let caller = s.authenticate(&credential)?;
+            caller.require(&s.catalog, Permission::UsersWrite)?;
+            s.store.write(|tx| {
+                let account = s.withdraw_activation(tx, &caller, id, &origin, "reissued")?;
+                let generation = tx.token_generation(id, Purpose::Activation)?;
+                s.activation_token(&account, generation, nonce)
+                    .ok_or(Error::NotInvited)
+            })
+        })
+        .await
+    }
+
+    /// Voids every activation link of an invited account (`DELETE /users/{id}/activation`).
+    pub async fn revoke_activation(
+        &self,
+        credential: Credential,
+        id: Uuid,
+        origin: Origin,
+    ) -> Result<()> {
+        self.database(move |s| {
+            let caller = s.authenticate(&credential)?;
+            caller.require(&s.catalog, Permission::UsersWrite)?;
+            s.store.write(|tx| {
+                s.withdraw_activation(tx, &caller, id, &origin, "revoked")
+                    .map(|_| ())
+            })
+        })
+        .await
+    }
+
+    /// Raises the account's activation generation, voiding its links, and records why. A way into
+    /// an account that holds `admin` is an admin's to hand out (as granting `admin` is).
+    fn withdraw_activation(
+        &self,
+        tx: &mut dyn Tx,
+        caller: &Caller,
+        id: Uuid,
+        origin: &Origin,
+        why: &str,
+    ) -> Result<Account> {
+        let account = tx.find_account_for_update(id)?.ok_or(Error::UserNotFound)?;
+        policy::check_initial_roles(caller, &account.roles)?;
+        if account.password_hash.is_some() {
+            return Err(Error::NotInvited);
+        }
+        tx.raise_token_generation(id, Purpose::Activation)?;
+        tx.effects().audit(
+            AuditEvent::new(Actor::caller(caller), action::ACTIVATION_WITHDRAWN, origin)
+                .on_account(&account)
+                .details(json!({"purpose": Purpose::Activation.as_str(), "outcome": why})),
+        );
+        Ok(account)
     }
 
     /// What `token` is for and whom, if it is valid now; uses nothing up.
@@ -149,9 +212,10 @@ impl Services {
             tx.find_account(claims.account)?
         }
         .ok_or(Error::InvalidToken)?;
+        let generation = tx.token_generation(account.id, claims.purpose)?;
         let stamp = one_time::stamp(
             claims.purpose,
-            GENERATION,
+            generation,
             account.password_hash.as_ref().map(PasswordHash::as_phc),
         );
         self.token_key

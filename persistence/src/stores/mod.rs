@@ -8,6 +8,7 @@
 mod accounts;
 mod callers;
 pub(crate) mod effects;
+mod generations;
 mod list;
 mod records;
 pub(crate) mod seats;
