@@ -77,6 +77,8 @@ error_codes! {
     PrimaryContact => (CONFLICT, "The primary contact cannot be deleted or deactivated", "Make another active account the primary contact (settings) first."),
     SelfDelete => (CONFLICT, "Nobody deletes their own account", "Ask another admin to delete it."),
     SetupAlreadyDone => (CONFLICT, "Setup has already been completed", "Sign in instead; the first admin exists."),
+    AccountInactive => (CONFLICT, "The account is inactive", "Activate the account first, or leave it as it is."),
+    AccountInvited => (CONFLICT, "The account has no password yet", "Hand over its activation link instead (`POST /api/v1/users/{id}/activation`)."),
     NotInvited => (CONFLICT, "The account is not invited: it has a password", "Hide activation links for accounts that are not `invited`; reset the password instead."),
     PreconditionFailed => (PRECONDITION_FAILED, "The resource changed since it was read", "Read it again, show the person what changed, and send the change with the new `ETag`."),
     ConfirmationRequired => (CONFLICT, "The change has consequences to confirm", "Show each of `consequences` to the person; if they agree, send the same change with `\"confirm\": true`."),
@@ -302,6 +304,8 @@ impl From<Error> for ApiError {
             Error::SelfDelete => ErrorCode::SelfDelete,
             Error::SetupAlreadyDone => ErrorCode::SetupAlreadyDone,
             Error::NotInvited => ErrorCode::NotInvited,
+            Error::AccountInactive => ErrorCode::AccountInactive,
+            Error::AccountInvited => ErrorCode::AccountInvited,
             Error::VersionMismatch { .. } => ErrorCode::PreconditionFailed,
             Error::SeatLimitReached {
                 seat,

@@ -84,6 +84,11 @@ pub mod action {
     /// An invited account's activation links were voided: re-issued (`outcome: reissued`, a new
     /// one handed out) or revoked.
     pub const ACTIVATION_WITHDRAWN: &str = "user.activation_withdrawn";
+    /// An admin issued a password reset link (`outcome: issued`: the ones before are void) or
+    /// revoked the account's reset links.
+    pub const RESET_LINKS_WITHDRAWN: &str = "user.reset_links_withdrawn";
+    /// A password set with a reset link.
+    pub const PASSWORD_RESET: &str = "user.password_reset";
     /// The prefix shared by sign-in events.
     pub const SIGN_IN_PREFIX: &str = "auth.";
 }

@@ -77,6 +77,10 @@ pub enum Error {
     SetupAlreadyDone,
     #[error("the account is not invited: it has a password, so it has no activation link")]
     NotInvited,
+    #[error("the account is inactive; activate it before resetting its password")]
+    AccountInactive,
+    #[error("the account is invited and has no password yet; send its activation link instead")]
+    AccountInvited,
     #[error("the account changed since it was read (version {current})")]
     VersionMismatch { current: i64 },
     #[error("the change would pass the limit of the seat `{seat}`: {used} of {limit} are taken and it needs {requested} more")]

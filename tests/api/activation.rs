@@ -165,4 +165,43 @@ both! {
         let user = app.token_for("rolf").await;
         app.post(&format!("/api/v1/users/{plain}/activation"), &user, json!({})).await.problem(403, "forbidden");
     }
+    async fn an_admin_reset_link_sets_a_new_password_once_and_ends_sessions(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let id = app.user(&admin, "una", &["user"]).await;
+        let session = app.token_for("una").await;
+        app.get("/api/v1/me", &session).await.ok(200);
+        let reset_path = format!("/api/v1/users/{id}/password-reset");
+        let first = app.post(&reset_path, &admin, json!({"mode": "link"})).await;
+        first.ok(200);
+        assert_eq!(first.headers.get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"));
+        let prefix = format!("{}/reset#token=", app.base);
+        let token_of = |r: &crate::helpers::Reply| r.body["reset_url"].as_str().and_then(|u| u.strip_prefix(&prefix)).expect("a reset link").to_owned();
+        let first = token_of(&first);
+        app.get("/api/v1/me", &session).await.problem(401, "unauthenticated");
+        // A second link voids the first.
+        let second = token_of(&app.post(&reset_path, &admin, json!({"mode": "link"})).await);
+        anonymous(app, "/api/v1/auth/tokens/inspect", json!({"token": first})).await.problem(400, "invalid_token");
+        let inspected = anonymous(app, "/api/v1/auth/tokens/inspect", json!({"token": second})).await;
+        inspected.ok(200);
+        assert_eq!(inspected.body["purpose"], "reset");
+        // Not an activation token, and the password works until the link is used.
+        anonymous(app, "/api/v1/auth/activate", json!({"token": second, "password": PASSWORD})).await.problem(400, "invalid_token");
+        let meanwhile = app.token_for("una").await;
+        anonymous(app, "/api/v1/auth/password/reset", json!({"token": second, "new_password": "short"})).await.problem(422, "validation_failed");
+        anonymous(app, "/api/v1/auth/password/reset", json!({"token": second, "new_password": "a brand new reset password"})).await.ok(204);
+        app.get("/api/v1/me", &meanwhile).await.problem(401, "unauthenticated");
+        app.login("una", PASSWORD).await.problem(401, "invalid_credentials");
+        app.login("una", "a brand new reset password").await.ok(200);
+        anonymous(app, "/api/v1/auth/password/reset", json!({"token": second, "new_password": "yet another new password"})).await.problem(400, "invalid_token");
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'user.password_reset' AND target_id = '{id}'")), 1);
+        // Revoked links stop working.
+        let third = token_of(&app.post(&reset_path, &admin, json!({"mode": "link"})).await);
+        app.delete(&format!("/api/v1/users/{id}/password-reset"), &admin).await.ok(204);
+        anonymous(app, "/api/v1/auth/password/reset", json!({"token": third, "new_password": "yet another new password"})).await.problem(400, "invalid_token");
+        // Only active accounts with a password.
+        let (invited_id, _) = invited(app, &admin, "ivo").await;
+        app.post(&format!("/api/v1/users/{invited_id}/password-reset"), &admin, json!({"mode": "link"})).await.problem(409, "account_invited");
+        app.patch(&format!("/api/v1/users/{id}"), &admin, json!({"active": false})).await.ok(200);
+        app.post(&format!("/api/v1/users/{id}/password-reset"), &admin, json!({"mode": "link"})).await.problem(409, "account_inactive");
+    }
 }

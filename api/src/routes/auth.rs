@@ -367,3 +367,48 @@ pub async fn activate(
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"token": "rot_AQOTpfJ8HnszqfAAK2ocnU5f…", "new_password": "violet tractor hums at noon"}))]
+pub struct ResetPasswordRequest {
+    /// The token of the account's password reset link.
+    pub token: String,
+    /// The new password; the password policy applies.
+    pub new_password: String,
+}
+
+/// Set a new password with a reset link
+///
+/// **Permission:** none (the token). Sets the account's password with the token of its reset
+/// link, which that uses up; lifts a lock, and ends the account's sessions. Every token that is not
+/// valid (used, revoked, expired, for an inactive account, never issued) answers 400
+/// `invalid_token`.
+#[utoipa::path(
+    tag = "auth", operation_id = "reset_password_with_link", request_body = ResetPasswordRequest, security(()),
+    responses(
+        (status = 204, description = "The password is set."),
+        (status = 400, description = "`invalid_token`; `malformed_json`."),
+        (status = 413, description = "`payload_too_large`."),
+        (status = 415, description = "`unsupported_media_type`."),
+        (status = 422, description = "`validation_failed`: the password breaks the policy (`password_too_short`, `password_too_weak`, `password_is_identifier`)."),
+        (status = 429, description = "`rate_limited` or `too_many_requests`; retry after `Retry-After` seconds."),
+    )
+)]
+#[post("/auth/password/reset")]
+pub async fn reset_password(
+    _limit: AuthRateLimit,
+    state: web::Data<AppState>,
+    origin: RequestOrigin,
+    body: web::Json<ResetPasswordRequest>,
+) -> ApiResult<HttpResponse> {
+    let ResetPasswordRequest {
+        token,
+        new_password,
+    } = body.into_inner();
+    state
+        .services
+        .reset_password(OneTimeToken::from_client(&token), new_password, origin.0)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -731,6 +731,13 @@ pub async fn unlock_user(
     Ok(account_response(actix_web::http::StatusCode::OK, &account))
 }
 
+/// 200 with a body that carries a secret (a link's token): never cached.
+fn secret_response(body: impl Serialize) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
 /// A new activation link.
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"activation_url": "https://console.example.org/activation#token=rot_AQGTpfJ8HnszqfAAK2ocnU5f…"}))]
@@ -766,11 +773,9 @@ pub async fn reissue_activation(
         .services
         .reissue_activation(auth.credential(), id.into_inner(), origin.0, rand::random())
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(ActivationResponse {
-            activation_url: state.links.url(Purpose::Activation, &token),
-        }))
+    Ok(secret_response(ActivationResponse {
+        activation_url: state.links.url(Purpose::Activation, &token),
+    }))
 }
 
 /// Revoke activation links
@@ -798,6 +803,95 @@ pub async fn revoke_activation(
     state
         .services
         .revoke_activation(auth.credential(), id.into_inner(), origin.0)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// How an admin resets a password. `temporary_password` comes with the rest of the reset work.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetMode {
+    /// A reset link to hand over (or, once email is configured, to be emailed).
+    Link,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"mode": "link"}))]
+pub struct PasswordResetRequest {
+    pub mode: ResetMode,
+}
+
+/// A password reset link.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"reset_url": "https://console.example.org/reset#token=rot_AQOTpfJ8HnszqfAAK2ocnU5f…"}))]
+pub struct PasswordResetResponse {
+    /// The link, on `ROSTER_PUBLIC_URL`, where the account's holder sets a new password
+    /// (`POST /api/v1/auth/password/reset`). Single use; lasts 1 hour. Reset links issued before
+    /// no longer work.
+    pub reset_url: String,
+}
+
+/// Reset a password
+///
+/// **Permission:** `users:write`; for an account holding `admin`, `admin`. For an active account
+/// with a password: `mode: link` answers a reset link and voids the reset links before it. The
+/// account's sessions end at once; its password works until the link is used. An inactive account
+/// answers 409 `account_inactive`, an invited one (no password yet) 409 `account_invited`.
+#[utoipa::path(
+    tag = "users", operation_id = "reset_password", params(("id" = Uuid, Path, description = "Account id")), request_body = PasswordResetRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The reset link.", body = PasswordResetResponse),
+        (status = 400, description = "`malformed_json`."),
+        (status = 401, description = "`unauthenticated`."),
+        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (the account holds `admin`)."),
+        (status = 404, description = "`user_not_found`."),
+        (status = 409, description = "`account_inactive`, `account_invited`."),
+        (status = 415, description = "`unsupported_media_type`."),
+        (status = 422, description = "`validation_failed`."),
+    )
+)]
+#[post("/users/{id}/password-reset")]
+pub async fn reset_password(
+    state: web::Data<AppState>,
+    auth: Authorized<WriteUsers>,
+    origin: RequestOrigin,
+    id: web::Path<Uuid>,
+    body: web::Json<PasswordResetRequest>,
+) -> ApiResult<HttpResponse> {
+    let ResetMode::Link = body.into_inner().mode;
+    let token = state
+        .services
+        .issue_reset_link(auth.credential(), id.into_inner(), origin.0, rand::random())
+        .await?;
+    Ok(secret_response(PasswordResetResponse {
+        reset_url: state.links.url(Purpose::Reset, &token),
+    }))
+}
+
+/// Revoke password reset links
+///
+/// **Permission:** `users:write`; for an account holding `admin`, `admin`. Voids every reset link
+/// of the account.
+#[utoipa::path(
+    tag = "users", operation_id = "revoke_password_reset", params(("id" = Uuid, Path, description = "Account id")), security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 401, description = "`unauthenticated`."),
+        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (the account holds `admin`)."),
+        (status = 404, description = "`user_not_found`."),
+    )
+)]
+#[delete("/users/{id}/password-reset")]
+pub async fn revoke_password_reset(
+    state: web::Data<AppState>,
+    auth: Authorized<WriteUsers>,
+    origin: RequestOrigin,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    state
+        .services
+        .revoke_reset_links(auth.credential(), id.into_inner(), origin.0)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -15,6 +15,7 @@ use crate::{
     policy::{self, Caller},
     ports::Tx,
     roles::Permission,
+    session::RequiredAction,
 };
 
 /// What a valid token is, for a frontend to show before asking for a password.
@@ -26,6 +27,11 @@ pub struct TokenInfo {
     pub email: String,
     pub expires_at: DateTime<Utc>,
 }
+
+/// Tokens that set a first password.
+const FIRST_PASSWORD: &[Purpose] = &[Purpose::Activation, Purpose::Invitation];
+/// Tokens that replace a password.
+const RESET: &[Purpose] = &[Purpose::Reset];
 
 impl Services {
     /// The activation token of an account that has no password yet (`None` when it has one), at
@@ -105,12 +111,109 @@ impl Services {
         if account.password_hash.is_some() {
             return Err(Error::NotInvited);
         }
-        tx.raise_token_generation(id, Purpose::Activation)?;
-        tx.effects().audit(
-            AuditEvent::new(Actor::caller(caller), action::ACTIVATION_WITHDRAWN, origin)
-                .on_account(&account)
-                .details(json!({"purpose": Purpose::Activation.as_str(), "outcome": why})),
-        );
+        withdraw(tx, caller, &account, Purpose::Activation, origin, why)?;
+        Ok(account)
+    }
+
+    /// A password reset link's token for an active account that has a password (the admin's
+    /// `mode: link`), voiding the reset links before it; the account's sessions end.
+    pub async fn issue_reset_link(
+        &self,
+        credential: Credential,
+        id: Uuid,
+        origin: Origin,
+        nonce: [u8; NONCE_BYTES],
+    ) -> Result<OneTimeToken> {
+        self.database(move |s| {
+            let caller = s.authenticate(&credential)?;
+            caller.require(&s.catalog, Permission::UsersWrite)?;
+            s.store.write(|tx| {
+                let account = s.resettable(tx, &caller, id)?;
+                let generation =
+                    withdraw(tx, &caller, &account, Purpose::Reset, &origin, "issued")?;
+                tx.delete_sessions_of(id, None)?;
+                let stamp = one_time::stamp(
+                    Purpose::Reset,
+                    generation,
+                    account.password_hash.as_ref().map(PasswordHash::as_phc),
+                )
+                .ok_or(Error::InvalidToken)?;
+                let claims = Claims {
+                    account: id,
+                    purpose: Purpose::Reset,
+                    expires_at: (crate::now() + Purpose::Reset.default_lifetime()).trunc_subsecs(0),
+                };
+                Ok(s.token_key.seal(claims, &stamp, nonce))
+            })
+        })
+        .await
+    }
+
+    /// Voids the account's password reset links (`DELETE /users/{id}/password-reset`).
+    pub async fn revoke_reset_links(
+        &self,
+        credential: Credential,
+        id: Uuid,
+        origin: Origin,
+    ) -> Result<()> {
+        self.database(move |s| {
+            let caller = s.authenticate(&credential)?;
+            caller.require(&s.catalog, Permission::UsersWrite)?;
+            s.store.write(|tx| {
+                let account = tx.find_account_for_update(id)?.ok_or(Error::UserNotFound)?;
+                policy::check_initial_roles(&caller, &account.roles)?;
+                withdraw(tx, &caller, &account, Purpose::Reset, &origin, "revoked").map(|_| ())
+            })
+        })
+        .await
+    }
+
+    /// Sets a new password with a reset link's `token`, which that spends (the password hash it is
+    /// bound to changes). Lifts a lock, and ends the account's sessions. The password policy
+    /// applies.
+    pub async fn reset_password(
+        &self,
+        token: OneTimeToken,
+        new_password: String,
+        origin: Origin,
+    ) -> Result<()> {
+        let hash = self
+            .hash_for_token(&token, RESET, "new_password", new_password)
+            .await?;
+        self.database(move |s| {
+            s.store.write(|tx| {
+                // Again, holding the account: of two uses at once, the second finds the new hash.
+                let (_, before) = s.check_for(tx, &token, RESET, true)?;
+                let now = crate::now();
+                let mut after = before.clone();
+                after.password_hash = Some(hash.clone());
+                after.unlock();
+                after.version += 1;
+                after.updated_at = now;
+                tx.update_account(&before, &after)?;
+                tx.clear_required_action(after.id, RequiredAction::SetPassword)?;
+                let ended = tx.delete_sessions_of(after.id, None)?;
+                tx.effects().audit(
+                    AuditEvent::new(Actor::account(&after), action::PASSWORD_RESET, &origin)
+                        .on_account(&after)
+                        .details(json!({"mode": "link", "sessions_ended": ended})),
+                );
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// The account an admin may reset: found, theirs to reset, active, with a password.
+    fn resettable(&self, tx: &mut dyn Tx, caller: &Caller, id: Uuid) -> Result<Account> {
+        let account = tx.find_account_for_update(id)?.ok_or(Error::UserNotFound)?;
+        policy::check_initial_roles(caller, &account.roles)?;
+        if !account.active {
+            return Err(Error::AccountInactive);
+        }
+        if account.password_hash.is_none() {
+            return Err(Error::AccountInvited);
+        }
         Ok(account)
     }
 
@@ -140,27 +243,13 @@ impl Services {
         new_password: String,
         origin: Origin,
     ) -> Result<()> {
-        let check = token.clone();
-        let (account, settings) = self
-            .database(move |s| {
-                s.store.read(|tx| {
-                    let (_, account) = s.check_activation(tx, &check, false)?;
-                    Ok((account, tx.load_settings()?))
-                })
-            })
+        let hash = self
+            .hash_for_token(&token, FIRST_PASSWORD, "password", new_password)
             .await?;
-        let password = password::check_new(
-            "password",
-            &new_password,
-            settings.password_policy.min_length,
-            &account.identifiers(),
-        )
-        .map_err(|e| Error::Validation(vec![e]))?;
-        let hash = self.hashing(move |h| h.hash(&password)).await?;
         self.database(move |s| {
             s.store.write(|tx| {
                 // Again, holding the account: of two uses at once, the second finds a password.
-                let (claims, before) = s.check_activation(tx, &token, true)?;
+                let (claims, before) = s.check_for(tx, &token, FIRST_PASSWORD, true)?;
                 let now = crate::now();
                 let mut after = before.clone();
                 after.password_hash = Some(hash.clone());
@@ -179,18 +268,47 @@ impl Services {
         .await
     }
 
-    /// [`Services::check_token`] for a token that sets a first password.
-    fn check_activation(
+    /// The new password for the account of `token` (one of `purposes`), checked against the
+    /// password policy (errors name `field`) and hashed; uses nothing up.
+    async fn hash_for_token(
+        &self,
+        token: &OneTimeToken,
+        purposes: &'static [Purpose],
+        field: &'static str,
+        new_password: String,
+    ) -> Result<PasswordHash> {
+        let check = token.clone();
+        let (account, settings) = self
+            .database(move |s| {
+                s.store.read(|tx| {
+                    let (_, account) = s.check_for(tx, &check, purposes, false)?;
+                    Ok((account, tx.load_settings()?))
+                })
+            })
+            .await?;
+        let password = password::check_new(
+            field,
+            &new_password,
+            settings.password_policy.min_length,
+            &account.identifiers(),
+        )
+        .map_err(|e| Error::Validation(vec![e]))?;
+        self.hashing(move |h| h.hash(&password)).await
+    }
+
+    /// [`Services::check_token`] for a token of one of `purposes`.
+    fn check_for(
         &self,
         tx: &mut dyn Tx,
         token: &OneTimeToken,
+        purposes: &[Purpose],
         for_update: bool,
     ) -> Result<(Claims, Account)> {
         let (claims, account) = self.check_token(tx, token, for_update)?;
-        match claims.purpose {
-            Purpose::Activation | Purpose::Invitation => Ok((claims, account)),
-            Purpose::Reset => Err(Error::InvalidToken),
+        if !purposes.contains(&claims.purpose) {
+            return Err(Error::InvalidToken);
         }
+        Ok((claims, account))
     }
 
     /// The token's claims and its account, if its seal holds for the account as it is now and the
@@ -226,4 +344,27 @@ impl Services {
         }
         Ok((claims, account))
     }
+}
+
+/// Raises the account's token generation for `purpose`, voiding its tokens of that purpose, and
+/// records it (`outcome`: `issued`, `reissued`, `revoked`); answers the new generation.
+fn withdraw(
+    tx: &mut dyn Tx,
+    caller: &Caller,
+    account: &Account,
+    purpose: Purpose,
+    origin: &Origin,
+    outcome: &str,
+) -> Result<i64> {
+    let generation = tx.raise_token_generation(account.id, purpose)?;
+    let what = match purpose {
+        Purpose::Reset => action::RESET_LINKS_WITHDRAWN,
+        Purpose::Activation | Purpose::Invitation => action::ACTIVATION_WITHDRAWN,
+    };
+    tx.effects().audit(
+        AuditEvent::new(Actor::caller(caller), what, origin)
+            .on_account(account)
+            .details(json!({"purpose": purpose.as_str(), "outcome": outcome})),
+    );
+    Ok(generation)
 }
