@@ -187,6 +187,12 @@ both! {
         // Not an activation token, and the password works until the link is used.
         anonymous(app, "/api/v1/auth/activate", json!({"token": second, "password": PASSWORD})).await.problem(400, "invalid_token");
         let meanwhile = app.token_for("una").await;
+        // Locked by guessers meanwhile: the reset lifts the lock.
+        app.patch("/api/v1/settings", &admin, json!({"lockout": {"threshold": 3}})).await.ok(200);
+        for _ in 0..3 {
+            app.login("una", "a wrong guess").await.problem(401, "invalid_credentials");
+        }
+        assert_eq!(app.get(&format!("/api/v1/users/{id}"), &admin).await.body["status"], "locked");
         anonymous(app, "/api/v1/auth/password/reset", json!({"token": second, "new_password": "short"})).await.problem(422, "validation_failed");
         anonymous(app, "/api/v1/auth/password/reset", json!({"token": second, "new_password": "a brand new reset password"})).await.ok(204);
         app.get("/api/v1/me", &meanwhile).await.problem(401, "unauthenticated");

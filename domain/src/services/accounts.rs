@@ -8,7 +8,7 @@ use super::{fields, Credential, Services};
 use crate::{
     account::Account,
     audit::{action, changed_fields, Actor, AuditEvent, Origin},
-    one_time::{OneTimeToken, NONCE_BYTES},
+    one_time::{OneTimeToken, Purpose, NONCE_BYTES},
     paging::UserQuery,
     password::{self, Password},
     policy::{self, Caller},
@@ -140,7 +140,7 @@ impl Services {
         let (caller, mut account, password) = match checked {
             Ok(created) => {
                 // A new account's tokens are of generation 0.
-                let token = self.activation_token(&created, 0, nonce);
+                let token = self.seal_for(&created, Purpose::Activation, 0, nonce);
                 return Ok((created, token));
             }
             Err(to_hash) => to_hash,

@@ -34,15 +34,16 @@ const FIRST_PASSWORD: &[Purpose] = &[Purpose::Activation, Purpose::Invitation];
 const RESET: &[Purpose] = &[Purpose::Reset];
 
 impl Services {
-    /// The activation token of an account that has no password yet (`None` when it has one), at
-    /// its tokens' `generation`, lasting SPEC §5's 7 days from now.
-    pub(crate) fn activation_token(
+    /// A token of `purpose` for the account, bound to its `generation` of them and to its password
+    /// as it is now (see [`one_time::stamp`]), lasting the purpose's lifetime (SPEC §5) from now;
+    /// `None` when the purpose cannot apply (an activation for an account with a password).
+    pub(crate) fn seal_for(
         &self,
         account: &Account,
+        purpose: Purpose,
         generation: i64,
         nonce: [u8; NONCE_BYTES],
     ) -> Option<OneTimeToken> {
-        let purpose = Purpose::Activation;
         let stamp = one_time::stamp(
             purpose,
             generation,
@@ -69,9 +70,9 @@ impl Services {
             let caller = s.authenticate(&credential)?;
             caller.require(&s.catalog, Permission::UsersWrite)?;
             s.store.write(|tx| {
-                let account = s.withdraw_activation(tx, &caller, id, &origin, "reissued")?;
-                let generation = tx.token_generation(id, Purpose::Activation)?;
-                s.activation_token(&account, generation, nonce)
+                let (account, generation) =
+                    s.withdraw_activation(tx, &caller, id, &origin, "reissued")?;
+                s.seal_for(&account, Purpose::Activation, generation, nonce)
                     .ok_or(Error::NotInvited)
             })
         })
@@ -96,8 +97,8 @@ impl Services {
         .await
     }
 
-    /// Raises the account's activation generation, voiding its links, and records why. A way into
-    /// an account that holds `admin` is an admin's to hand out (as granting `admin` is).
+    /// Raises the invited account's activation generation, voiding its links, and records why;
+    /// answers the account and its new generation.
     fn withdraw_activation(
         &self,
         tx: &mut dyn Tx,
@@ -105,14 +106,13 @@ impl Services {
         id: Uuid,
         origin: &Origin,
         why: &str,
-    ) -> Result<Account> {
-        let account = tx.find_account_for_update(id)?.ok_or(Error::UserNotFound)?;
-        policy::check_initial_roles(caller, &account.roles)?;
+    ) -> Result<(Account, i64)> {
+        let account = links_of(tx, caller, id)?;
         if account.password_hash.is_some() {
             return Err(Error::NotInvited);
         }
-        withdraw(tx, caller, &account, Purpose::Activation, origin, why)?;
-        Ok(account)
+        let generation = withdraw(tx, caller, &account, Purpose::Activation, origin, why)?;
+        Ok((account, generation))
     }
 
     /// A password reset link's token for an active account that has a password (the admin's
@@ -132,18 +132,9 @@ impl Services {
                 let generation =
                     withdraw(tx, &caller, &account, Purpose::Reset, &origin, "issued")?;
                 tx.delete_sessions_of(id, None)?;
-                let stamp = one_time::stamp(
-                    Purpose::Reset,
-                    generation,
-                    account.password_hash.as_ref().map(PasswordHash::as_phc),
-                )
-                .ok_or(Error::InvalidToken)?;
-                let claims = Claims {
-                    account: id,
-                    purpose: Purpose::Reset,
-                    expires_at: (crate::now() + Purpose::Reset.default_lifetime()).trunc_subsecs(0),
-                };
-                Ok(s.token_key.seal(claims, &stamp, nonce))
+                // `resettable` saw a password, so a reset applies.
+                s.seal_for(&account, Purpose::Reset, generation, nonce)
+                    .ok_or(Error::AccountInvited)
             })
         })
         .await
@@ -160,8 +151,7 @@ impl Services {
             let caller = s.authenticate(&credential)?;
             caller.require(&s.catalog, Permission::UsersWrite)?;
             s.store.write(|tx| {
-                let account = tx.find_account_for_update(id)?.ok_or(Error::UserNotFound)?;
-                policy::check_initial_roles(&caller, &account.roles)?;
+                let account = links_of(tx, &caller, id)?;
                 withdraw(tx, &caller, &account, Purpose::Reset, &origin, "revoked").map(|_| ())
             })
         })
@@ -206,8 +196,7 @@ impl Services {
 
     /// The account an admin may reset: found, theirs to reset, active, with a password.
     fn resettable(&self, tx: &mut dyn Tx, caller: &Caller, id: Uuid) -> Result<Account> {
-        let account = tx.find_account_for_update(id)?.ok_or(Error::UserNotFound)?;
-        policy::check_initial_roles(caller, &account.roles)?;
+        let account = links_of(tx, caller, id)?;
         if !account.active {
             return Err(Error::AccountInactive);
         }
@@ -344,6 +333,14 @@ impl Services {
         }
         Ok((claims, account))
     }
+}
+
+/// Account `id`, held, for a caller about to issue or void its links: a way into an account that
+/// holds `admin` is an admin's to hand out (as granting `admin` is).
+fn links_of(tx: &mut dyn Tx, caller: &Caller, id: Uuid) -> Result<Account> {
+    let account = tx.find_account_for_update(id)?.ok_or(Error::UserNotFound)?;
+    policy::check_initial_roles(caller, &account.roles)?;
+    Ok(account)
 }
 
 /// Raises the account's token generation for `purpose`, voiding its tokens of that purpose, and
