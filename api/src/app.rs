@@ -23,7 +23,7 @@ use crate::{
     error::{ApiError, ErrorCode},
     fallback,
     links::Links,
-    middleware, openapi, passwords, routes,
+    middleware, openapi, outbox, passwords, routes,
     runtime::Threads,
 };
 
@@ -145,6 +145,8 @@ pub struct Application {
     pub backend: Backend,
     /// The state the handlers see (its threads' use, its database's readiness).
     pub state: web::Data<AppState>,
+    /// Delivers the outbox's email: spawn [`outbox::Worker::run`] beside the server.
+    pub outbox: outbox::Worker,
 }
 
 impl Application {
@@ -163,17 +165,19 @@ impl Application {
         let listener = TcpListener::bind(config.listen_addr()?)
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        // Without ROSTER_PUBLIC_URL, this server's own address, its port as bound.
+        let links = Links::new(
+            &config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", listener_address(&listener, config))),
+            &config.link_template,
+        );
+        let outbox = outbox::Worker::new(config, services.clone(), links.clone())?;
         let state = web::Data::new(AppState {
             services,
             tokens: TokenKeys::new(&secret, config.access_token_ttl),
-            // Without ROSTER_PUBLIC_URL, this server's own address, its port as bound.
-            links: Links::new(
-                &config
-                    .public_url
-                    .clone()
-                    .unwrap_or_else(|| format!("http://{}", listener_address(&listener, config))),
-                &config.link_template,
-            ),
+            links,
             threads,
             database,
             proxies: config.trusted_proxies.clone(),
@@ -217,6 +221,7 @@ impl Application {
             port,
             backend,
             state,
+            outbox,
         })
     }
 }

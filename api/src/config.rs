@@ -9,7 +9,7 @@ use std::{
 };
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use domain::roles::Role;
+use domain::{outbox::RetryPolicy, roles::Role};
 use serde::Deserialize;
 
 use crate::client::TrustedProxies;
@@ -61,6 +61,17 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
     /// How often the dormant-account sweep runs (`ROSTER_SWEEP_MINUTES`, default 60; 0 = never).
     pub sweep_interval: Duration,
+    /// Where email goes (`ROSTER_SMTP_URL`: `smtp://host:port`, `smtps://user:pass@host`, lettre's
+    /// URL form); `None`: the outbox worker logs messages instead of sending them.
+    pub smtp_url: Option<String>,
+    /// The sender of every email (`ROSTER_EMAIL_FROM`).
+    pub email_from: String,
+    /// Attempts per message (`ROSTER_OUTBOX_MAX_ATTEMPTS`, default 10) and the wait after the
+    /// first failed one (`ROSTER_OUTBOX_RETRY_MS`, default 30 s), doubling up to an hour.
+    pub outbox_retry: RetryPolicy,
+    /// How often the outbox worker looks for due messages when it found none
+    /// (`ROSTER_OUTBOX_POLL_MS`, default 1 s).
+    pub outbox_poll: Duration,
 }
 
 impl Default for Config {
@@ -85,6 +96,10 @@ impl Default for Config {
             auth_rate_limit: 60,
             trusted_proxies: TrustedProxies::default(),
             sweep_interval: Duration::from_secs(60 * 60),
+            smtp_url: None,
+            email_from: "roster@localhost".into(),
+            outbox_retry: RetryPolicy::default(),
+            outbox_poll: Duration::from_secs(1),
         }
     }
 }
@@ -114,6 +129,11 @@ struct FileConfig {
     auth_rate_limit: Option<u32>,
     trusted_proxies: Option<String>,
     sweep_minutes: Option<u64>,
+    smtp_url: Option<String>,
+    email_from: Option<String>,
+    outbox_max_attempts: Option<u32>,
+    outbox_retry_ms: Option<u64>,
+    outbox_poll_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -215,6 +235,29 @@ impl Config {
         }
         if let Some(m) = num("ROSTER_SWEEP_MINUTES", file.sweep_minutes)? {
             c.sweep_interval = Duration::from_secs(m * 60);
+        }
+        c.smtp_url = env("ROSTER_SMTP_URL").or(file.smtp_url);
+        c.email_from = env("ROSTER_EMAIL_FROM")
+            .or(file.email_from)
+            .unwrap_or(c.email_from);
+        if c.email_from.parse::<lettre::Address>().is_err() {
+            return Err(format!(
+                "ROSTER_EMAIL_FROM {:?} is not an email address",
+                c.email_from
+            ));
+        }
+        if let Some(n) = num(
+            "ROSTER_OUTBOX_MAX_ATTEMPTS",
+            file.outbox_max_attempts.map(u64::from),
+        )? {
+            c.outbox_retry.max_attempts = u32::try_from(n).unwrap_or(u32::MAX).max(1);
+        }
+        if let Some(ms) = num("ROSTER_OUTBOX_RETRY_MS", file.outbox_retry_ms)? {
+            c.outbox_retry.first_delay =
+                chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX));
+        }
+        if let Some(ms) = num("ROSTER_OUTBOX_POLL_MS", file.outbox_poll_ms)? {
+            c.outbox_poll = Duration::from_millis(ms.max(10));
         }
         if let Some(list) = env("ROSTER_TRUSTED_PROXIES").or(file.trusted_proxies) {
             c.trusted_proxies = TrustedProxies::parse(&list)?;

@@ -146,6 +146,7 @@ fn migrate(config: &Config) -> Result<(), String> {
 async fn serve(config: &Config) -> Result<(), String> {
     let app = Application::build(config)?;
     tracing::info!(listen = %config.listen, port = app.port, backend = ?app.backend, docs = "/docs/", "Roster is serving");
+    actix_web::rt::spawn(app.outbox.run());
     if !config.sweep_interval.is_zero() {
         let services = app.state.services.clone();
         let every = config.sweep_interval;

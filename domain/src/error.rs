@@ -81,6 +81,10 @@ pub enum Error {
     AccountInactive,
     #[error("the account is invited and has no password yet; send its activation link instead")]
     AccountInvited,
+    #[error("no such outbox message")]
+    MessageNotFound,
+    #[error("only a failed message can be retried; this one is not failed")]
+    MessageNotFailed,
     #[error("the account changed since it was read (version {current})")]
     VersionMismatch { current: i64 },
     #[error("the change would pass the limit of the seat `{seat}`: {used} of {limit} are taken and it needs {requested} more")]

@@ -8,6 +8,7 @@ pub mod effects;
 pub mod error;
 pub mod filter;
 pub mod one_time;
+pub mod outbox;
 pub mod paging;
 pub mod password;
 pub mod policy;

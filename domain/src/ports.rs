@@ -10,6 +10,7 @@ use crate::{
     api_token::{ApiToken, ApiTokenUse},
     effects::Effects,
     one_time::Purpose,
+    outbox::{Message, MessageState},
     paging::UserQuery,
     policy::CallerAccount,
     seats::SeatUsage,
@@ -167,6 +168,38 @@ pub trait TokenGenerations {
     fn raise_token_generation(&mut self, user_id: Uuid, purpose: Purpose) -> Result<i64>;
 }
 
+/// The outbox's messages ([`crate::outbox`]). New ones are written with a unit of work's effects.
+pub trait Outbox {
+    /// Takes up to `limit` messages due at `now` (pending, or sending past a worker's hold),
+    /// earliest due first: each becomes `sending` until `hold_until`, one more attempt counted. A
+    /// message is never taken by two workers at once, on any replica (PostgreSQL:
+    /// `FOR UPDATE SKIP LOCKED`; SQLite: one writer).
+    fn take_due_messages(
+        &mut self,
+        now: DateTime<Utc>,
+        hold_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Message>>;
+    /// Writes `message`'s state, attempts, due time, error and end, if the stored one is still in
+    /// `state` after `attempts` attempts (nobody else took it meanwhile); whether it was.
+    fn update_message(
+        &mut self,
+        message: &Message,
+        state: MessageState,
+        attempts: u32,
+    ) -> Result<bool>;
+    fn find_message(&mut self, id: Uuid) -> Result<Option<Message>>;
+    /// Messages newest first, in `state` if given, after (older than) the message `after`.
+    fn list_messages(
+        &mut self,
+        state: Option<MessageState>,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Message>>;
+    /// Deletes messages that finished (sent, logged, failed, cancelled) before `before`; how many.
+    fn delete_finished_messages(&mut self, before: DateTime<Utc>) -> Result<u64>;
+}
+
 pub trait SettingsStore {
     fn load_settings(&mut self) -> Result<Settings>;
     fn save_settings(&mut self, settings: &Settings) -> Result<()>;
@@ -187,6 +220,7 @@ pub trait Tx:
     + Sessions
     + Challenges
     + TokenGenerations
+    + Outbox
     + SettingsStore
     + UnitOfWork
 {
@@ -199,6 +233,7 @@ impl<
             + Sessions
             + Challenges
             + TokenGenerations
+            + Outbox
             + SettingsStore
             + UnitOfWork,
     > Tx for T

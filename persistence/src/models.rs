@@ -6,6 +6,7 @@ use domain::{
     account::Account,
     api_token::{ApiToken, ApiTokenUse},
     audit::AuditEvent,
+    outbox::{Message, MessageKind, MessageState},
     password::PasswordHash,
     policy::{Caller, CallerAccount},
     session::{Challenge, ChallengeKind, Session, SessionUse},
@@ -16,7 +17,8 @@ use uuid::Uuid;
 
 use crate::{
     schema::{
-        api_tokens, audit_events, sessions, sign_in_challenges, user_prefixes, user_roles, users,
+        api_tokens, audit_events, outbox, sessions, sign_in_challenges, user_prefixes, user_roles,
+        users,
     },
     stamp::Stamp,
 };
@@ -425,6 +427,67 @@ impl AuditRow {
             user_agent: e.origin.user_agent.clone(),
             details: e.details.to_string(),
         }
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = outbox)]
+#[diesel(treat_none_as_default_value = false)]
+pub(crate) struct MessageRow {
+    pub id: String,
+    pub account_id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub locale: String,
+    pub generation: Option<i64>,
+    pub details: String,
+    pub state: String,
+    pub attempts: i32,
+    pub next_attempt_at: Stamp,
+    pub last_error: Option<String>,
+    pub created_at: Stamp,
+    pub finished_at: Option<Stamp>,
+}
+
+impl MessageRow {
+    pub fn new(m: &Message) -> Self {
+        Self {
+            id: m.id.to_string(),
+            account_id: m.account_id.to_string(),
+            kind: m.kind.as_str().to_owned(),
+            recipient: m.recipient.clone(),
+            locale: m.locale.clone(),
+            generation: m.generation,
+            details: m.details.to_string(),
+            state: m.state.as_str().to_owned(),
+            attempts: i32::try_from(m.attempts).unwrap_or(i32::MAX),
+            next_attempt_at: m.next_attempt_at.into(),
+            last_error: m.last_error.clone(),
+            created_at: m.created_at.into(),
+            finished_at: m.finished_at.map(Into::into),
+        }
+    }
+
+    pub fn into_message(self) -> Result<Message> {
+        let unknown = |what: &str, value: &str| {
+            Error::Internal(format!("stored outbox {what} {value:?} is unknown"))
+        };
+        Ok(Message {
+            id: parse_id(&self.id)?,
+            account_id: parse_id(&self.account_id)?,
+            kind: MessageKind::parse(&self.kind).ok_or_else(|| unknown("kind", &self.kind))?,
+            recipient: self.recipient,
+            locale: self.locale,
+            generation: self.generation,
+            details: serde_json::from_str(&self.details)
+                .map_err(|e| Error::Internal(format!("stored outbox details: {e}")))?,
+            state: MessageState::parse(&self.state).ok_or_else(|| unknown("state", &self.state))?,
+            attempts: u32::try_from(self.attempts).unwrap_or(0),
+            next_attempt_at: self.next_attempt_at.into(),
+            last_error: self.last_error,
+            created_at: self.created_at.into(),
+            finished_at: self.finished_at.map(Into::into),
+        })
     }
 }
 

@@ -176,12 +176,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        account_id -> Text,
+        kind -> Text,
+        recipient -> Text,
+        locale -> Text,
+        generation -> Nullable<BigInt>,
+        details -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(sign_in_challenges -> users (user_id));
 diesel::joinable!(token_generations -> users (user_id));
+diesel::joinable!(outbox -> users (account_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     user_roles,
@@ -192,5 +211,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     sign_in_challenges,
     settings,
-    token_generations
+    token_generations,
+    outbox
 );

@@ -17,12 +17,13 @@ const SECRET: &str = "test-secret-key-for-roster-end-to-end-tests-0123456789";
 /// ([`TestApp::check_derived_data`]). The PostgreSQL half is built `#[ignore]`d when it cannot run
 /// (see `build.rs`): reported as ignored, never as passed.
 macro_rules! both {
-    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {$(
+    ($($(#[$attr:meta])* async fn $name:ident($app:ident: TestApp) $body:block)*) => {$(
         mod $name {
             #[allow(unused_imports)]
             use super::*;
             async fn run($app: &$crate::helpers::TestApp) $body
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$attr])*
             async fn sqlite() {
                 let app = $crate::helpers::TestApp::spawn($crate::helpers::Db::Sqlite).await;
                 run(&app).await;
@@ -30,6 +31,7 @@ macro_rules! both {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             #[cfg_attr(not(roster_postgres), ignore = "needs PostgreSQL: run under scripts/with-postgres")]
+            $(#[$attr])*
             async fn postgres() {
                 let app = $crate::helpers::TestApp::spawn($crate::helpers::Db::Postgres).await;
                 run(&app).await;
@@ -149,6 +151,7 @@ impl TestApp {
         config.listen = format!("127.0.0.1:{}", app.port);
         let state = app.state.clone().into_inner();
         tokio::spawn(app.server);
+        tokio::spawn(app.outbox.run());
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()

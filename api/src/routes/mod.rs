@@ -6,6 +6,7 @@ mod api_tokens;
 mod auth;
 mod health;
 mod me;
+mod outbox;
 mod roles;
 mod settings;
 mod setup;
@@ -54,6 +55,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(api_tokens::list_user_api_tokens)
                 .service(api_tokens::create_user_api_token)
                 .service(api_tokens::revoke_user_api_token)
+                .service(outbox::list_outbox)
+                .service(outbox::retry_outbox_message)
                 .service(roles::list_roles)
                 .service(settings::get_settings)
                 .service(settings::update_settings),

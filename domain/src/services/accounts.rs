@@ -9,6 +9,7 @@ use crate::{
     account::Account,
     audit::{action, changed_fields, Actor, AuditEvent, Origin},
     one_time::{OneTimeToken, Purpose, NONCE_BYTES},
+    outbox::MessageKind,
     paging::UserQuery,
     password::{self, Password},
     policy::{self, Caller},
@@ -132,15 +133,22 @@ impl Services {
                     Some(password) => Ok(Err((caller, account, password))),
                     None => s
                         .store
-                        .write(|tx| s.insert_new(tx, &caller, account.clone(), &first))
+                        .write(|tx| {
+                            let created = s.insert_new(tx, &caller, account.clone(), &first)?;
+                            // A new account's tokens are of generation 0.
+                            tx.effects()
+                                .notify(&created, MessageKind::Activation, Some(0));
+                            Ok(created)
+                        })
                         .map(Ok),
                 }
             })
             .await?;
         let (caller, mut account, password) = match checked {
             Ok(created) => {
-                // A new account's tokens are of generation 0.
-                let token = self.seal_for(&created, Purpose::Activation, 0, nonce);
+                let token = self
+                    .seal_for(&created, Purpose::Activation, 0, created.created_at, nonce)
+                    .map(|(token, _)| token);
                 return Ok((created, token));
             }
             Err(to_hash) => to_hash,
@@ -232,6 +240,11 @@ impl Services {
                 return Err(Error::PrimaryContact);
             }
             let after = save_change(tx, caller, &before, after, changes, origin)?;
+            if before.email != after.email {
+                // To the old address: its holder learns of it even if someone else took over.
+                tx.effects()
+                    .notify(&before, MessageKind::EmailChanged, None);
+            }
             if (before.active && !after.active) || crosses_guest {
                 end_access(tx, id)?;
             }

@@ -10,6 +10,7 @@ use crate::{
     account::{Account, SignInRecord},
     api_token::{ApiTokenSecret, ApiTokenUse},
     audit::{action, Actor, AuditEvent, Origin},
+    outbox::MessageKind,
     password::{self, Password},
     policy::Caller,
     ports::{AlsoRead, CallerLookup, CredentialKey, Tx},
@@ -349,6 +350,8 @@ impl Services {
                     .on_account(&after)
                     .details(json!({"challenge": "set_password"})),
                 );
+                tx.effects()
+                    .notify(&after, MessageKind::PasswordChanged, None);
                 s.next_step(tx, &after, &settings, "password", &origin, &secrets, now)
             })
         })

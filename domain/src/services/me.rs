@@ -11,6 +11,7 @@ use super::{
 use crate::{
     account::Account,
     audit::{action, Actor, AuditEvent, Origin},
+    outbox::MessageKind,
     password::{self, Password},
     policy::Caller,
     roles::Permission,
@@ -136,6 +137,8 @@ impl Services {
                         .on_account(&after)
                         .details(json!({"by": "self", "other_sessions_ended": ended})),
                 );
+                tx.effects()
+                    .notify(&after, MessageKind::PasswordChanged, None);
                 Ok(true)
             })
         })

@@ -11,6 +11,7 @@ use crate::{
     audit::{action, Actor, AuditEvent, Origin},
     error::{Error, Result},
     one_time::{self, Claims, OneTimeToken, Purpose, NONCE_BYTES},
+    outbox::MessageKind,
     password::{self, PasswordHash},
     policy::{self, Caller},
     ports::Tx,
@@ -35,26 +36,29 @@ const RESET: &[Purpose] = &[Purpose::Reset];
 
 impl Services {
     /// A token of `purpose` for the account, bound to its `generation` of them and to its password
-    /// as it is now (see [`one_time::stamp`]), lasting the purpose's lifetime (SPEC §5) from now;
-    /// `None` when the purpose cannot apply (an activation for an account with a password).
+    /// as it is now (see [`one_time::stamp`]), lasting the purpose's lifetime (SPEC §5) from
+    /// `issued_at`, and when it expires; `None` when the purpose cannot apply (an activation for an
+    /// account with a password).
     pub(crate) fn seal_for(
         &self,
         account: &Account,
         purpose: Purpose,
         generation: i64,
+        issued_at: DateTime<Utc>,
         nonce: [u8; NONCE_BYTES],
-    ) -> Option<OneTimeToken> {
+    ) -> Option<(OneTimeToken, DateTime<Utc>)> {
         let stamp = one_time::stamp(
             purpose,
             generation,
             account.password_hash.as_ref().map(PasswordHash::as_phc),
         )?;
+        let expires_at = (issued_at + purpose.default_lifetime()).trunc_subsecs(0);
         let claims = Claims {
             account: account.id,
             purpose,
-            expires_at: (crate::now() + purpose.default_lifetime()).trunc_subsecs(0),
+            expires_at,
         };
-        Some(self.token_key.seal(claims, &stamp, nonce))
+        Some((self.token_key.seal(claims, &stamp, nonce), expires_at))
     }
 
     /// A new activation link's token for an invited account, voiding the ones issued before
@@ -72,8 +76,17 @@ impl Services {
             s.store.write(|tx| {
                 let (account, generation) =
                     s.withdraw_activation(tx, &caller, id, &origin, "reissued")?;
-                s.seal_for(&account, Purpose::Activation, generation, nonce)
-                    .ok_or(Error::NotInvited)
+                let kind = MessageKind::Activation;
+                tx.effects().notify(&account, kind, Some(generation));
+                s.seal_for(
+                    &account,
+                    Purpose::Activation,
+                    generation,
+                    crate::now(),
+                    nonce,
+                )
+                .map(|(token, _)| token)
+                .ok_or(Error::NotInvited)
             })
         })
         .await
@@ -132,8 +145,11 @@ impl Services {
                 let generation =
                     withdraw(tx, &caller, &account, Purpose::Reset, &origin, "issued")?;
                 tx.delete_sessions_of(id, None)?;
+                tx.effects()
+                    .notify(&account, MessageKind::ResetLink, Some(generation));
                 // `resettable` saw a password, so a reset applies.
-                s.seal_for(&account, Purpose::Reset, generation, nonce)
+                s.seal_for(&account, Purpose::Reset, generation, crate::now(), nonce)
+                    .map(|(token, _)| token)
                     .ok_or(Error::AccountInvited)
             })
         })
@@ -188,6 +204,8 @@ impl Services {
                         .on_account(&after)
                         .details(json!({"mode": "link", "sessions_ended": ended})),
                 );
+                tx.effects()
+                    .notify(&after, MessageKind::PasswordReset, None);
                 Ok(())
             })
         })
