@@ -113,6 +113,7 @@ impl Core {
             Arc::new(hasher),
             threads.clone(),
             TokenKey::derive(secret.as_bytes()),
+            config.smtp_url.is_some(),
         );
         Ok(Self {
             services,

@@ -7,7 +7,7 @@
 use std::{sync::Arc, time::Duration};
 
 use domain::{
-    outbox::{Delivery, RetryPolicy},
+    outbox::{Delivery, Message, RetryPolicy},
     services::{Outgoing, Services},
 };
 use lettre::{
@@ -17,10 +17,11 @@ use lettre::{
 
 use crate::{config::Config, links::Links, mail::Templates};
 
-/// Messages taken at once.
-const BATCH: usize = 16;
 /// How long one SMTP exchange may take; well within a message's hold (`RetryPolicy::lease`).
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Messages logged at once, taken and marked `logged` by one transaction (cheap beside the
+/// writes that caused them: `bench/ab --scenarios create`).
+const LOG_BATCH: u32 = 64;
 
 /// Where messages go.
 enum Sender {
@@ -74,73 +75,79 @@ impl Worker {
             tracing::info!("no ROSTER_SMTP_URL: emails are logged (without their links), not sent");
         }
         loop {
-            let nonces = (0..BATCH).map(|_| rand::random()).collect();
-            match self.services.take_messages(self.policy, nonces).await {
-                Ok(batch) if batch.is_empty() => actix_web::rt::time::sleep(self.poll).await,
-                Ok(batch) => {
-                    for outgoing in batch {
-                        self.deliver(outgoing).await;
-                    }
-                }
+            match self.step().await {
+                Ok(0) => actix_web::rt::time::sleep(self.poll).await,
+                Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, "the outbox could not be read; trying again shortly");
+                    tracing::warn!(error = %e, "the outbox could not be read or written; trying again shortly");
                     actix_web::rt::time::sleep(self.poll.max(Duration::from_secs(1))).await;
                 }
             }
         }
     }
 
-    async fn deliver(&self, outgoing: Outgoing) {
-        let Outgoing { message, link } = outgoing;
-        let url = link.as_ref().and_then(|(token, at)| {
-            message
-                .kind
-                .link()
-                .map(|purpose| (self.links.url(purpose, token), *at))
-        });
-        let delivery = match &self.sender {
-            Sender::Log => {
-                // The link is a secret: the log shows where it went and what it said, not it.
-                let rendered = self.templates.render(
-                    &message,
-                    url.as_ref()
-                        .map(|(_, at)| ("[link withheld from the log]", *at)),
-                );
-                tracing::info!(
-                    message_id = %message.id,
-                    kind = message.kind.as_str(),
-                    to = %message.recipient,
-                    subject = %rendered.subject,
-                    body = %rendered.text,
-                    "email not sent (no SMTP server configured)"
-                );
-                Delivery::Logged
+    /// Delivers what is due: one message over SMTP (so that a taken message's hold covers its one
+    /// exchange, however slow the server), or a batch to the log. How many were taken.
+    async fn step(&self) -> domain::Result<usize> {
+        let Sender::Smtp { transport, from } = &self.sender else {
+            let logged = self.services.log_messages(LOG_BATCH).await?;
+            if tracing::enabled!(tracing::Level::INFO) {
+                logged.iter().for_each(|m| self.log(m));
             }
-            Sender::Smtp { transport, from } => {
-                let rendered = self
-                    .templates
-                    .render(&message, url.as_ref().map(|(u, at)| (u.as_str(), *at)));
-                match build(from, &message.recipient, rendered) {
-                    Err(why) => Delivery::Failed(why),
-                    Ok(email) => match transport.send(email).await {
-                        Ok(_) => Delivery::Sent,
-                        Err(e) => Delivery::Failed(describe(&e)),
-                    },
-                }
-            }
+            return Ok(logged.len());
         };
-        if let Delivery::Failed(why) = &delivery {
-            tracing::warn!(message_id = %message.id, attempt = message.attempts, error = %why, "sending an email failed");
-        }
-        let id = message.id;
-        if let Err(e) = self
+        let taken = self
             .services
-            .finish_message(message, delivery, self.policy)
-            .await
-        {
-            // The message is taken again when its hold ends.
-            tracing::warn!(message_id = %id, error = %e, "an email's outcome could not be recorded");
+            .take_messages(self.policy, vec![rand::random()])
+            .await?;
+        let mut outcomes = Vec::with_capacity(taken.len());
+        for Outgoing { message, link } in taken {
+            let url = link.as_ref().and_then(|(token, at)| {
+                message
+                    .kind
+                    .link()
+                    .map(|purpose| (self.links.url(purpose, token), *at))
+            });
+            let rendered = self
+                .templates
+                .render(&message, url.as_ref().map(|(u, at)| (u.as_str(), *at)));
+            let delivery = match build(from, &message.recipient, rendered) {
+                Err(why) => Delivery::Failed(why),
+                Ok(email) => match transport.send(email).await {
+                    Ok(_) => Delivery::Sent,
+                    Err(e) => Delivery::Failed(describe(&e)),
+                },
+            };
+            if let Delivery::Failed(why) = &delivery {
+                tracing::warn!(message_id = %message.id, attempt = message.attempts, error = %why, "sending an email failed");
+            }
+            outcomes.push((message, delivery));
         }
+        let n = outcomes.len();
+        // Not recorded (the database is away): taken again when its hold ends.
+        self.services.finish_messages(outcomes, self.policy).await?;
+        Ok(n)
+    }
+
+    /// Writes a message to the log, instead of sending it. Its link is a secret, and none was
+    /// sealed: the log shows where the message went and what it said, with the link withheld.
+    fn log(&self, message: &Message) {
+        let expires = message
+            .kind
+            .link()
+            .map(|purpose| message.created_at + purpose.default_lifetime());
+        let rendered = self.templates.render(
+            message,
+            expires.map(|at| ("[link withheld from the log]", at)),
+        );
+        tracing::info!(
+            message_id = %message.id,
+            kind = message.kind.as_str(),
+            to = %message.recipient,
+            subject = %rendered.subject,
+            body = %rendered.text,
+            "email not sent (no SMTP server configured)"
+        );
     }
 }
 

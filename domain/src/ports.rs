@@ -171,12 +171,13 @@ pub trait TokenGenerations {
 /// The outbox's messages ([`crate::outbox`]). New ones are written with a unit of work's effects.
 pub trait Outbox {
     /// Takes up to `limit` messages due at `now` (pending, or sending past a worker's hold),
-    /// earliest due first: each becomes `sending` until `hold_until`, one more attempt counted. A
-    /// message is never taken by two workers at once, on any replica (PostgreSQL:
-    /// `FOR UPDATE SKIP LOCKED`; SQLite: one writer).
+    /// earliest due first, one more attempt counted: each becomes `sending` until `hold_until`,
+    /// or (`into` another state) finishes in it at `now`. A message is never taken by two workers
+    /// at once, on any replica (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: one writer).
     fn take_due_messages(
         &mut self,
         now: DateTime<Utc>,
+        into: MessageState,
         hold_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Message>>;

@@ -200,7 +200,7 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(sign_in_challenges -> users (user_id));
 diesel::joinable!(token_generations -> users (user_id));
-diesel::joinable!(outbox -> users (account_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     user_roles,

@@ -214,9 +214,13 @@ both! {
     async fn without_a_mail_server_messages_are_logged_and_the_outbox_is_for_admins(app: TestApp) {
         let app = TestApp::spawn_with(app.db, |c| c.outbox_poll = Duration::from_millis(50)).await;
         let (admin, _) = app.admin().await;
-        invite(&app, &admin, "lou", json!({})).await;
+        // A link is not queued: it travels in the response alone (a log could not show it).
+        let lou = invite(&app, &admin, "lou", json!({})).await;
+        // A notice is logged.
+        app.patch(&format!("/api/v1/users/{lou}"), &admin, json!({"email": "lou.new@example.org"})).await.ok(200);
         let items = outbox_until(&app, &admin, |m| states(m) == ["logged"]).await;
         assert_eq!(states(&items), ["logged"], "{items:?}");
+        assert_eq!((items[0]["kind"].as_str(), items[0]["recipient"].as_str()), (Some("email_changed"), Some("lou@example.org")));
         app.user(&admin, "ursula", &["user"]).await;
         let token = app.token_for("ursula").await;
         app.get("/api/v1/outbox", &token).await.problem(403, "forbidden");

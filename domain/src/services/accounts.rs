@@ -136,8 +136,7 @@ impl Services {
                         .write(|tx| {
                             let created = s.insert_new(tx, &caller, account.clone(), &first)?;
                             // A new account's tokens are of generation 0.
-                            tx.effects()
-                                .notify(&created, MessageKind::Activation, Some(0));
+                            s.email_link(tx, &created, MessageKind::Activation, 0);
                             Ok(created)
                         })
                         .map(Ok),

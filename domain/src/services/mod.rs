@@ -41,6 +41,9 @@ pub struct Services {
     runtime: Arc<dyn Runtime>,
     /// Seals and opens one-time tokens ([`crate::one_time`]).
     token_key: Arc<TokenKey>,
+    /// Whether emails with links are queued: only when a mail server is configured
+    /// ([`Services::email_link`]).
+    email_links: bool,
 }
 
 impl Services {
@@ -50,6 +53,7 @@ impl Services {
         hasher: Arc<dyn PasswordHasher>,
         runtime: Arc<dyn Runtime>,
         token_key: TokenKey,
+        email_links: bool,
     ) -> Self {
         Self {
             store,
@@ -57,6 +61,7 @@ impl Services {
             hasher,
             runtime,
             token_key: Arc::new(token_key),
+            email_links,
         }
     }
 

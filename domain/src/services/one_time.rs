@@ -35,6 +35,21 @@ const FIRST_PASSWORD: &[Purpose] = &[Purpose::Activation, Purpose::Invitation];
 const RESET: &[Purpose] = &[Purpose::Reset];
 
 impl Services {
+    /// Queues the email that carries `account`'s link (`kind`, of the account's `generation` of
+    /// such links), if a mail server can deliver it. Without one, nothing is queued: the link
+    /// travels in the API response alone, and a log line could not show it (it is a secret).
+    pub(crate) fn email_link(
+        &self,
+        tx: &mut dyn Tx,
+        account: &Account,
+        kind: MessageKind,
+        generation: i64,
+    ) {
+        if self.email_links {
+            tx.effects().notify(account, kind, Some(generation));
+        }
+    }
+
     /// A token of `purpose` for the account, bound to its `generation` of them and to its password
     /// as it is now (see [`one_time::stamp`]), lasting the purpose's lifetime (SPEC §5) from
     /// `issued_at`, and when it expires; `None` when the purpose cannot apply (an activation for an
@@ -76,8 +91,7 @@ impl Services {
             s.store.write(|tx| {
                 let (account, generation) =
                     s.withdraw_activation(tx, &caller, id, &origin, "reissued")?;
-                let kind = MessageKind::Activation;
-                tx.effects().notify(&account, kind, Some(generation));
+                s.email_link(tx, &account, MessageKind::Activation, generation);
                 s.seal_for(
                     &account,
                     Purpose::Activation,
@@ -145,8 +159,7 @@ impl Services {
                 let generation =
                     withdraw(tx, &caller, &account, Purpose::Reset, &origin, "issued")?;
                 tx.delete_sessions_of(id, None)?;
-                tx.effects()
-                    .notify(&account, MessageKind::ResetLink, Some(generation));
+                s.email_link(tx, &account, MessageKind::ResetLink, generation);
                 // `resettable` saw a password, so a reset applies.
                 s.seal_for(&account, Purpose::Reset, generation, crate::now(), nonce)
                     .map(|(token, _)| token)

@@ -42,7 +42,8 @@ impl Services {
             s.store.write(|tx| {
                 let now = crate::now();
                 let limit = u32::try_from(nonces.len()).unwrap_or(u32::MAX);
-                let taken = tx.take_due_messages(now, now + policy.lease, limit)?;
+                let taken =
+                    tx.take_due_messages(now, MessageState::Sending, now + policy.lease, limit)?;
                 let mut outgoing = Vec::with_capacity(taken.len());
                 for (message, nonce) in taken.into_iter().zip(nonces.iter().copied()) {
                     match s.link_for(tx, &message, nonce, now)? {
@@ -57,6 +58,19 @@ impl Services {
                     }
                 }
                 Ok(outgoing)
+            })
+        })
+        .await
+    }
+
+    /// Takes up to `limit` messages due now and marks them `logged`, in one transaction, for a
+    /// worker with no SMTP server to send to: it logs them without their links, so none is
+    /// sealed, and nothing can fail.
+    pub async fn log_messages(&self, limit: u32) -> Result<Vec<Message>> {
+        self.database(move |s| {
+            s.store.write(|tx| {
+                let now = crate::now();
+                tx.take_due_messages(now, MessageState::Logged, now, limit)
             })
         })
         .await
@@ -92,41 +106,25 @@ impl Services {
         )
     }
 
-    /// Records how an attempt at `message` (as taken) ended: sent or logged; or failed, and then
-    /// due again after the policy's back-off, or `failed` for good after its last attempt.
-    pub async fn finish_message(
+    /// Records how attempts at messages (as taken) ended, in one transaction: sent or logged; or
+    /// failed, and then due again after the policy's back-off, or `failed` for good after its
+    /// last attempt.
+    pub async fn finish_messages(
         &self,
-        message: Message,
-        delivery: Delivery,
+        outcomes: Vec<(Message, Delivery)>,
         policy: RetryPolicy,
     ) -> Result<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
         self.database(move |s| {
             s.store.write(|tx| {
                 let now = crate::now();
-                let mut after = message.clone();
-                match &delivery {
-                    Delivery::Sent | Delivery::Logged => {
-                        after.state = if delivery == Delivery::Sent {
-                            MessageState::Sent
-                        } else {
-                            MessageState::Logged
-                        };
-                        after.finished_at = Some(now);
-                        after.last_error = None;
-                    }
-                    Delivery::Failed(why) => {
-                        after.last_error = Some(why.clone());
-                        if message.attempts >= policy.max_attempts {
-                            after.state = MessageState::Failed;
-                            after.finished_at = Some(now);
-                        } else {
-                            after.state = MessageState::Pending;
-                            after.next_attempt_at = now + policy.delay_after(message.attempts);
-                        }
-                    }
+                for (message, delivery) in &outcomes {
+                    let after = finished(message, delivery, &policy, now);
+                    // Nothing to record when its hold ended and another worker took it meanwhile.
+                    tx.update_message(&after, MessageState::Sending, message.attempts)?;
                 }
-                // Nothing to record when its hold ended and another worker took it meanwhile.
-                tx.update_message(&after, MessageState::Sending, message.attempts)?;
                 Ok(())
             })
         })
@@ -189,4 +187,36 @@ impl Services {
         })
         .await
     }
+}
+
+/// `message` after an attempt that ended in `delivery` at `now`.
+fn finished(
+    message: &Message,
+    delivery: &Delivery,
+    policy: &RetryPolicy,
+    now: DateTime<Utc>,
+) -> Message {
+    let mut after = message.clone();
+    match delivery {
+        Delivery::Sent | Delivery::Logged => {
+            after.state = if *delivery == Delivery::Sent {
+                MessageState::Sent
+            } else {
+                MessageState::Logged
+            };
+            after.finished_at = Some(now);
+            after.last_error = None;
+        }
+        Delivery::Failed(why) => {
+            after.last_error = Some(why.clone());
+            if message.attempts >= policy.max_attempts {
+                after.state = MessageState::Failed;
+                after.finished_at = Some(now);
+            } else {
+                after.state = MessageState::Pending;
+                after.next_attempt_at = now + policy.delay_after(message.attempts);
+            }
+        }
+    }
+    after
 }
