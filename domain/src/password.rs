@@ -90,6 +90,21 @@ impl Password {
         Ok(Self(raw.to_owned()))
     }
 
+    /// A temporary password an admin hands over (SPEC §5), made from 20 random bytes: 20
+    /// characters of 32 that are hard to confuse (no `l`, `o`, `0`, `1`), 100 bits, in groups of
+    /// five (`k7pqa-3mzre-…`), 23 characters in all: longer than any `min_length` allows.
+    pub fn temporary(random: [u8; 20]) -> Self {
+        const ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
+        let mut out = String::with_capacity(23);
+        for (i, byte) in random.iter().enumerate() {
+            if i > 0 && i % 5 == 0 {
+                out.push('-');
+            }
+            out.push(char::from(ALPHABET[usize::from(byte & 31)]));
+        }
+        Self(out)
+    }
+
     /// A password offered at sign-in: not checked against the policy (the hash decides), only
     /// bounded so an enormous body cannot make hashing expensive.
     pub fn offered(raw: &str) -> Result<Self, Error> {

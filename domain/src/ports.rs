@@ -147,8 +147,9 @@ pub trait Challenges {
     fn delete_challenges_of(&mut self, user_id: Uuid) -> Result<u64>;
     /// Challenges expired at `now`; how many.
     fn delete_expired_challenges(&mut self, now: DateTime<Utc>) -> Result<u64>;
-    /// What the account must do at its next sign-in, in the order it is asked.
-    fn required_actions(&mut self, user_id: Uuid) -> Result<Vec<RequiredAction>>;
+    /// What the account must do at its next sign-in, in the order it is asked, each with when it
+    /// was required.
+    fn required_actions(&mut self, user_id: Uuid) -> Result<Vec<(RequiredAction, DateTime<Utc>)>>;
     /// Adds a required action (nothing when the account has it already).
     fn require_action(
         &mut self,
@@ -156,7 +157,8 @@ pub trait Challenges {
         action: RequiredAction,
         at: DateTime<Utc>,
     ) -> Result<()>;
-    fn clear_required_action(&mut self, user_id: Uuid, action: RequiredAction) -> Result<()>;
+    /// Removes the account's `actions`.
+    fn clear_required_actions(&mut self, user_id: Uuid, actions: &[RequiredAction]) -> Result<()>;
 }
 
 /// The generation of an account's one-time tokens of a purpose ([`crate::one_time`]): raising it

@@ -188,27 +188,59 @@ impl ChallengeKind {
 }
 
 /// What an account must do at its next sign-in before it gets tokens, met through the challenge
-/// of the same name. Kept apart from the account row: only sign-in reads it.
+/// of the same name, and the marks of a temporary password. Kept apart from the account row: only
+/// sign-in reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequiredAction {
     /// The password was given by someone else (at create, or a temporary one) and must be
     /// replaced.
     SetPassword,
+    /// The password is a temporary one an admin was given (SPEC §5): it signs in once, within
+    /// [`TEMPORARY_PASSWORD_HOURS`] of being issued.
+    TemporaryPassword,
+    /// The temporary password signed in once: it signs in no more.
+    TemporaryPasswordUsed,
 }
 
+/// How long a temporary password signs in (SPEC §5).
+pub const TEMPORARY_PASSWORD_HOURS: i64 = 24;
+
 impl RequiredAction {
+    /// The actions that end when the holder chooses a password.
+    pub const PASSWORD: [RequiredAction; 3] = [
+        RequiredAction::SetPassword,
+        RequiredAction::TemporaryPassword,
+        RequiredAction::TemporaryPasswordUsed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RequiredAction::SetPassword => "set_password",
+            RequiredAction::TemporaryPassword => "temporary_password",
+            RequiredAction::TemporaryPasswordUsed => "temporary_password_used",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "set_password" => Some(RequiredAction::SetPassword),
-            _ => None,
-        }
+        Self::PASSWORD.into_iter().find(|a| a.as_str() == s)
     }
+}
+
+/// Why a correct password may not sign in, from the account's required actions (each with when it
+/// was required): a temporary password used before, or issued too long ago.
+pub fn temporary_password_refusal(
+    actions: &[(RequiredAction, DateTime<Utc>)],
+    now: DateTime<Utc>,
+) -> Option<&'static str> {
+    actions.iter().find_map(|(action, at)| match action {
+        RequiredAction::TemporaryPasswordUsed => Some("temporary_password_used"),
+        RequiredAction::TemporaryPassword
+            if *at + Duration::hours(TEMPORARY_PASSWORD_HOURS) <= now =>
+        {
+            Some("temporary_password_expired")
+        }
+        _ => None,
+    })
 }
 
 /// A sign-in waiting for its challenge; its token is stored only as a hash.

@@ -210,4 +210,61 @@ both! {
         app.patch(&format!("/api/v1/users/{id}"), &admin, json!({"active": false})).await.ok(200);
         app.post(&format!("/api/v1/users/{id}/password-reset"), &admin, json!({"mode": "link"})).await.problem(409, "account_inactive");
     }
+    async fn a_temporary_password_signs_in_once_then_asks_for_a_new_one(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let id = app.user(&admin, "tara", &["user"]).await;
+        let session = app.token_for("tara").await;
+        // Locked by guessers: the temporary password lifts the lock.
+        app.patch("/api/v1/settings", &admin, json!({"lockout": {"threshold": 3}})).await.ok(200);
+        for _ in 0..3 {
+            app.login("tara", "a wrong guess").await.problem(401, "invalid_credentials");
+        }
+        let reset_path = format!("/api/v1/users/{id}/password-reset");
+        let issued = app.post(&reset_path, &admin, json!({"mode": "temporary_password"})).await;
+        issued.ok(200);
+        assert_eq!(issued.headers.get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"));
+        assert_eq!(issued.body["mode"], "temporary_password");
+        assert!(issued.body.get("reset_url").is_none(), "{}", issued.body);
+        let temporary = issued.body["temporary_password"].as_str().expect("temporary_password").to_owned();
+        assert_eq!(temporary.len(), 23, "{temporary}");
+        let expires: chrono::DateTime<chrono::Utc> = issued.body["expires_at"].as_str().and_then(|t| t.parse().ok()).expect("expires_at");
+        let hours = (expires - chrono::Utc::now()).num_minutes() as f64 / 60.0;
+        assert!((23.9..=24.0).contains(&hours), "{hours}");
+        // Sessions ended, the old password is gone, the lock lifted.
+        app.get("/api/v1/me", &session).await.problem(401, "unauthenticated");
+        app.login("tara", PASSWORD).await.problem(401, "invalid_credentials");
+        let challenge = app.login("tara", &temporary).await;
+        challenge.ok(200);
+        assert_eq!(challenge.body["challenge"], "set_password", "{}", challenge.body);
+        // Single use: it signs in no more, not even to another challenge.
+        app.login("tara", &temporary).await.problem(401, "invalid_credentials");
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'auth.login_failed' AND target_id = '{id}' AND details LIKE '%temporary_password_used%'")), 1);
+        app.set_password(&challenge, "tara chose this one herself").await.ok(200);
+        app.login("tara", "tara chose this one herself").await.ok(200);
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM required_actions WHERE user_id = '{id}'")), 0);
+
+        // Single use holds under a race: of eight sign-ins at once, one gets the challenge.
+        let raced = app.post(&reset_path, &admin, json!({"mode": "temporary_password"})).await;
+        let raced = raced.body["temporary_password"].as_str().expect("temporary_password").to_owned();
+        let tries = join_all((0..8).map(|_| app.login("tara", &raced))).await;
+        let statuses: Vec<u16> = tries.iter().map(|r| r.status.as_u16()).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 7, "{statuses:?}");
+
+        // Unused for 24 hours, it expires.
+        let later = app.post(&reset_path, &admin, json!({"mode": "temporary_password"})).await;
+        let later = later.body["temporary_password"].as_str().expect("temporary_password").to_owned();
+        crate::database::execute(app, &format!("UPDATE required_actions SET created_at = created_at - INTERVAL '1 day' WHERE user_id = '{id}'").replace("created_at - INTERVAL '1 day'", if app.db == crate::helpers::Db::Sqlite { "datetime(created_at, '-1 day')" } else { "created_at - INTERVAL '1 day'" }));
+        app.login("tara", &later).await.problem(401, "invalid_credentials");
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'auth.login_failed' AND target_id = '{id}' AND details LIKE '%temporary_password_expired%'")), 1);
+        // The audit trail says who reset it, never the password.
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'user.password_reset' AND target_id = '{id}' AND details LIKE '%temporary_password%'")), 3);
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM audit_events WHERE details LIKE '%{temporary}%' OR details LIKE '%{later}%'")), 0);
+        // Only active accounts with a password.
+        let (invited_id, _) = invited(app, &admin, "ida").await;
+        app.post(&format!("/api/v1/users/{invited_id}/password-reset"), &admin, json!({"mode": "temporary_password"})).await.problem(409, "account_invited");
+        app.patch(&format!("/api/v1/users/{id}"), &admin, json!({"active": false})).await.ok(200);
+        app.post(&reset_path, &admin, json!({"mode": "temporary_password"})).await.problem(409, "account_inactive");
+        app.post(&reset_path, &admin, json!({"mode": "carrier_pigeon"})).await.problem(422, "validation_failed");
+    }
 }

@@ -12,6 +12,7 @@ use domain::{
     filter::Filter,
     one_time::Purpose,
     paging::{Position, Sort, SortField, UserQuery, DEFAULT_LIMIT, MAX_LIMIT},
+    password::Password,
     services::{AccountPatch, DeleteOutcome, NewAccount},
     values::fold,
 };
@@ -807,12 +808,15 @@ pub async fn revoke_activation(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// How an admin resets a password. `temporary_password` comes with the rest of the reset work.
-#[derive(Deserialize, ToSchema)]
+/// How an admin resets a password.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ResetMode {
-    /// A reset link to hand over (or, once email is configured, to be emailed).
+    /// A reset link: returned, and emailed when a mail server is configured.
     Link,
+    /// A temporary password, returned this once: it signs in once within 24 hours, and then the
+    /// holder must choose a password (the `set_password` challenge).
+    TemporaryPassword,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -822,26 +826,40 @@ pub struct PasswordResetRequest {
     pub mode: ResetMode,
 }
 
-/// A password reset link.
+/// A password reset: its link, or the temporary password (shown this once: hand it over now).
 #[derive(Serialize, ToSchema)]
-#[schema(example = json!({"reset_url": "https://console.example.org/reset#token=rot_AQOTpfJ8HnszqfAAK2ocnU5f…"}))]
+#[schema(example = json!({"mode": "link", "reset_url": "https://console.example.org/reset#token=rot_AQOTpfJ8HnszqfAAK2ocnU5f…", "expires_at": "2026-11-22T11:00:00Z"}))]
 pub struct PasswordResetResponse {
-    /// The link, on `ROSTER_PUBLIC_URL`, where the account's holder sets a new password
-    /// (`POST /api/v1/auth/password/reset`). Single use; lasts 1 hour. Reset links issued before
-    /// no longer work.
-    pub reset_url: String,
+    pub mode: ResetMode,
+    /// `mode: link`: the link, on `ROSTER_PUBLIC_URL`, where the account's holder sets a new
+    /// password (`POST /api/v1/auth/password/reset`). Single use. Reset links issued before no
+    /// longer work.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reset_url: Option<String>,
+    /// `mode: temporary_password`: the password, e.g. `k7pqa-3mzre-…` (23 characters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temporary_password: Option<String>,
+    /// When the link or the temporary password stops working (1 hour; 24 hours).
+    pub expires_at: DateTime<Utc>,
 }
 
 /// Reset a password
 ///
 /// **Permission:** `users:write`; for an account holding `admin`, `admin`. For an active account
-/// with a password: `mode: link` answers a reset link and voids the reset links before it. The
-/// account's sessions end at once; its password works until the link is used. An inactive account
+/// with a password: `mode: link` answers a reset link (emailed too, when a mail server is
+/// configured) and voids the reset links before it; its password works until the link is used.
+/// `mode: temporary_password` replaces the password with a temporary one, shown in this response
+/// only, which signs in once within 24 hours and then asks for a new password (the `set_password`
+/// challenge); it lifts a lock. Either way the account's sessions end at once. An inactive account
 /// answers 409 `account_inactive`, an invited one (no password yet) 409 `account_invited`.
 #[utoipa::path(
     tag = "users", operation_id = "reset_password", params(("id" = Uuid, Path, description = "Account id")), request_body = PasswordResetRequest, security(("bearer" = [])),
     responses(
-        (status = 200, description = "The reset link.", body = PasswordResetResponse),
+        (status = 200, description = "The reset link, or the temporary password.", body = PasswordResetResponse,
+            examples(
+                ("link" = (value = json!({"mode": "link", "reset_url": "https://console.example.org/reset#token=rot_AQOTpfJ8HnszqfAAK2ocnU5f…", "expires_at": "2026-11-22T11:00:00Z"}))),
+                ("temporary_password" = (value = json!({"mode": "temporary_password", "temporary_password": "k7pqa-3mzre-x8bnd-qw2hc", "expires_at": "2026-11-23T10:00:00Z"}))),
+            )),
         (status = 400, description = "`malformed_json`."),
         (status = 401, description = "`unauthenticated`."),
         (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (the account holds `admin`)."),
@@ -849,6 +867,7 @@ pub struct PasswordResetResponse {
         (status = 409, description = "`account_inactive`, `account_invited`."),
         (status = 415, description = "`unsupported_media_type`."),
         (status = 422, description = "`validation_failed`."),
+        (status = 429, description = "`too_many_requests`: too many password hashes are waiting."),
     )
 )]
 #[post("/users/{id}/password-reset")]
@@ -859,14 +878,37 @@ pub async fn reset_password(
     id: web::Path<Uuid>,
     body: web::Json<PasswordResetRequest>,
 ) -> ApiResult<HttpResponse> {
-    let ResetMode::Link = body.into_inner().mode;
-    let token = state
-        .services
-        .issue_reset_link(auth.credential(), id.into_inner(), origin.0, rand::random())
-        .await?;
-    Ok(secret_response(PasswordResetResponse {
-        reset_url: state.links.url(Purpose::Reset, &token),
-    }))
+    let mode = body.into_inner().mode;
+    let id = id.into_inner();
+    let response = match mode {
+        ResetMode::Link => {
+            let (token, expires_at) = state
+                .services
+                .issue_reset_link(auth.credential(), id, origin.0, rand::random())
+                .await?;
+            PasswordResetResponse {
+                mode,
+                reset_url: Some(state.links.url(Purpose::Reset, &token)),
+                temporary_password: None,
+                expires_at,
+            }
+        }
+        ResetMode::TemporaryPassword => {
+            let password = Password::temporary(rand::random());
+            let shown = password.expose().to_owned();
+            let expires_at = state
+                .services
+                .issue_temporary_password(auth.credential(), id, password, origin.0)
+                .await?;
+            PasswordResetResponse {
+                mode,
+                reset_url: None,
+                temporary_password: Some(shown),
+                expires_at,
+            }
+        }
+    };
+    Ok(secret_response(response))
 }
 
 /// Revoke password reset links

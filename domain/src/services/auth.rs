@@ -15,7 +15,10 @@ use crate::{
     policy::Caller,
     ports::{AlsoRead, CallerLookup, CredentialKey, Tx},
     roles::Permission,
-    session::{use_due, Challenge, ChallengeKind, RequiredAction, SecretToken, Session},
+    session::{
+        temporary_password_refusal, use_due, Challenge, ChallengeKind, RequiredAction, SecretToken,
+        Session,
+    },
     settings::Settings,
     values::fold,
     Error, Result,
@@ -224,6 +227,18 @@ impl Services {
         if let Some(reason) = state_refusal {
             return refuse(tx, Some(&account), reason, json!({}));
         }
+        // A temporary password signs in once, within its 24 hours (SPEC §5).
+        let actions = tx.required_actions(account.id)?;
+        if let Some(reason) = temporary_password_refusal(&actions, now) {
+            return refuse(tx, Some(&account), reason, json!({}));
+        }
+        if actions
+            .iter()
+            .any(|(a, _)| *a == RequiredAction::TemporaryPassword)
+        {
+            tx.clear_required_actions(account.id, &[RequiredAction::TemporaryPassword])?;
+            tx.require_action(account.id, RequiredAction::TemporaryPasswordUsed, now)?;
+        }
         account.record_success(now);
         // Nothing to write for an account that was in use a moment ago without failures.
         if account != before {
@@ -336,7 +351,7 @@ impl Services {
                 }
                 let mut after = before.clone();
                 after.password_hash = Some(new_hash.clone());
-                tx.clear_required_action(after.id, RequiredAction::SetPassword)?;
+                tx.clear_required_actions(after.id, &RequiredAction::PASSWORD)?;
                 after.activated_at = after.activated_at.or(Some(now));
                 after.version += 1;
                 after.updated_at = now;
@@ -533,8 +548,9 @@ struct AlsoFound {
 /// The two-factor issue adds `mfa_enrollment` and `mfa` after them.
 fn next_challenge(tx: &mut dyn Tx, account: &Account) -> Result<Option<ChallengeKind>> {
     let actions = tx.required_actions(account.id)?;
-    Ok(actions.first().map(|action| match action {
-        RequiredAction::SetPassword => ChallengeKind::SetPassword,
+    Ok(actions.iter().find_map(|(action, _)| match action {
+        RequiredAction::SetPassword => Some(ChallengeKind::SetPassword),
+        RequiredAction::TemporaryPassword | RequiredAction::TemporaryPasswordUsed => None,
     }))
 }
 

@@ -130,7 +130,7 @@ impl Services {
                 after.updated_at = now;
                 after.updated_by = Some(id);
                 tx.update_account(&before, &after)?;
-                tx.clear_required_action(id, RequiredAction::SetPassword)?;
+                tx.clear_required_actions(id, &RequiredAction::PASSWORD)?;
                 let ended = tx.delete_sessions_of(id, keep)?;
                 tx.effects().audit(
                     AuditEvent::new(Actor::account(&after), action::PASSWORD_CHANGED, &origin)

@@ -1,7 +1,7 @@
 //! Activation by link (SPEC §5): the one-time token an invited account gets when it is created
 //! without a password, checking a token without using it, and setting the first password with it.
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -12,11 +12,11 @@ use crate::{
     error::{Error, Result},
     one_time::{self, Claims, OneTimeToken, Purpose, NONCE_BYTES},
     outbox::MessageKind,
-    password::{self, PasswordHash},
+    password::{self, Password, PasswordHash},
     policy::{self, Caller},
     ports::Tx,
     roles::Permission,
-    session::RequiredAction,
+    session::{RequiredAction, TEMPORARY_PASSWORD_HOURS},
 };
 
 /// What a valid token is, for a frontend to show before asking for a password.
@@ -150,7 +150,7 @@ impl Services {
         id: Uuid,
         origin: Origin,
         nonce: [u8; NONCE_BYTES],
-    ) -> Result<OneTimeToken> {
+    ) -> Result<(OneTimeToken, DateTime<Utc>)> {
         self.database(move |s| {
             let caller = s.authenticate(&credential)?;
             caller.require(&s.catalog, Permission::UsersWrite)?;
@@ -162,7 +162,6 @@ impl Services {
                 s.email_link(tx, &account, MessageKind::ResetLink, generation);
                 // `resettable` saw a password, so a reset applies.
                 s.seal_for(&account, Purpose::Reset, generation, crate::now(), nonce)
-                    .map(|(token, _)| token)
                     .ok_or(Error::AccountInvited)
             })
         })
@@ -203,15 +202,7 @@ impl Services {
             s.store.write(|tx| {
                 // Again, holding the account: of two uses at once, the second finds the new hash.
                 let (_, before) = s.check_for(tx, &token, RESET, true)?;
-                let now = crate::now();
-                let mut after = before.clone();
-                after.password_hash = Some(hash.clone());
-                after.unlock();
-                after.version += 1;
-                after.updated_at = now;
-                tx.update_account(&before, &after)?;
-                tx.clear_required_action(after.id, RequiredAction::SetPassword)?;
-                let ended = tx.delete_sessions_of(after.id, None)?;
+                let (after, ended) = reset_to(tx, &before, &hash, None)?;
                 tx.effects().audit(
                     AuditEvent::new(Actor::account(&after), action::PASSWORD_RESET, &origin)
                         .on_account(&after)
@@ -225,15 +216,60 @@ impl Services {
         .await
     }
 
+    /// Gives an active account with a password the temporary password `password` (the admin's
+    /// `mode: temporary_password`): it signs in once, within 24 hours, and then the holder must
+    /// choose a password (the `set_password` challenge). Lifts a lock and ends the account's
+    /// sessions; voids reset links (the password they were bound to is gone). Answers when the
+    /// temporary password stops working.
+    pub async fn issue_temporary_password(
+        &self,
+        credential: Credential,
+        id: Uuid,
+        password: Password,
+        origin: Origin,
+    ) -> Result<DateTime<Utc>> {
+        // Checked before the hash is spent, and again, holding the account, after it.
+        let caller = self
+            .database(move |s| {
+                let caller = s.authenticate(&credential)?;
+                caller.require(&s.catalog, Permission::UsersWrite)?;
+                s.store.read(|tx| {
+                    let account = tx.find_account(id)?.ok_or(Error::UserNotFound)?;
+                    check_resettable(&caller, &account)
+                })?;
+                Ok(caller)
+            })
+            .await?;
+        let hash = self.hashing(move |h| h.hash(&password)).await?;
+        self.database(move |s| {
+            s.store.write(|tx| {
+                let before = s.resettable(tx, &caller, id)?;
+                let (after, ended) = reset_to(tx, &before, &hash, Some(caller.id))?;
+                let now = after.updated_at;
+                tx.require_action(id, RequiredAction::SetPassword, now)?;
+                tx.require_action(id, RequiredAction::TemporaryPassword, now)?;
+                let expires_at = now + Duration::hours(TEMPORARY_PASSWORD_HOURS);
+                tx.effects().audit(
+                    AuditEvent::new(Actor::caller(&caller), action::PASSWORD_RESET, &origin)
+                        .on_account(&after)
+                        .details(json!({
+                            "mode": "temporary_password",
+                            "sessions_ended": ended,
+                            "expires_at": expires_at,
+                        })),
+                );
+                tx.effects()
+                    .notify(&after, MessageKind::PasswordReset, None);
+                Ok(expires_at)
+            })
+        })
+        .await
+    }
+
     /// The account an admin may reset: found, theirs to reset, active, with a password.
     fn resettable(&self, tx: &mut dyn Tx, caller: &Caller, id: Uuid) -> Result<Account> {
-        let account = links_of(tx, caller, id)?;
-        if !account.active {
-            return Err(Error::AccountInactive);
-        }
-        if account.password_hash.is_none() {
-            return Err(Error::AccountInvited);
-        }
+        let account = tx.find_account_for_update(id)?.ok_or(Error::UserNotFound)?;
+        check_resettable(caller, &account)?;
         Ok(account)
     }
 
@@ -364,6 +400,42 @@ impl Services {
         }
         Ok((claims, account))
     }
+}
+
+/// Replaces `before`'s password with `hash` (by `by`, or by the holder), lifts a lock, ends the
+/// password's required actions and the account's sessions; answers the account as it is now and
+/// how many sessions ended.
+fn reset_to(
+    tx: &mut dyn Tx,
+    before: &Account,
+    hash: &PasswordHash,
+    by: Option<Uuid>,
+) -> Result<(Account, u64)> {
+    let mut after = before.clone();
+    after.password_hash = Some(hash.clone());
+    after.unlock();
+    after.version += 1;
+    after.updated_at = crate::now();
+    if by.is_some() {
+        after.updated_by = by;
+    }
+    tx.update_account(before, &after)?;
+    tx.clear_required_actions(after.id, &RequiredAction::PASSWORD)?;
+    let ended = tx.delete_sessions_of(after.id, None)?;
+    Ok((after, ended))
+}
+
+/// Whether `caller` may reset `account`'s password: theirs to reset (an admin's is an admin's),
+/// active, with a password.
+fn check_resettable(caller: &Caller, account: &Account) -> Result<()> {
+    policy::check_initial_roles(caller, &account.roles)?;
+    if !account.active {
+        return Err(Error::AccountInactive);
+    }
+    if account.password_hash.is_none() {
+        return Err(Error::AccountInvited);
+    }
+    Ok(())
 }
 
 /// Account `id`, held, for a caller about to issue or void its links: a way into an account that

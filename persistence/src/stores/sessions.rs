@@ -158,20 +158,21 @@ impl Challenges for Unit<'_> {
         Ok((n == 1).then_some(challenge))
     }
 
-    fn required_actions(&mut self, user_id: Uuid) -> Result<Vec<RequiredAction>> {
+    fn required_actions(&mut self, user_id: Uuid) -> Result<Vec<(RequiredAction, DateTime<Utc>)>> {
         let owner = user_id.to_string();
-        let names: Vec<String> = on_backend!(self.conn, c => required_actions::table
+        let rows: Vec<(String, Stamp)> = on_backend!(self.conn, c => required_actions::table
             .filter(required_actions::user_id.eq(&owner))
             .order((required_actions::created_at.asc(), required_actions::action.asc()))
-            .select(required_actions::action)
+            .select((required_actions::action, required_actions::created_at))
             .load(c))
         .db()?;
-        names
-            .iter()
-            .map(|name| {
-                RequiredAction::parse(name).ok_or_else(|| {
-                    Error::Internal(format!("stored required action {name:?} is unknown"))
-                })
+        rows.into_iter()
+            .map(|(name, at)| {
+                RequiredAction::parse(&name)
+                    .map(|action| (action, at.into()))
+                    .ok_or_else(|| {
+                        Error::Internal(format!("stored required action {name:?} is unknown"))
+                    })
             })
             .collect()
     }
@@ -195,12 +196,13 @@ impl Challenges for Unit<'_> {
         Ok(())
     }
 
-    fn clear_required_action(&mut self, user_id: Uuid, action: RequiredAction) -> Result<()> {
+    fn clear_required_actions(&mut self, user_id: Uuid, actions: &[RequiredAction]) -> Result<()> {
         let owner = user_id.to_string();
+        let names: Vec<&str> = actions.iter().map(|a| a.as_str()).collect();
         on_backend!(self.conn, c => diesel::delete(
             required_actions::table
                 .filter(required_actions::user_id.eq(&owner))
-                .filter(required_actions::action.eq(action.as_str())),
+                .filter(required_actions::action.eq_any(&names)),
         )
         .execute(c))
         .db()?;
