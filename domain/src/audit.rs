@@ -89,6 +89,8 @@ pub mod action {
     pub const RESET_LINKS_WITHDRAWN: &str = "user.reset_links_withdrawn";
     /// A password set with a reset link.
     pub const PASSWORD_RESET: &str = "user.password_reset";
+    /// Someone asked for a reset link by login (`outcome`: `emailed`, or why not).
+    pub const PASSWORD_FORGOTTEN: &str = "auth.password_forgotten";
     /// An admin queued a failed outbox message again.
     pub const MESSAGE_RETRIED: &str = "outbox.message_retried";
     /// The prefix shared by sign-in events.

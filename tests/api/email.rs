@@ -211,6 +211,43 @@ both! {
         assert_eq!(page.body["items"].as_array().map(Vec::len), Some(1));
     }
 
+    #[cfg_attr(not(roster_smtp), ignore = "needs Python's aiosmtpd (pip install aiosmtpd)")]
+    async fn a_forgotten_password_is_reset_by_the_emailed_link_and_strangers_learn_nothing(app: TestApp) {
+        let mailbox = Mailbox::start();
+        let app = sending_to(app, &mailbox, 5).await;
+        let (admin, _) = app.admin().await;
+        let fred = app.user(&admin, "fred", &["user"]).await;
+        let quiet = app.user(&admin, "quinn", &["user"]).await;
+        app.patch(&format!("/api/v1/users/{quiet}"), &admin, json!({"email_notifications": false})).await.ok(200);
+        let session = app.token_for("fred").await;
+        invite(&app, &admin, "ivan", json!({"email_notifications": false})).await;
+        let forgot = |login: &'static str| app.call(Method::POST, "/api/v1/auth/password/forgot", None, Some(json!({"login": login})), &[]);
+        // Every case answers alike; only fred, by username or email, gets a link.
+        for login in ["nobody.here", "ivan", "quinn", "fred", "FRED@example.org"] {
+            let answer = forgot(login).await;
+            answer.ok(202);
+            assert_eq!(answer.body, Value::Null);
+        }
+        app.call(Method::POST, "/api/v1/auth/password/forgot", None, Some(json!({"email": "fred@example.org"})), &[]).await.problem(422, "validation_failed");
+        // Two reset links and the password-changed notices of the set_password challenges.
+        let before = mailbox.wait_for(4, WAIT).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let links: Vec<_> = mailbox.received().into_iter().filter(|m| m.subject == "Reset your password").collect();
+        assert_eq!(links.len(), 2, "{before:?}");
+        assert!(links.iter().all(|m| m.to == ["fred@example.org"]));
+        // Asking ends no session and voids no link: both links work until one is used.
+        app.get("/api/v1/me", &session).await.ok(200);
+        let (first, second) = (links[0].token().expect("a link"), links[1].token().expect("a link"));
+        app.call(Method::POST, "/api/v1/auth/tokens/inspect", None, Some(json!({"token": first})), &[]).await.ok(200);
+        app.call(Method::POST, "/api/v1/auth/password/reset", None, Some(json!({"token": second, "new_password": "fred remembers this one now"})), &[]).await.ok(204);
+        app.call(Method::POST, "/api/v1/auth/password/reset", None, Some(json!({"token": first, "new_password": "fred remembers another one"})), &[]).await.problem(400, "invalid_token");
+        app.login("fred", "fred remembers this one now").await.ok(200);
+        // The audit trail records each request and its true outcome.
+        let outcome = |o: &str| crate::database::count(&app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'auth.password_forgotten' AND details LIKE '%\"outcome\":\"{o}\"%'"));
+        assert_eq!(["unknown_login", "invited", "email_notifications_off", "emailed"].map(outcome), [1, 1, 1, 2]);
+        assert_eq!(crate::database::count(&app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'auth.password_forgotten' AND target_id = '{fred}'")), 2);
+    }
+
     async fn without_a_mail_server_messages_are_logged_and_the_outbox_is_for_admins(app: TestApp) {
         let app = TestApp::spawn_with(app.db, |c| c.outbox_poll = Duration::from_millis(50)).await;
         let (admin, _) = app.admin().await;

@@ -412,3 +412,48 @@ pub async fn reset_password(
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"login": "ana.lima@example.org"}))]
+pub struct ForgotPasswordRequest {
+    /// The username or email address of the account.
+    pub login: String,
+}
+
+/// Ask for a password reset link
+///
+/// **Permission:** none. Emails a reset link (1 hour, single use) to the account named by `login`
+/// (username or email), if it exists, is active, has a password and email notifications on, and a
+/// mail server is configured. Always answers 202, at once and alike, whatever the case: the work
+/// happens after the answer, so neither the answer nor its timing tells whether an account exists.
+/// It voids no earlier link and ends no session (whoever asks need not be the holder). Rate-limited
+/// per client address like every `/auth` route.
+#[utoipa::path(
+    tag = "auth", operation_id = "forgot_password", request_body = ForgotPasswordRequest, security(()),
+    responses(
+        (status = 202, description = "Accepted: if the account can get a reset link, it is emailed."),
+        (status = 400, description = "`malformed_json`."),
+        (status = 413, description = "`payload_too_large`."),
+        (status = 415, description = "`unsupported_media_type`."),
+        (status = 422, description = "`validation_failed`: `login` missing or not a string."),
+        (status = 429, description = "`rate_limited`; retry after `Retry-After` seconds."),
+    )
+)]
+#[post("/auth/password/forgot")]
+pub async fn forgot_password(
+    _limit: AuthRateLimit,
+    state: web::Data<AppState>,
+    origin: RequestOrigin,
+    body: web::Json<ForgotPasswordRequest>,
+) -> HttpResponse {
+    let named = body.into_inner().login;
+    let services = state.services.clone();
+    // After the answer: its time says nothing about the account.
+    actix_web::rt::spawn(async move {
+        if let Err(e) = services.forgot_password(named, origin.0).await {
+            tracing::warn!(error = %e, "a forgotten-password request could not be handled");
+        }
+    });
+    HttpResponse::Accepted().finish()
+}

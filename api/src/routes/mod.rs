@@ -30,6 +30,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(auth::inspect_token)
                 .service(auth::activate)
                 .service(auth::reset_password)
+                .service(auth::forgot_password)
                 .service(me::get_me)
                 .service(me::update_me)
                 .service(me::change_my_password)

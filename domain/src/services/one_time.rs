@@ -17,6 +17,7 @@ use crate::{
     ports::Tx,
     roles::Permission,
     session::{RequiredAction, TEMPORARY_PASSWORD_HOURS},
+    values::fold,
 };
 
 /// What a valid token is, for a frontend to show before asking for a password.
@@ -210,6 +211,49 @@ impl Services {
                 );
                 tx.effects()
                     .notify(&after, MessageKind::PasswordReset, None);
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Self-service "forgot password" (`POST /auth/password/forgot`): emails the account named by
+    /// `login` (username or email) a reset link, if there is such an account, active, with a
+    /// password and email notifications on, and a mail server to send through. Says nothing of
+    /// which: the API answers 202 before this runs. Unlike an admin's reset it voids no link and
+    /// ends no session — whoever asks need not be the holder, and must not be able to sign them
+    /// out or spoil a link already on its way. Recorded in the audit trail either way.
+    pub async fn forgot_password(&self, login: String, origin: Origin) -> Result<()> {
+        let key = fold(login.trim());
+        let login: String = login.chars().take(254).collect();
+        self.database(move |s| {
+            s.store.write(|tx| {
+                let found = if key.is_empty() {
+                    None
+                } else {
+                    tx.find_account_by_login(&key)?
+                };
+                let mut event =
+                    AuditEvent::new(Actor::anonymous(), action::PASSWORD_FORGOTTEN, &origin);
+                let outcome = match &found {
+                    None => "unknown_login",
+                    Some(a) if !a.active || a.expires_at.is_some_and(|at| at <= crate::now()) => {
+                        "inactive"
+                    }
+                    Some(a) if a.password_hash.is_none() => "invited",
+                    Some(a) if !a.email_notifications => "email_notifications_off",
+                    Some(_) if !s.email_links => "no_mail_server",
+                    Some(a) => {
+                        let generation = tx.token_generation(a.id, Purpose::Reset)?;
+                        s.email_link(tx, a, MessageKind::ResetLink, generation);
+                        "emailed"
+                    }
+                };
+                if let Some(account) = &found {
+                    event = event.on_account(account);
+                }
+                tx.effects()
+                    .audit(event.details(json!({"login": login, "outcome": outcome})));
                 Ok(())
             })
         })
