@@ -60,6 +60,16 @@ impl Purpose {
         Self::ALL.into_iter().find(|p| p.as_str() == s)
     }
 
+    /// The purpose whose generation a token of this one is bound to: an invitation's is the
+    /// activation's, so re-issuing or revoking an account's activation link voids its invitation
+    /// links too (both set the first password).
+    pub fn generation_purpose(self) -> Purpose {
+        match self {
+            Purpose::Invitation => Purpose::Activation,
+            other => other,
+        }
+    }
+
     /// SPEC §5: activation and invitation 7 days, reset 1 hour.
     pub fn default_lifetime(self) -> Duration {
         match self {

@@ -96,6 +96,27 @@ both! {
     }
 
     #[cfg_attr(not(roster_smtp), ignore = "needs Python's aiosmtpd (pip install aiosmtpd)")]
+    async fn each_invitation_is_emailed_with_a_welcome_and_its_link(app: TestApp) {
+        let mailbox = Mailbox::start();
+        let app = sending_to(app, &mailbox, 5).await;
+        let (admin, _) = app.admin().await;
+        let reply = app.post("/api/v1/invitations", &admin, json!({"emails": "ina@example.org, jo@example.org, broken@"})).await;
+        reply.ok(200);
+        mailbox.wait_for(2, WAIT).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut mail = mailbox.received();
+        assert_eq!(mail.len(), 2, "{mail:?}");
+        mail.sort_by(|a, b| a.to.cmp(&b.to));
+        assert_eq!(mail.iter().map(|m| (m.to[0].as_str(), m.subject.as_str())).collect::<Vec<_>>(),
+                   [("ina@example.org", "You are invited"), ("jo@example.org", "You are invited")]);
+        assert!(mail[0].text.contains("Welcome!"), "{}", mail[0].text);
+        let token = mail[0].token().expect("a link");
+        assert!(mail[0].text.contains(&format!("{}/invitation#token=", app.base)));
+        app.call(Method::POST, "/api/v1/auth/activate", None, Some(json!({"token": token, "password": PASSWORD})), &[]).await.ok(204);
+        app.login("ina@example.org", PASSWORD).await.ok(200);
+    }
+
+    #[cfg_attr(not(roster_smtp), ignore = "needs Python's aiosmtpd (pip install aiosmtpd)")]
     async fn security_notices_go_out_and_none_to_who_asked_for_none(app: TestApp) {
         let mailbox = Mailbox::start();
         let app = sending_to(app, &mailbox, 5).await;

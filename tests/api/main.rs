@@ -13,6 +13,7 @@ mod database;
 mod email;
 mod errors;
 mod filters;
+mod invitations;
 mod mailbox;
 mod me;
 mod outage;

@@ -5,6 +5,7 @@ mod account_json;
 mod api_tokens;
 mod auth;
 mod health;
+mod invitations;
 mod me;
 mod outbox;
 mod roles;
@@ -40,6 +41,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(users::list_users)
                 .service(users::count_users)
                 .service(users::create_user)
+                .service(invitations::invite_users)
                 .service(users::get_user)
                 .service(users::update_user)
                 .service(users::delete_user)

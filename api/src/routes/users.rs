@@ -733,7 +733,7 @@ pub async fn unlock_user(
 }
 
 /// 200 with a body that carries a secret (a link's token): never cached.
-fn secret_response(body: impl Serialize) -> HttpResponse {
+pub(super) fn secret_response(body: impl Serialize) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(body)

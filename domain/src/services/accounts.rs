@@ -166,7 +166,7 @@ impl Services {
     }
 
     /// Inserts a checked new account and records its creation.
-    fn insert_new(
+    pub(super) fn insert_new(
         &self,
         tx: &mut dyn Tx,
         caller: &Caller,

@@ -8,6 +8,7 @@ mod accounts;
 mod auth;
 mod bulk;
 mod fields;
+mod invitations;
 mod me;
 mod one_time;
 mod outbox;
@@ -20,6 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 pub use accounts::{AccountPatch, DeleteOutcome, NewAccount};
 pub use auth::{Credential, SignIn, SignInSecrets, SignedIn};
+pub use invitations::{split_addresses, Invitation, MAX_INVITATIONS};
 pub use one_time::TokenInfo;
 pub use outbox::{Outgoing, KEEP_FINISHED_DAYS};
 pub use settings::{LockoutPatch, PasswordPolicyPatch, SessionPolicyPatch, SettingsPatch};

@@ -1,5 +1,5 @@
 //! The generations of accounts' one-time tokens (`domain::one_time`): one row per account and
-//! purpose, only once raised.
+//! purpose (invitations share the activation's: `Purpose::generation_purpose`), only once raised.
 
 use diesel::{prelude::*, upsert::excluded};
 use domain::{one_time::Purpose, ports::TokenGenerations, Result};
@@ -11,7 +11,7 @@ use crate::schema::token_generations;
 impl TokenGenerations for Unit<'_> {
     fn token_generation(&mut self, user_id: Uuid, purpose: Purpose) -> Result<i64> {
         let found: Option<i64> = on_backend!(self.conn, c => token_generations::table
-            .find((user_id.to_string(), purpose.as_str()))
+            .find((user_id.to_string(), purpose.generation_purpose().as_str()))
             .select(token_generations::generation)
             .first(c)
             .optional())
@@ -22,7 +22,7 @@ impl TokenGenerations for Unit<'_> {
     fn raise_token_generation(&mut self, user_id: Uuid, purpose: Purpose) -> Result<i64> {
         let row = (
             token_generations::user_id.eq(user_id.to_string()),
-            token_generations::purpose.eq(purpose.as_str()),
+            token_generations::purpose.eq(purpose.generation_purpose().as_str()),
             token_generations::generation.eq(1i64),
         );
         on_backend!(self.conn, c => diesel::insert_into(token_generations::table)
