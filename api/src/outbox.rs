@@ -9,6 +9,7 @@ use std::{sync::Arc, time::Duration};
 use domain::{
     outbox::{Delivery, Message, RetryPolicy},
     services::{Outgoing, Services},
+    settings::TokenLifetimes,
 };
 use lettre::{
     message::{header::ContentType, Mailbox, MultiPart, SinglePart},
@@ -135,7 +136,7 @@ impl Worker {
         let expires = message
             .kind
             .link()
-            .map(|purpose| message.created_at + purpose.default_lifetime());
+            .map(|purpose| message.created_at + TokenLifetimes::default().of(purpose));
         let rendered = self.templates.render(
             message,
             expires.map(|at| ("[link withheld from the log]", at)),

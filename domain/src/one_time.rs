@@ -22,7 +22,7 @@
 use std::fmt;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use hmac::{digest::KeyInit, Hmac, Mac};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -37,7 +37,7 @@ pub const NONCE_BYTES: usize = 16;
 const BODY: usize = 1 + 1 + 16 + 8 + NONCE_BYTES;
 const TAG: usize = 32;
 
-/// What a token is for, and how long it lasts unless configured otherwise.
+/// What a token is for (how long it lasts: `settings::TokenLifetimes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Purpose {
     Activation,
@@ -67,14 +67,6 @@ impl Purpose {
         match self {
             Purpose::Invitation => Purpose::Activation,
             other => other,
-        }
-    }
-
-    /// SPEC §5: activation and invitation 7 days, reset 1 hour.
-    pub fn default_lifetime(self) -> Duration {
-        match self {
-            Purpose::Activation | Purpose::Invitation => Duration::days(7),
-            Purpose::Reset => Duration::hours(1),
         }
     }
 
@@ -230,6 +222,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use chrono::Duration;
 
     fn at(s: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(s, 0).single().unwrap()
@@ -312,9 +305,10 @@ mod tests {
             assert_eq!(Purpose::parse(p.as_str()), Some(p));
             assert_eq!(Purpose::from_byte(p.byte()), Some(p));
         }
-        assert_eq!(Purpose::Activation.default_lifetime(), Duration::days(7));
-        assert_eq!(Purpose::Invitation.default_lifetime(), Duration::days(7));
-        assert_eq!(Purpose::Reset.default_lifetime(), Duration::hours(1));
+        let lifetimes = crate::settings::TokenLifetimes::default();
+        assert_eq!(lifetimes.of(Purpose::Activation), Duration::days(7));
+        assert_eq!(lifetimes.of(Purpose::Invitation), Duration::days(7));
+        assert_eq!(lifetimes.of(Purpose::Reset), Duration::hours(1));
     }
 
     proptest! {

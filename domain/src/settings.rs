@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::password::DEFAULT_MIN_LENGTH;
+use chrono::Duration;
+
+use crate::{one_time::Purpose, password::DEFAULT_MIN_LENGTH};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -28,6 +30,38 @@ pub struct Settings {
     /// Accounts unused for this many days are deactivated by a background sweep (SPEC §2);
     /// `None`: never.
     pub deactivate_after_days_inactive: Option<u32>,
+    pub token_lifetimes: TokenLifetimes,
+}
+
+/// How long one-time links last (SPEC §5). A link's end is sealed into it when it is issued (or,
+/// for an emailed link, counted from when its email was queued): a change applies to links issued
+/// afterwards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TokenLifetimes {
+    pub activation_hours: u32,
+    pub invitation_hours: u32,
+    pub reset_minutes: u32,
+}
+
+impl Default for TokenLifetimes {
+    fn default() -> Self {
+        Self {
+            activation_hours: 7 * 24,
+            invitation_hours: 7 * 24,
+            reset_minutes: 60,
+        }
+    }
+}
+
+impl TokenLifetimes {
+    pub fn of(&self, purpose: Purpose) -> Duration {
+        match purpose {
+            Purpose::Activation => Duration::hours(i64::from(self.activation_hours)),
+            Purpose::Invitation => Duration::hours(i64::from(self.invitation_hours)),
+            Purpose::Reset => Duration::minutes(i64::from(self.reset_minutes)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +124,7 @@ impl Default for Settings {
             sessions: SessionPolicy::default(),
             active_user_limit: None,
             deactivate_after_days_inactive: None,
+            token_lifetimes: TokenLifetimes::default(),
         }
     }
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 pub const PASSWORD: &str = "correct horse battery staple";
 /// A password an admin gives at creation: the holder must replace it at first sign-in.
 pub const GIVEN_PASSWORD: &str = "sealed envelope from the admin desk";
-const SECRET: &str = "test-secret-key-for-roster-end-to-end-tests-0123456789";
+pub const SECRET: &str = "test-secret-key-for-roster-end-to-end-tests-0123456789";
 
 /// Defines `mod name { sqlite(); postgres(); }` running the same body on each database, then
 /// checking that what Roster derives from each account row equals a recomputation from the rows

@@ -2,7 +2,9 @@
 
 use actix_web::{get, patch, web};
 use domain::{
-    services::{LockoutPatch, PasswordPolicyPatch, SessionPolicyPatch, SettingsPatch},
+    services::{
+        LockoutPatch, PasswordPolicyPatch, SessionPolicyPatch, SettingsPatch, TokenLifetimesPatch,
+    },
     settings::Settings,
 };
 use serde::{Deserialize, Serialize};
@@ -48,8 +50,24 @@ pub struct SessionsBody {
     pub absolute_hours: Option<u32>,
 }
 
+/// How long one-time links last. A link's end is fixed when it is issued: changes apply to links
+/// issued afterwards.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenLifetimesBody {
+    /// Activation links (1–8760 hours); default 168 (7 days).
+    #[schema(minimum = 1, maximum = 8760)]
+    pub activation_hours: Option<u32>,
+    /// Invitation links (1–8760 hours); default 168 (7 days).
+    #[schema(minimum = 1, maximum = 8760)]
+    pub invitation_hours: Option<u32>,
+    /// Password reset links (5–10080 minutes); default 60.
+    #[schema(minimum = 5, maximum = 10080)]
+    pub reset_minutes: Option<u32>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"default_role": "user", "primary_contact": "0193a5f2-0000-7000-8000-000000000001", "locale": "en", "guest_days": 30, "password_policy": {"min_length": 15}, "require_passwords": true, "active_user_limit": null, "deactivate_after_days_inactive": null, "lockout": {"threshold": 10, "minutes": null}, "sessions": {"idle_minutes": 30, "absolute_hours": 12}}))]
+#[schema(example = json!({"default_role": "user", "primary_contact": "0193a5f2-0000-7000-8000-000000000001", "locale": "en", "guest_days": 30, "password_policy": {"min_length": 15}, "require_passwords": true, "active_user_limit": null, "deactivate_after_days_inactive": null, "lockout": {"threshold": 10, "minutes": null}, "sessions": {"idle_minutes": 30, "absolute_hours": 12}, "token_lifetimes": {"activation_hours": 168, "invitation_hours": 168, "reset_minutes": 60}}))]
 pub struct SettingsResponse {
     /// Role of accounts created without roles.
     pub default_role: String,
@@ -69,6 +87,7 @@ pub struct SettingsResponse {
     pub deactivate_after_days_inactive: Option<u32>,
     pub lockout: LockoutBody,
     pub sessions: SessionsBody,
+    pub token_lifetimes: TokenLifetimesBody,
 }
 
 impl From<Settings> for SettingsResponse {
@@ -91,6 +110,11 @@ impl From<Settings> for SettingsResponse {
             sessions: SessionsBody {
                 idle_minutes: Some(s.sessions.idle_minutes),
                 absolute_hours: Some(s.sessions.absolute_hours),
+            },
+            token_lifetimes: TokenLifetimesBody {
+                activation_hours: Some(s.token_lifetimes.activation_hours),
+                invitation_hours: Some(s.token_lifetimes.invitation_hours),
+                reset_minutes: Some(s.token_lifetimes.reset_minutes),
             },
         }
     }
@@ -121,6 +145,7 @@ pub struct UpdateSettingsRequest {
     pub deactivate_after_days_inactive: Option<Option<u32>>,
     pub lockout: Option<LockoutBody>,
     pub sessions: Option<SessionsBody>,
+    pub token_lifetimes: Option<TokenLifetimesBody>,
 }
 
 /// Read the settings
@@ -179,6 +204,11 @@ pub async fn update_settings(
         sessions: b.sessions.map(|s| SessionPolicyPatch {
             idle_minutes: s.idle_minutes,
             absolute_hours: s.absolute_hours,
+        }),
+        token_lifetimes: b.token_lifetimes.map(|t| TokenLifetimesPatch {
+            activation_hours: t.activation_hours,
+            invitation_hours: t.invitation_hours,
+            reset_minutes: t.reset_minutes,
         }),
     };
     let settings = state

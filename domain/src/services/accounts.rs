@@ -130,7 +130,7 @@ impl Services {
                 account.created_by = Some(caller.id);
                 account.updated_by = Some(caller.id);
                 match password {
-                    Some(password) => Ok(Err((caller, account, password))),
+                    Some(password) => Ok(Err(Box::new((caller, account, password)))),
                     None => s
                         .store
                         .write(|tx| {
@@ -139,18 +139,19 @@ impl Services {
                             s.email_link(tx, &created, MessageKind::Activation, 0);
                             Ok(created)
                         })
-                        .map(Ok),
+                        .map(|created| Ok((created, settings.token_lifetimes))),
                 }
             })
             .await?;
         let (caller, mut account, password) = match checked {
-            Ok(created) => {
+            Ok((created, lifetimes)) => {
+                let issued = (created.created_at, &lifetimes);
                 let token = self
-                    .seal_for(&created, Purpose::Activation, 0, created.created_at, nonce)
+                    .seal_for(&created, Purpose::Activation, 0, issued, nonce)
                     .map(|(token, _)| token);
                 return Ok((created, token));
             }
-            Err(to_hash) => to_hash,
+            Err(to_hash) => *to_hash,
         };
         account.password_hash = Some(self.hashing(move |h| h.hash(&password)).await?);
         account.activated_at = Some(account.created_at);

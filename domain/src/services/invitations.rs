@@ -126,7 +126,7 @@ impl Services {
                                         &created,
                                         Purpose::Invitation,
                                         0,
-                                        created.created_at,
+                                        (created.created_at, &settings.token_lifetimes),
                                         nonce,
                                     )
                                     .map(|(token, _)| token);

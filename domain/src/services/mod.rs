@@ -24,7 +24,9 @@ pub use auth::{Credential, SignIn, SignInSecrets, SignedIn};
 pub use invitations::{split_addresses, Invitation, MAX_INVITATIONS};
 pub use one_time::TokenInfo;
 pub use outbox::{Outgoing, KEEP_FINISHED_DAYS};
-pub use settings::{LockoutPatch, PasswordPolicyPatch, SessionPolicyPatch, SettingsPatch};
+pub use settings::{
+    LockoutPatch, PasswordPolicyPatch, SessionPolicyPatch, SettingsPatch, TokenLifetimesPatch,
+};
 pub use setup::SetupInput;
 pub use sweep::dormant;
 

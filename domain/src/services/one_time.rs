@@ -17,6 +17,7 @@ use crate::{
     ports::Tx,
     roles::Permission,
     session::{RequiredAction, TEMPORARY_PASSWORD_HOURS},
+    settings::TokenLifetimes,
     values::fold,
 };
 
@@ -52,15 +53,15 @@ impl Services {
     }
 
     /// A token of `purpose` for the account, bound to its `generation` of them and to its password
-    /// as it is now (see [`one_time::stamp`]), lasting the purpose's lifetime (SPEC §5) from
-    /// `issued_at`, and when it expires; `None` when the purpose cannot apply (an activation for an
-    /// account with a password).
+    /// as it is now (see [`one_time::stamp`]), lasting the purpose's lifetime (SPEC §5, settings)
+    /// from `issued_at`, and when it expires; `None` when the purpose cannot apply (an activation
+    /// for an account with a password).
     pub(crate) fn seal_for(
         &self,
         account: &Account,
         purpose: Purpose,
         generation: i64,
-        issued_at: DateTime<Utc>,
+        (issued_at, lifetimes): (DateTime<Utc>, &TokenLifetimes),
         nonce: [u8; NONCE_BYTES],
     ) -> Option<(OneTimeToken, DateTime<Utc>)> {
         let stamp = one_time::stamp(
@@ -68,13 +69,31 @@ impl Services {
             generation,
             account.password_hash.as_ref().map(PasswordHash::as_phc),
         )?;
-        let expires_at = (issued_at + purpose.default_lifetime()).trunc_subsecs(0);
+        let expires_at = (issued_at + lifetimes.of(purpose)).trunc_subsecs(0);
         let claims = Claims {
             account: account.id,
             purpose,
             expires_at,
         };
         Some((self.token_key.seal(claims, &stamp, nonce), expires_at))
+    }
+
+    /// [`Services::seal_for`] issued now, for the lifetime the settings give the purpose.
+    fn issue_link(
+        &self,
+        tx: &mut dyn Tx,
+        account: &Account,
+        (purpose, generation): (Purpose, i64),
+        nonce: [u8; NONCE_BYTES],
+    ) -> Result<Option<(OneTimeToken, DateTime<Utc>)>> {
+        let lifetimes = tx.load_settings()?.token_lifetimes;
+        Ok(self.seal_for(
+            account,
+            purpose,
+            generation,
+            (crate::now(), &lifetimes),
+            nonce,
+        ))
     }
 
     /// A new activation link's token for an invited account, voiding the ones issued before
@@ -93,15 +112,9 @@ impl Services {
                 let (account, generation) =
                     s.withdraw_activation(tx, &caller, id, &origin, "reissued")?;
                 s.email_link(tx, &account, MessageKind::Activation, generation);
-                s.seal_for(
-                    &account,
-                    Purpose::Activation,
-                    generation,
-                    crate::now(),
-                    nonce,
-                )
-                .map(|(token, _)| token)
-                .ok_or(Error::NotInvited)
+                s.issue_link(tx, &account, (Purpose::Activation, generation), nonce)?
+                    .map(|(token, _)| token)
+                    .ok_or(Error::NotInvited)
             })
         })
         .await
@@ -162,7 +175,7 @@ impl Services {
                 tx.delete_sessions_of(id, None)?;
                 s.email_link(tx, &account, MessageKind::ResetLink, generation);
                 // `resettable` saw a password, so a reset applies.
-                s.seal_for(&account, Purpose::Reset, generation, crate::now(), nonce)
+                s.issue_link(tx, &account, (Purpose::Reset, generation), nonce)?
                     .ok_or(Error::AccountInvited)
             })
         })

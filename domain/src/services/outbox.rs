@@ -14,6 +14,7 @@ use crate::{
     outbox::{Delivery, Message, MessageState, RetryPolicy},
     ports::Tx,
     roles::Permission,
+    settings::TokenLifetimes,
 };
 
 /// A link's token, sealed for a message as it is sent, and when it expires.
@@ -44,9 +45,13 @@ impl Services {
                 let limit = u32::try_from(nonces.len()).unwrap_or(u32::MAX);
                 let taken =
                     tx.take_due_messages(now, MessageState::Sending, now + policy.lease, limit)?;
+                if taken.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let lifetimes = tx.load_settings()?.token_lifetimes;
                 let mut outgoing = Vec::with_capacity(taken.len());
                 for (message, nonce) in taken.into_iter().zip(nonces.iter().copied()) {
-                    match s.link_for(tx, &message, nonce, now)? {
+                    match s.link_for(tx, &message, (nonce, &lifetimes), now)? {
                         Ok(link) => outgoing.push(Outgoing { message, link }),
                         Err(why) => {
                             let mut cancelled = message.clone();
@@ -77,12 +82,13 @@ impl Services {
     }
 
     /// The token for `message`'s link (none for a notice), sealed now to expire when one issued
-    /// with the message would have; `Err(why)` when the link no longer applies.
+    /// with the message would have (`lifetimes` as they are now); `Err(why)` when the link no
+    /// longer applies.
     fn link_for(
         &self,
         tx: &mut dyn Tx,
         message: &Message,
-        nonce: [u8; NONCE_BYTES],
+        (nonce, lifetimes): ([u8; NONCE_BYTES], &TokenLifetimes),
         now: DateTime<Utc>,
     ) -> Result<std::result::Result<Option<Link>, &'static str>> {
         let Some(purpose) = message.kind.link() else {
@@ -96,7 +102,13 @@ impl Services {
         }
         let generation = message.generation.unwrap_or_default();
         Ok(
-            match self.seal_for(&account, purpose, generation, message.created_at, nonce) {
+            match self.seal_for(
+                &account,
+                purpose,
+                generation,
+                (message.created_at, lifetimes),
+                nonce,
+            ) {
                 Some((_, expires_at)) if expires_at <= now => {
                     Err("the link expired before it could be sent")
                 }

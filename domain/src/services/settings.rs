@@ -30,6 +30,14 @@ pub struct SettingsPatch {
     pub active_user_limit: Option<Option<u32>>,
     /// `Some(None)`: off.
     pub deactivate_after_days_inactive: Option<Option<u32>>,
+    pub token_lifetimes: Option<TokenLifetimesPatch>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TokenLifetimesPatch {
+    pub activation_hours: Option<u32>,
+    pub invitation_hours: Option<u32>,
+    pub reset_minutes: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -234,6 +242,30 @@ impl Services {
                     sessions.absolute_hours,
                     1..=8_760,
                     &mut after.sessions.absolute_hours,
+                );
+            }
+            if let Some(lifetimes) = &patch.token_lifetimes {
+                let slot = &mut after.token_lifetimes;
+                bounded(
+                    &mut checks,
+                    "token_lifetimes.activation_hours",
+                    lifetimes.activation_hours,
+                    1..=8_760,
+                    &mut slot.activation_hours,
+                );
+                bounded(
+                    &mut checks,
+                    "token_lifetimes.invitation_hours",
+                    lifetimes.invitation_hours,
+                    1..=8_760,
+                    &mut slot.invitation_hours,
+                );
+                bounded(
+                    &mut checks,
+                    "token_lifetimes.reset_minutes",
+                    lifetimes.reset_minutes,
+                    5..=10_080,
+                    &mut slot.reset_minutes,
                 );
             }
             checks.finish()?;
