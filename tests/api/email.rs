@@ -284,3 +284,46 @@ both! {
         app.get("/api/v1/outbox", &token).await.problem(403, "forbidden");
     }
 }
+
+/// Three replicas on one PostgreSQL deliver one outbox: every message arrives exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(roster_postgres),
+    ignore = "needs PostgreSQL: run under scripts/with-postgres"
+)]
+#[cfg_attr(
+    not(roster_smtp),
+    ignore = "needs Python's aiosmtpd (pip install aiosmtpd)"
+)]
+async fn replicas_on_one_postgresql_send_each_message_once() {
+    let mailbox = Mailbox::start();
+    let first = TestApp::spawn(crate::helpers::Db::Postgres).await;
+    let app = sending_to(&first, &mailbox, 5).await;
+    let url = app.config.database_url();
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let (smtp, url) = (mailbox.url(), url.clone());
+        replicas.push(
+            TestApp::spawn_with(crate::helpers::Db::Postgres, move |c| {
+                c.database_url = Some(url);
+                c.smtp_url = Some(smtp);
+                c.outbox_poll = Duration::from_millis(10);
+            })
+            .await,
+        );
+    }
+    let (admin, _) = app.admin().await;
+    let emails: Vec<String> = (0..40).map(|n| format!("rep{n}@example.org")).collect();
+    app.post("/api/v1/invitations", &admin, json!({"emails": emails}))
+        .await
+        .ok(200);
+    mailbox.wait_for(40, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut to: Vec<String> = mailbox.received().iter().map(|m| m.to[0].clone()).collect();
+    to.sort();
+    let mut expected = emails.clone();
+    expected.sort();
+    assert_eq!(to, expected);
+    let items = outbox_until(&app, &admin, |m| states(m).iter().all(|s| *s == "sent")).await;
+    assert!(items.iter().all(|m| m["attempts"] == 1), "{items:?}");
+}

@@ -269,7 +269,8 @@ both! {
             app.post("/api/v1/users", &admin, person(&format!("pm{i}"), json!({"roles": ["production_manager"]})))
         }))
         .await;
-        assert_eq!(replies.iter().filter(|r| r.status == 201).count(), 3, "the three active-user seats left");
+        let answers: Vec<String> = replies.iter().map(|r| format!("{} {}", r.status.as_u16(), r.body["code"].as_str().unwrap_or_default())).collect();
+        assert_eq!(replies.iter().filter(|r| r.status == 201).count(), 3, "the three active-user seats left: {answers:?}");
         for r in replies.iter().filter(|r| r.status != 201) {
             r.problem(409, "seat_limit_reached");
         }

@@ -31,12 +31,18 @@
 //! accounts wait ([`set_limit`]); a writer reads which seats are limited only after its own write
 //! of `users`, which waited for that, so none is missed.
 //!
-//! Seats are taken in key order. A writer taking two limited seats may hold a shard of one while
-//! it waits for every shard of the other; two such writers can wait on each other, which
-//! PostgreSQL breaks by failing one (a deadlock, retried like other contention). That needs two
-//! seats out of easy room at once.
+//! Seats are taken in key order, and a writer never waits for every shard of a seat while it holds
+//! a shard of another: one that would (it took a seat from its own shard, and the next seat's own
+//! shard lacks the room) gives up its transaction at once as contention, and the run that retries
+//! it takes every limited seat the general way, each seat's shards whole, in key order
+//! ([`GENERAL_NEXT`]). So all writers lock shards in one order, (seat, shard), and cannot wait on
+//! each other in a circle. (The first form let such a writer wait, holding its own shard of one
+//! seat for every shard of the other; two of them, near the limits of two seats at once,
+//! deadlocked, and PostgreSQL broke each deadlock only after `deadlock_timeout`, one second: 30
+//! creates racing for the last seats of two limits ran past the request deadline.)
 
 use std::{
+    cell::Cell,
     collections::BTreeMap,
     hash::{BuildHasher, Hasher},
     sync::{
@@ -122,19 +128,50 @@ pub(crate) fn apply(
         .select(seat_usage::seat)
         .load(c))
     .db()?;
-    for (seat, n) in moves.into_iter().filter(|(seat, _)| limited.contains(seat)) {
-        if n > 0 {
-            take(conn, &seat, n)?;
-        } else {
-            give_back(conn, &seat, -n)?;
+    let moves: Vec<(String, i64)> = moves
+        .into_iter()
+        .filter(|(seat, _)| limited.contains(seat))
+        .collect();
+    move_seats(conn, &moves, false)
+}
+
+thread_local! {
+    /// Set when a writer gave up its transaction rather than wait for every shard of a seat while
+    /// holding a shard of another: the retry, on the same database thread, takes its seats the
+    /// general way from the start (see the module's doc).
+    static GENERAL_NEXT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread's next write takes its seats the general way (a retry, see
+/// [`GENERAL_NEXT`]); a PostgreSQL create then takes none in its statement.
+pub(crate) fn general_next() -> bool {
+    GENERAL_NEXT.get()
+}
+
+/// Takes (`n` > 0) or gives back (`n` < 0) each of `moves`, in key order: from or to the
+/// connection's own shard when it has the room, else from every shard of the seat counted whole,
+/// but never while holding another seat's shard (`held`: the write holds one already) — the
+/// transaction then ends as contention, to be retried the general way.
+fn move_seats(conn: &mut DbConn, moves: &[(String, i64)], mut held: bool) -> Result<()> {
+    let general = GENERAL_NEXT.replace(false);
+    for (seat, n) in moves {
+        if *n < 0 {
+            give_back(conn, seat, -n)?;
+        } else if general || !take_own(conn, seat, *n)? {
+            if held && !general && matches!(conn, DbConn::Pg(_)) {
+                GENERAL_NEXT.set(true);
+                return Err(Error::Contention);
+            }
+            take_from_all(conn, seat, *n)?;
         }
+        held = true;
     }
     Ok(())
 }
 
-/// Takes `n` of a limited seat: from the connection's own shard if it has the room, else from the
-/// room counted whole.
-fn take(conn: &mut DbConn, seat: &str, n: i64) -> Result<()> {
+/// Takes `n` of a limited seat from the connection's own shard, if it has the room; whether it
+/// did.
+fn take_own(conn: &mut DbConn, seat: &str, n: i64) -> Result<bool> {
     let room = seat_counts::table
         .filter(seat_counts::seat.eq(seat))
         .filter(seat_counts::free.ge(n));
@@ -147,10 +184,7 @@ fn take(conn: &mut DbConn, seat: &str, n: i64) -> Result<()> {
             .execute(c),
     }
     .db()?;
-    if taken == 1 {
-        return Ok(());
-    }
-    take_from_all(conn, seat, n)
+    Ok(taken == 1)
 }
 
 /// Holds every shard of the seat, counts its room, and takes `n` from it, spreading the rest over
@@ -297,13 +331,13 @@ pub(crate) fn after_create(
     let (limited, took) = answer.split_once('|').unwrap_or((answer, ""));
     LIMITS_SEEN.store(!limited.is_empty(), Ordering::Relaxed);
     let limited: Vec<&str> = limited.split(',').filter(|s| !s.is_empty()).collect();
-    let took: Vec<&str> = took.split(',').collect();
-    for seat in taken {
-        if limited.contains(&seat.as_str()) && !took.contains(&seat.as_str()) {
-            take(conn, seat, 1)?;
-        }
-    }
-    Ok(())
+    let took: Vec<&str> = took.split(',').filter(|s| !s.is_empty()).collect();
+    let left: Vec<(String, i64)> = taken
+        .iter()
+        .filter(|seat| limited.contains(&seat.as_str()) && !took.contains(&seat.as_str()))
+        .map(|seat| (seat.clone(), 1))
+        .collect();
+    move_seats(conn, &left, !took.is_empty())
 }
 
 /// `true` when the email had no guest seat yet and now has one.

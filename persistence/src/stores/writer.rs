@@ -75,7 +75,7 @@ fn create_one(conn: &mut DbConn, effects: &mut Effects, account: &Account) -> Re
                 .db()?
             };
         }
-        let answer = match (seats::limits_seen(), &event) {
+        let answer = match (seats::limits_seen() && !seats::general_next(), &event) {
             (true, Some(e)) => {
                 new_account!(
                     true,
