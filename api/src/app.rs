@@ -9,7 +9,7 @@ use actix_web::{
     middleware::{from_fn, ErrorHandlers},
     web, App, HttpRequest, HttpServer,
 };
-use domain::{one_time::TokenKey, roles::RoleCatalog, services::Services};
+use domain::{mfa::MfaKey, one_time::TokenKey, roles::RoleCatalog, services::Services};
 use persistence::{Backend, BringUpError, Database, DatabaseConfig, DatabaseUrl};
 use utoipa::OpenApi as _;
 use utoipa_actix_web::AppExt;
@@ -112,7 +112,10 @@ impl Core {
             Arc::new(catalog),
             Arc::new(hasher),
             threads.clone(),
-            TokenKey::derive(secret.as_bytes()),
+            (
+                TokenKey::derive(secret.as_bytes()),
+                MfaKey::derive(secret.as_bytes()),
+            ),
             config.smtp_url.is_some(),
         );
         Ok(Self {

@@ -91,6 +91,14 @@ pub mod action {
     pub const PASSWORD_RESET: &str = "user.password_reset";
     /// Someone asked for a reset link by login (`outcome`: `emailed`, or why not).
     pub const PASSWORD_FORGOTTEN: &str = "auth.password_forgotten";
+    /// Two-factor (SPEC §6): enrolment started, confirmed (`mfa.enrolled`), the factor removed,
+    /// recovery codes replaced, and a sign-in's second factor met (`method`: `totp`,
+    /// `recovery_code`).
+    pub const MFA_ENROLLMENT_STARTED: &str = "mfa.enrollment_started";
+    pub const MFA_ENROLLED: &str = "mfa.enrolled";
+    pub const MFA_REMOVED: &str = "mfa.removed";
+    pub const RECOVERY_CODES_REGENERATED: &str = "mfa.recovery_codes_regenerated";
+    pub const MFA_VERIFIED: &str = "auth.mfa_verified";
     /// An admin queued a failed outbox message again.
     pub const MESSAGE_RETRIED: &str = "outbox.message_retried";
     /// The prefix shared by sign-in events.

@@ -81,6 +81,14 @@ pub enum Error {
     AccountInactive,
     #[error("the account is invited and has no password yet; send its activation link instead")]
     AccountInvited,
+    #[error("two-factor sign-in is on already; remove the factor first to enrol another")]
+    MfaAlreadyEnabled,
+    #[error("no enrolment was started; start one with POST /api/v1/me/mfa/totp")]
+    MfaNotStarted,
+    #[error("two-factor sign-in is not on for this account")]
+    MfaNotEnabled,
+    #[error("this account must use two-factor sign-in; an admin can lift the requirement")]
+    MfaRequired,
     #[error("no such outbox message")]
     MessageNotFound,
     #[error("only a failed message can be retried; this one is not failed")]

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod effects;
 pub mod error;
 pub mod filter;
+pub mod mfa;
 pub mod one_time;
 pub mod outbox;
 pub mod paging;

@@ -9,6 +9,7 @@ use crate::{
     account::{Account, SignInRecord},
     api_token::{ApiToken, ApiTokenUse},
     effects::Effects,
+    mfa::TotpFactor,
     one_time::Purpose,
     outbox::{Message, MessageState},
     paging::UserQuery,
@@ -203,6 +204,20 @@ pub trait Outbox {
     fn delete_finished_messages(&mut self, before: DateTime<Utc>) -> Result<u64>;
 }
 
+/// Accounts' second factors and recovery codes ([`crate::mfa`]).
+pub trait MfaFactors {
+    fn find_totp_factor(&mut self, user_id: Uuid) -> Result<Option<TotpFactor>>;
+    /// Writes the account's factor, replacing any it had.
+    fn save_totp_factor(&mut self, factor: &TotpFactor) -> Result<()>;
+    /// Removes the account's factor and its recovery codes.
+    fn delete_totp_factor(&mut self, user_id: Uuid) -> Result<()>;
+    /// Replaces the account's recovery codes with these (their hashes).
+    fn replace_recovery_codes(&mut self, user_id: Uuid, hashes: &[String]) -> Result<()>;
+    /// Uses up the recovery code with this hash; whether it was there to use.
+    fn use_recovery_code(&mut self, user_id: Uuid, hash: &str) -> Result<bool>;
+    fn count_recovery_codes(&mut self, user_id: Uuid) -> Result<i64>;
+}
+
 pub trait SettingsStore {
     fn load_settings(&mut self) -> Result<Settings>;
     fn save_settings(&mut self, settings: &Settings) -> Result<()>;
@@ -224,6 +239,7 @@ pub trait Tx:
     + Challenges
     + TokenGenerations
     + Outbox
+    + MfaFactors
     + SettingsStore
     + UnitOfWork
 {
@@ -237,6 +253,7 @@ impl<
             + Challenges
             + TokenGenerations
             + Outbox
+            + MfaFactors
             + SettingsStore
             + UnitOfWork,
     > Tx for T

@@ -170,18 +170,22 @@ pub struct RefreshTokenUse {
 pub enum ChallengeKind {
     /// The password was given by someone else and must be replaced.
     SetPassword,
+    /// A second factor: a TOTP code or a recovery code (SPEC §6).
+    Mfa,
 }
 
 impl ChallengeKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ChallengeKind::SetPassword => "set_password",
+            ChallengeKind::Mfa => "mfa",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "set_password" => Some(ChallengeKind::SetPassword),
+            "mfa" => Some(ChallengeKind::Mfa),
             _ => None,
         }
     }

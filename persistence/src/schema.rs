@@ -194,6 +194,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mfa_factors (user_id) {
+        user_id -> Text,
+        sealed_secret -> Text,
+        confirmed_at -> Nullable<Timestamp>,
+        last_used_step -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> Text,
+        code_hash -> Text,
+    }
+}
+
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -212,5 +229,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sign_in_challenges,
     settings,
     token_generations,
-    outbox
+    outbox,
+    mfa_factors,
+    recovery_codes
 );

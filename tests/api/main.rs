@@ -16,6 +16,7 @@ mod filters;
 mod invitations;
 mod mailbox;
 mod me;
+mod mfa;
 mod outage;
 mod paging;
 mod plans;

@@ -85,6 +85,16 @@ pub struct SetPasswordRequest {
     pub new_password: String,
 }
 
+/// A challenge token as sent; a malformed one is refused as an unknown one is.
+fn challenge(text: &str) -> ApiResult<SecretToken> {
+    SecretToken::parse(SecretKind::Challenge, text).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidChallenge,
+            "the challenge token is not valid",
+        )
+    })
+}
+
 fn secrets() -> SignInSecrets {
     SignInSecrets {
         refresh: SecretToken::from_random(SecretKind::Refresh, rand::random()),
@@ -193,12 +203,7 @@ pub async fn complete_set_password(
         challenge_token,
         new_password,
     } = body.into_inner();
-    let token = SecretToken::parse(SecretKind::Challenge, &challenge_token).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::InvalidChallenge,
-            "the challenge token is not valid",
-        )
-    })?;
+    let token = challenge(&challenge_token)?;
     let outcome = state
         .services
         .complete_set_password(token, new_password, origin.0, secrets())
@@ -456,4 +461,51 @@ pub async fn forgot_password(
         }
     });
     HttpResponse::Accepted().finish()
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"challenge_token": "rsc_Yb2…", "code": "492039"}))]
+pub struct MfaChallengeRequest {
+    pub challenge_token: String,
+    /// The 6-digit code the authenticator app shows now, or one of the recovery codes
+    /// (`xxxx-xxxx-xxxx-xxxx`; case, spaces and dashes do not matter).
+    pub code: String,
+}
+
+/// Meet the mfa challenge
+///
+/// **Permission:** none (the challenge token). A code from the account's authenticator app (this
+/// 30-second step or one either side; each code works once) or one of its recovery codes (each
+/// works once); then signs in (tokens, or the next challenge). A wrong code answers 422
+/// `validation_failed` (`invalid_code` on `code`) and counts toward the account's lockout like a
+/// wrong password; the challenge stays usable until it expires (300 s) or the account locks.
+#[utoipa::path(
+    tag = "auth", operation_id = "complete_mfa_challenge", request_body = MfaChallengeRequest, security(()),
+    responses(
+        (status = 200, description = "The second factor is met: tokens, or the next challenge.", body = SignInResponse),
+        (status = 400, description = "`malformed_json`."),
+        (status = 401, description = "`invalid_challenge`: the challenge token is not valid, was used, or expired, or the account locked."),
+        (status = 415, description = "`unsupported_media_type`."),
+        (status = 422, description = "`validation_failed`: `invalid_code` (wrong, or used already)."),
+        (status = 429, description = "`rate_limited`; retry after `Retry-After` seconds."),
+    )
+)]
+#[post("/auth/challenge/mfa")]
+pub async fn complete_mfa_challenge(
+    _limit: AuthRateLimit,
+    state: web::Data<AppState>,
+    origin: RequestOrigin,
+    body: web::Json<MfaChallengeRequest>,
+) -> ApiResult<HttpResponse> {
+    let MfaChallengeRequest {
+        challenge_token,
+        code,
+    } = body.into_inner();
+    let token = challenge(&challenge_token)?;
+    let outcome = state
+        .services
+        .complete_mfa(token, code, origin.0, secrets())
+        .await?;
+    sign_in_response(&state, outcome)
 }

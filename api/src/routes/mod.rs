@@ -7,6 +7,7 @@ mod auth;
 mod health;
 mod invitations;
 mod me;
+mod mfa;
 mod outbox;
 mod roles;
 mod settings;
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(setup::run_setup)
                 .service(auth::login)
                 .service(auth::complete_set_password)
+                .service(auth::complete_mfa_challenge)
                 .service(auth::refresh)
                 .service(auth::logout)
                 .service(auth::inspect_token)
@@ -38,6 +40,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(me::list_my_sessions)
                 .service(me::revoke_my_sessions)
                 .service(me::revoke_my_session)
+                .service(mfa::start_totp_enrollment)
+                .service(mfa::confirm_totp_enrollment)
+                .service(mfa::remove_totp)
+                .service(mfa::regenerate_recovery_codes)
                 .service(users::list_users)
                 .service(users::count_users)
                 .service(users::create_user)

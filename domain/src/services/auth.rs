@@ -250,7 +250,7 @@ impl Services {
 
     /// After a first factor (or a challenge) is met: the next challenge, or a new session.
     #[allow(clippy::too_many_arguments)]
-    fn next_step(
+    pub(super) fn next_step(
         &self,
         tx: &mut dyn Tx,
         account: &Account,
@@ -260,7 +260,7 @@ impl Services {
         secrets: &SignInSecrets,
         now: DateTime<Utc>,
     ) -> Result<SignIn> {
-        if let Some(kind) = next_challenge(tx, account)? {
+        if let Some(kind) = next_challenge(tx, account, method)? {
             let challenge = Challenge::new(account.id, kind, origin, now);
             tx.insert_challenge(&challenge, &secrets.challenge.hash())?;
             tx.effects().audit(
@@ -544,14 +544,20 @@ struct AlsoFound {
     settings: Option<Settings>,
 }
 
-/// The challenge an account must meet before it gets tokens, if any: its required actions first.
-/// The two-factor issue adds `mfa_enrollment` and `mfa` after them.
-fn next_challenge(tx: &mut dyn Tx, account: &Account) -> Result<Option<ChallengeKind>> {
+/// The challenge an account must meet before it gets tokens, if any: its required actions first,
+/// then its second factor (unless `method`, how the sign-in got here, was that factor).
+fn next_challenge(
+    tx: &mut dyn Tx,
+    account: &Account,
+    method: &str,
+) -> Result<Option<ChallengeKind>> {
     let actions = tx.required_actions(account.id)?;
-    Ok(actions.iter().find_map(|(action, _)| match action {
+    let required = actions.iter().find_map(|(action, _)| match action {
         RequiredAction::SetPassword => Some(ChallengeKind::SetPassword),
         RequiredAction::TemporaryPassword | RequiredAction::TemporaryPasswordUsed => None,
-    }))
+    });
+    let second_factor_met = matches!(method, "totp" | "recovery_code");
+    Ok(required.or((account.mfa_enabled && !second_factor_met).then_some(ChallengeKind::Mfa)))
 }
 
 fn expired(token: &ApiTokenUse, now: DateTime<Utc>) -> bool {

@@ -10,6 +10,7 @@ mod bulk;
 mod fields;
 mod invitations;
 mod me;
+mod mfa;
 mod one_time;
 mod outbox;
 mod settings;
@@ -22,6 +23,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub use accounts::{AccountPatch, DeleteOutcome, NewAccount};
 pub use auth::{Credential, SignIn, SignInSecrets, SignedIn};
 pub use invitations::{split_addresses, Invitation, MAX_INVITATIONS};
+pub use mfa::TotpEnrollment;
 pub use one_time::TokenInfo;
 pub use outbox::{Outgoing, KEEP_FINISHED_DAYS};
 pub use settings::{
@@ -31,7 +33,7 @@ pub use setup::SetupInput;
 pub use sweep::dormant;
 
 use crate::{
-    one_time::TokenKey, password::PasswordHasher, ports::Store, roles::RoleCatalog,
+    mfa::MfaKey, one_time::TokenKey, password::PasswordHasher, ports::Store, roles::RoleCatalog,
     runtime::Runtime, Error, Result,
 };
 
@@ -45,6 +47,8 @@ pub struct Services {
     runtime: Arc<dyn Runtime>,
     /// Seals and opens one-time tokens ([`crate::one_time`]).
     token_key: Arc<TokenKey>,
+    /// Seals and opens TOTP secrets ([`crate::mfa`]).
+    mfa_key: Arc<MfaKey>,
     /// Whether emails with links are queued: only when a mail server is configured
     /// ([`Services::email_link`]).
     email_links: bool,
@@ -56,7 +60,7 @@ impl Services {
         catalog: Arc<RoleCatalog>,
         hasher: Arc<dyn PasswordHasher>,
         runtime: Arc<dyn Runtime>,
-        token_key: TokenKey,
+        (token_key, mfa_key): (TokenKey, MfaKey),
         email_links: bool,
     ) -> Self {
         Self {
@@ -65,6 +69,7 @@ impl Services {
             hasher,
             runtime,
             token_key: Arc::new(token_key),
+            mfa_key: Arc::new(mfa_key),
             email_links,
         }
     }

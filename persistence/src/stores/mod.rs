@@ -10,6 +10,7 @@ mod callers;
 pub(crate) mod effects;
 mod generations;
 mod list;
+mod mfa;
 mod outbox;
 mod records;
 pub(crate) mod seats;

@@ -1,0 +1,365 @@
+//! Two-factor sign-in (SPEC §6): enrolling one's own TOTP factor, the `mfa` sign-in challenge
+//! (a code, or a recovery code), removing the factor and regenerating recovery codes. Every step
+//! that changes the factor needs the current password; a wrong one counts toward lockout.
+
+use serde_json::json;
+
+use super::{Credential, Services, SignIn, SignInSecrets};
+use crate::{
+    account::Account,
+    audit::{action, Actor, AuditEvent, Origin},
+    error::{Error, Result},
+    mfa::{RecoveryCode, TotpFactor, TotpSecret, SEAL_NONCE_BYTES},
+    password::Password,
+    ports::Tx,
+    session::{ChallengeKind, SecretToken},
+    FieldError,
+};
+
+/// A factor being enrolled: what the holder's authenticator app needs.
+#[derive(Debug, Clone)]
+pub struct TotpEnrollment {
+    pub secret: TotpSecret,
+    /// `otpauth://…`.
+    pub uri: String,
+}
+
+fn wrong_code() -> Error {
+    Error::invalid(
+        "code",
+        "invalid_code",
+        "the code is not right, or was used already; enter the one your app shows now",
+    )
+}
+
+impl Services {
+    /// Checks the caller's own current `password` (a wrong one counts toward lockout, and answers
+    /// 422 `wrong_password` on `password`); answers the caller's account.
+    async fn own_account_with_password(
+        &self,
+        credential: Credential,
+        password: String,
+        origin: &Origin,
+    ) -> Result<Account> {
+        let account = self
+            .database(move |s| {
+                let caller = s.authenticate(&credential)?;
+                s.store
+                    .read(|tx| tx.find_account(caller.id)?.ok_or(Error::Unauthenticated))
+            })
+            .await?;
+        let hash = account.password_hash.clone();
+        let right = self
+            .hashing(move |h| {
+                Ok(Password::offered(&password).is_ok_and(|p| h.verify(&p, hash.as_ref())))
+            })
+            .await?;
+        if right {
+            return Ok(account);
+        }
+        let id = account.id;
+        let origin = origin.clone();
+        self.database(move |s| {
+            s.store.write(|tx| {
+                let settings = tx.load_settings()?;
+                let mut after = tx.find_account_for_update(id)?.ok_or(Error::Unauthenticated)?;
+                let locked = after.record_failure(&settings.lockout, crate::now());
+                tx.record_sign_in(id, &after.sign_in_record())?;
+                tx.effects().audit(
+                    AuditEvent::new(Actor::account(&after), action::LOGIN_FAILED, &origin)
+                        .on_account(&after)
+                        .details(json!({"reason": "wrong_current_password", "failed_logins": after.failed_logins, "locked": locked})),
+                );
+                Ok(())
+            })
+        })
+        .await?;
+        Err(Error::Validation(vec![FieldError::new(
+            "password",
+            "wrong_password",
+            "the current password is not right",
+        )]))
+    }
+
+    /// Starts enrolling the caller's TOTP factor (`POST /me/mfa/totp`): a new secret, sealed at
+    /// rest until a code confirms it; starting again replaces one not yet confirmed.
+    pub async fn start_totp_enrollment(
+        &self,
+        credential: Credential,
+        password: String,
+        secret: TotpSecret,
+        nonce: [u8; SEAL_NONCE_BYTES],
+        origin: Origin,
+    ) -> Result<TotpEnrollment> {
+        let account = self
+            .own_account_with_password(credential, password, &origin)
+            .await?;
+        self.database(move |s| {
+            s.store.write(|tx| {
+                let account = tx
+                    .find_account_for_update(account.id)?
+                    .ok_or(Error::Unauthenticated)?;
+                if account.mfa_enabled {
+                    return Err(Error::MfaAlreadyEnabled);
+                }
+                tx.save_totp_factor(&TotpFactor {
+                    user_id: account.id,
+                    sealed_secret: s.mfa_key.seal(&secret, account.id.as_bytes(), nonce),
+                    confirmed_at: None,
+                    last_used_step: None,
+                    created_at: crate::now(),
+                })?;
+                tx.effects().audit(
+                    AuditEvent::new(
+                        Actor::account(&account),
+                        action::MFA_ENROLLMENT_STARTED,
+                        &origin,
+                    )
+                    .on_account(&account)
+                    .details(json!({"factor": "totp"})),
+                );
+                Ok(TotpEnrollment {
+                    uri: secret.uri(account.username.as_str()),
+                    secret: secret.clone(),
+                })
+            })
+        })
+        .await
+    }
+
+    /// Confirms the caller's factor with a `code` from it (`POST /me/mfa/totp/confirm`): two-factor
+    /// sign-in is on, and `recovery` are its recovery codes (stored hashed; shown this once).
+    pub async fn confirm_totp_enrollment(
+        &self,
+        credential: Credential,
+        code: String,
+        recovery: Vec<RecoveryCode>,
+        origin: Origin,
+    ) -> Result<Vec<RecoveryCode>> {
+        self.database(move |s| {
+            let caller = s.authenticate(&credential)?;
+            s.store.write(|tx| {
+                let before = tx
+                    .find_account_for_update(caller.id)?
+                    .ok_or(Error::Unauthenticated)?;
+                if before.mfa_enabled {
+                    return Err(Error::MfaAlreadyEnabled);
+                }
+                let mut factor = tx
+                    .find_totp_factor(before.id)?
+                    .ok_or(Error::MfaNotStarted)?;
+                let secret = s.open_secret(&factor)?;
+                let now = crate::now();
+                let step = secret.matching_step(&code, now).ok_or_else(wrong_code)?;
+                factor.confirmed_at = Some(now);
+                factor.last_used_step = i64::try_from(step).ok();
+                tx.save_totp_factor(&factor)?;
+                let hashes: Vec<String> = recovery.iter().map(RecoveryCode::hash).collect();
+                tx.replace_recovery_codes(before.id, &hashes)?;
+                let after = switch_mfa(tx, &before, true, now)?;
+                tx.effects().audit(
+                    AuditEvent::new(Actor::account(&after), action::MFA_ENROLLED, &origin)
+                        .on_account(&after)
+                        .details(json!({"factor": "totp", "recovery_codes": hashes.len()})),
+                );
+                Ok(recovery.clone())
+            })
+        })
+        .await
+    }
+
+    /// Removes the caller's factor (`DELETE /me/mfa/totp`), with the current password and a
+    /// current code; refused while the account is required to use two factors.
+    pub async fn remove_own_totp(
+        &self,
+        credential: Credential,
+        password: String,
+        code: String,
+        origin: Origin,
+    ) -> Result<()> {
+        let account = self
+            .own_account_with_password(credential, password, &origin)
+            .await?;
+        self.database(move |s| {
+            s.store.write(|tx| {
+                let before = tx
+                    .find_account_for_update(account.id)?
+                    .ok_or(Error::Unauthenticated)?;
+                if !before.mfa_enabled {
+                    return Err(Error::MfaNotEnabled);
+                }
+                if before.mfa_required {
+                    return Err(Error::MfaRequired);
+                }
+                let factor = tx
+                    .find_totp_factor(before.id)?
+                    .ok_or(Error::MfaNotEnabled)?;
+                let secret = s.open_secret(&factor)?;
+                let now = crate::now();
+                secret
+                    .matching_step(&code, now)
+                    .filter(|step| factor.fresh(*step))
+                    .ok_or_else(wrong_code)?;
+                tx.delete_totp_factor(before.id)?;
+                let after = switch_mfa(tx, &before, false, now)?;
+                tx.effects().audit(
+                    AuditEvent::new(Actor::account(&after), action::MFA_REMOVED, &origin)
+                        .on_account(&after)
+                        .details(json!({"factor": "totp", "by": "self"})),
+                );
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// New recovery codes for the caller's factor, voiding the old ones
+    /// (`POST /me/mfa/recovery-codes`, with the current password).
+    pub async fn regenerate_recovery_codes(
+        &self,
+        credential: Credential,
+        password: String,
+        recovery: Vec<RecoveryCode>,
+        origin: Origin,
+    ) -> Result<Vec<RecoveryCode>> {
+        let account = self
+            .own_account_with_password(credential, password, &origin)
+            .await?;
+        self.database(move |s| {
+            s.store.write(|tx| {
+                let account = tx
+                    .find_account_for_update(account.id)?
+                    .ok_or(Error::Unauthenticated)?;
+                if !account.mfa_enabled {
+                    return Err(Error::MfaNotEnabled);
+                }
+                let hashes: Vec<String> = recovery.iter().map(RecoveryCode::hash).collect();
+                tx.replace_recovery_codes(account.id, &hashes)?;
+                tx.effects().audit(
+                    AuditEvent::new(
+                        Actor::account(&account),
+                        action::RECOVERY_CODES_REGENERATED,
+                        &origin,
+                    )
+                    .on_account(&account)
+                    .details(json!({"recovery_codes": hashes.len()})),
+                );
+                Ok(recovery.clone())
+            })
+        })
+        .await
+    }
+
+    /// Meets an `mfa` sign-in challenge with a code from the factor or a recovery code. A wrong one
+    /// counts toward the account's lockout like a wrong password, and the challenge stays (until
+    /// it expires, or the account locks); the right one ends it and the sign-in goes on.
+    pub async fn complete_mfa(
+        &self,
+        token: SecretToken,
+        code: String,
+        origin: Origin,
+        secrets: SignInSecrets,
+    ) -> Result<SignIn> {
+        let hash = token.hash();
+        self.database(move |s| {
+            s.store.write(|tx| {
+                let now = crate::now();
+                let challenge = tx
+                    .find_challenge(&hash)?
+                    .filter(|c| c.kind == ChallengeKind::Mfa && c.expires_at > now)
+                    .ok_or(Error::InvalidChallenge)?;
+                let mut account = tx
+                    .find_account_for_update(challenge.user_id)?
+                    .ok_or(Error::InvalidChallenge)?;
+                if !account.may_authenticate(now) || account.is_locked(now) || !account.active {
+                    return Ok(Err(Error::InvalidChallenge));
+                }
+                let settings = tx.load_settings()?;
+                let method = s.check_second_factor(tx, &account, &code, now)?;
+                let Some(method) = method else {
+                    let locked = account.record_failure(&settings.lockout, now);
+                    tx.record_sign_in(account.id, &account.sign_in_record())?;
+                    tx.effects().audit(
+                        AuditEvent::new(Actor::anonymous(), action::LOGIN_FAILED, &origin)
+                            .on_account(&account)
+                            .details(json!({"reason": "wrong_mfa_code", "failed_logins": account.failed_logins, "locked": locked})),
+                    );
+                    return Ok(Err(wrong_code()));
+                };
+                if tx.take_challenge(&hash)?.is_none() {
+                    return Ok(Err(Error::InvalidChallenge));
+                }
+                let before = account.clone();
+                account.record_success(now);
+                if account != before {
+                    tx.record_sign_in(account.id, &account.sign_in_record())?;
+                }
+                tx.effects().audit(
+                    AuditEvent::new(Actor::account(&account), action::MFA_VERIFIED, &origin)
+                        .on_account(&account)
+                        .details(json!({"method": method})),
+                );
+                s.next_step(tx, &account, &settings, method, &origin, &secrets, now)
+                    .map(Ok)
+            })
+        })
+        .await?
+    }
+
+    /// Which second factor `code` is — `totp` (its step recorded: never accepted again) or
+    /// `recovery_code` (used up) — or `None`.
+    fn check_second_factor(
+        &self,
+        tx: &mut dyn Tx,
+        account: &Account,
+        code: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<&'static str>> {
+        let Some(mut factor) = tx
+            .find_totp_factor(account.id)?
+            .filter(|f| f.confirmed_at.is_some())
+        else {
+            return Ok(None);
+        };
+        let secret = self.open_secret(&factor)?;
+        if let Some(step) = secret
+            .matching_step(code, now)
+            .filter(|step| factor.fresh(*step))
+        {
+            factor.last_used_step = i64::try_from(step).ok();
+            tx.save_totp_factor(&factor)?;
+            return Ok(Some("totp"));
+        }
+        if code.chars().filter(char::is_ascii_alphanumeric).count() == 16
+            && tx.use_recovery_code(account.id, &RecoveryCode::hash_of(code))?
+        {
+            return Ok(Some("recovery_code"));
+        }
+        Ok(None)
+    }
+
+    fn open_secret(&self, factor: &TotpFactor) -> Result<TotpSecret> {
+        self.mfa_key
+            .open(&factor.sealed_secret, factor.user_id.as_bytes())
+            .map_err(|_| {
+                Error::Internal(
+                    "a stored TOTP secret does not open: was ROSTER_SECRET_KEY changed?".into(),
+                )
+            })
+    }
+}
+
+/// `before` with two-factor sign-in turned `on` or off, written.
+fn switch_mfa(
+    tx: &mut dyn Tx,
+    before: &Account,
+    on: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Account> {
+    let mut after = before.clone();
+    after.mfa_enabled = on;
+    after.version += 1;
+    after.updated_at = now;
+    tx.update_account(before, &after)?;
+    Ok(after)
+}

@@ -1,0 +1,171 @@
+//! Two-factor sign-in (SPEC §6) with real RFC 6238 codes computed from the enrolment's secret:
+//! enrolment, the `mfa` challenge, codes one step either side accepted and two refused, each code
+//! once, recovery codes once, wrong codes counting toward lockout, removal.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use domain::mfa::TotpSecret;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::{
+    database::count,
+    helpers::{Reply, TestApp, PASSWORD},
+};
+
+/// Waits until the current 30-second step has at least 5 seconds left, so a code computed now is
+/// still of this step when the server checks it.
+async fn steady() {
+    loop {
+        let into = Utc::now().timestamp().rem_euclid(30);
+        if (1..=24).contains(&into) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn code(secret: &TotpSecret, steps_from_now: i64) -> String {
+    secret.code_at(Utc::now() + chrono::Duration::seconds(30 * steps_from_now))
+}
+
+async fn challenge(app: &TestApp, login: &str) -> String {
+    let r = app.login(login, PASSWORD).await;
+    r.ok(200);
+    assert_eq!(r.body["challenge"], "mfa", "{}", r.body);
+    r.body["challenge_token"]
+        .as_str()
+        .expect("challenge_token")
+        .to_owned()
+}
+
+async fn answer(app: &TestApp, challenge: &str, code: &str) -> Reply {
+    app.call(
+        Method::POST,
+        "/api/v1/auth/challenge/mfa",
+        None,
+        Some(json!({"challenge_token": challenge, "code": code})),
+        &[],
+    )
+    .await
+}
+
+both! {
+    async fn a_totp_factor_is_enrolled_and_asked_for_at_every_sign_in(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let id = app.user(&admin, "mia", &["user"]).await;
+        let mia = app.token_for("mia").await;
+        app.post("/api/v1/me/mfa/totp", &mia, json!({"password": "not her password"})).await.problem(422, "validation_failed");
+        app.post("/api/v1/me/mfa/totp/confirm", &mia, json!({"code": "123456"})).await.problem(409, "mfa_not_started");
+        let started = app.post("/api/v1/me/mfa/totp", &mia, json!({"password": PASSWORD})).await;
+        started.ok(201);
+        assert_eq!(started.headers.get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"));
+        let secret_text = started.body["secret"].as_str().expect("secret").to_owned();
+        let secret = TotpSecret::from_base32(&secret_text).expect("a base32 secret");
+        let uri = started.body["otpauth_uri"].as_str().expect("otpauth_uri");
+        assert!(uri.starts_with("otpauth://totp/Roster:mia?") && uri.contains(&format!("secret={secret_text}")), "{uri}");
+        assert!(started.body["qr_png_base64"].as_str().is_some_and(|q| q.starts_with("iVBORw0KGgo")), "a PNG");
+        // Two steps off either way is refused; one step back is accepted.
+        steady().await;
+        for off in [-2, 2] {
+            app.post("/api/v1/me/mfa/totp/confirm", &mia, json!({"code": code(&secret, off)})).await.problem(422, "validation_failed");
+        }
+        let confirmed = app.post("/api/v1/me/mfa/totp/confirm", &mia, json!({"code": code(&secret, -1)})).await;
+        confirmed.ok(200);
+        let recovery: Vec<String> = confirmed.body["recovery_codes"].as_array().expect("recovery_codes").iter().filter_map(|c| c.as_str().map(str::to_owned)).collect();
+        assert_eq!(recovery.len(), 10);
+        assert_eq!(app.get("/api/v1/me", &mia).await.body["mfa_enabled"], true);
+        app.post("/api/v1/me/mfa/totp", &mia, json!({"password": PASSWORD})).await.problem(409, "mfa_already_enabled");
+
+        // Sign-in: no tokens until the second factor; one step ahead is accepted.
+        let pending = challenge(app, "mia").await;
+        steady().await;
+        let ahead = code(&secret, 1);
+        let signed_in = answer(app, &pending, &ahead).await;
+        signed_in.ok(200);
+        assert!(signed_in.body["access_token"].is_string(), "{}", signed_in.body);
+        // The same code again is refused: each code works once, per account.
+        let again = challenge(app, "mia").await;
+        answer(app, &again, &ahead).await.problem(422, "validation_failed");
+        // A recovery code works once (any case, spaces for dashes).
+        let typed = recovery[0].to_uppercase().replace('-', " ");
+        answer(app, &again, &typed).await.ok(200);
+        let third = challenge(app, "mia").await;
+        answer(app, &third, &recovery[0]).await.problem(422, "validation_failed");
+        answer(app, &third, &recovery[1]).await.ok(200);
+        // A used challenge is spent.
+        answer(app, &third, &recovery[2]).await.problem(401, "invalid_challenge");
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM recovery_codes WHERE user_id = '{id}'")), 8);
+
+        // Regenerating recovery codes needs the password and voids the old ones.
+        app.post("/api/v1/me/mfa/recovery-codes", &mia, json!({"password": "wrong"})).await.problem(422, "validation_failed");
+        let fresh = app.post("/api/v1/me/mfa/recovery-codes", &mia, json!({"password": PASSWORD})).await;
+        fresh.ok(200);
+        let fourth = challenge(app, "mia").await;
+        answer(app, &fourth, &recovery[2]).await.problem(422, "validation_failed");
+        answer(app, &fourth, fresh.body["recovery_codes"][0].as_str().expect("a code")).await.ok(200);
+
+        // Removing needs the password and a current code; the code used last (a step ahead)
+        // leaves none before it usable, as RFC 6238 §5.2 wants.
+        app.call(Method::DELETE, "/api/v1/me/mfa/totp", Some(&mia), Some(json!({"password": PASSWORD, "code": ahead})), &[]).await.problem(422, "validation_failed");
+        app.call(Method::DELETE, "/api/v1/me/mfa/totp", Some(&mia), Some(json!({"password": "wrong", "code": "000000"})), &[]).await.problem(422, "validation_failed");
+        // The secret is sealed at rest: the stored row does not hold it.
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM mfa_factors WHERE sealed_secret LIKE '%{secret_text}%'")), 0);
+    }
+
+    async fn wrong_codes_count_toward_lockout_and_a_guesser_cannot_remove_the_factor(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let id = app.user(&admin, "gus", &["user"]).await;
+        let gus = app.token_for("gus").await;
+        let started = app.post("/api/v1/me/mfa/totp", &gus, json!({"password": PASSWORD})).await;
+        let secret = TotpSecret::from_base32(started.body["secret"].as_str().expect("secret")).expect("base32");
+        steady().await;
+        app.post("/api/v1/me/mfa/totp/confirm", &gus, json!({"code": code(&secret, 0)})).await.ok(200);
+        app.patch("/api/v1/settings", &admin, json!({"lockout": {"threshold": 3}})).await.ok(200);
+        // A guesser who knows the password: three wrong codes lock the account.
+        let pending = challenge(app, "gus").await;
+        for guess in ["111111", "222222", "333333"] {
+            answer(app, &pending, guess).await.problem(422, "validation_failed");
+        }
+        let account: Value = app.get(&format!("/api/v1/users/{id}"), &admin).await.body;
+        assert_eq!(account["status"], "locked", "{account}");
+        steady().await;
+        answer(app, &pending, &code(&secret, 0)).await.problem(401, "invalid_challenge");
+        app.login("gus", PASSWORD).await.problem(401, "invalid_credentials");
+        // The factor is still there, and the audit trail says why sign-ins failed.
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM mfa_factors WHERE user_id = '{id}' AND confirmed_at IS NOT NULL")), 1);
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'auth.login_failed' AND target_id = '{id}' AND details LIKE '%wrong_mfa_code%'")), 3);
+        // Required to use two factors: it cannot be removed.
+        app.post(&format!("/api/v1/users/{id}/unlock"), &admin, json!({})).await.ok(200);
+        app.patch(&format!("/api/v1/users/{id}"), &admin, json!({"mfa_required": true})).await.ok(200);
+        steady().await;
+        let next = code(&secret, 1);
+        app.call(Method::DELETE, "/api/v1/me/mfa/totp", Some(&gus), Some(json!({"password": PASSWORD, "code": next})), &[]).await.problem(409, "mfa_required");
+        app.patch(&format!("/api/v1/users/{id}"), &admin, json!({"mfa_required": false})).await.ok(200);
+        app.call(Method::DELETE, "/api/v1/me/mfa/totp", Some(&gus), Some(json!({"password": PASSWORD, "code": next})), &[]).await.ok(204);
+        assert_eq!(app.get("/api/v1/me", &gus).await.body["mfa_enabled"], false);
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM mfa_factors WHERE user_id = '{id}'")), 0);
+        app.login("gus", PASSWORD).await.ok(200);
+    }
+
+    async fn of_six_sign_ins_racing_with_one_code_one_gets_in(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        app.user(&admin, "rae", &["user"]).await;
+        let rae = app.token_for("rae").await;
+        let started = app.post("/api/v1/me/mfa/totp", &rae, json!({"password": PASSWORD})).await;
+        let secret = TotpSecret::from_base32(started.body["secret"].as_str().expect("secret")).expect("base32");
+        steady().await;
+        app.post("/api/v1/me/mfa/totp/confirm", &rae, json!({"code": code(&secret, -1)})).await.ok(200);
+        let mut pending = Vec::new();
+        for _ in 0..6 {
+            pending.push(challenge(app, "rae").await);
+        }
+        steady().await;
+        let now = code(&secret, 0);
+        let replies = futures_util::future::join_all(pending.iter().map(|p| answer(app, p, &now))).await;
+        let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == 422).count(), 5, "{statuses:?}");
+    }
+}
