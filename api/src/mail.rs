@@ -29,6 +29,8 @@ struct Texts {
     password_changed: KindText,
     password_reset: KindText,
     email_changed: KindText,
+    mfa_removed: KindText,
+    mfa_one_time_password_used: KindText,
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,6 +60,8 @@ impl Texts {
             MessageKind::PasswordChanged => &self.password_changed,
             MessageKind::PasswordReset => &self.password_reset,
             MessageKind::EmailChanged => &self.email_changed,
+            MessageKind::MfaRemoved => &self.mfa_removed,
+            MessageKind::MfaOneTimePasswordUsed => &self.mfa_one_time_password_used,
         }
     }
 }

@@ -99,6 +99,7 @@ pub mod action {
     pub const MFA_REMOVED: &str = "mfa.removed";
     pub const RECOVERY_CODES_REGENERATED: &str = "mfa.recovery_codes_regenerated";
     pub const MFA_VERIFIED: &str = "auth.mfa_verified";
+    pub const MFA_ONE_TIME_PASSWORD_ISSUED: &str = "mfa.one_time_password_issued";
     /// An admin queued a failed outbox message again.
     pub const MESSAGE_RETRIED: &str = "outbox.message_retried";
     /// The prefix shared by sign-in events.

@@ -32,16 +32,22 @@ pub enum MessageKind {
     PasswordReset,
     /// Notice to the old address: the account's email was changed.
     EmailChanged,
+    /// Notice: the account's second factor was removed (by its holder or an admin).
+    MfaRemoved,
+    /// Notice: an admin's one-time password stood in for the second factor.
+    MfaOneTimePasswordUsed,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 6] = [
+    pub const ALL: [MessageKind; 8] = [
         MessageKind::Activation,
         MessageKind::Invitation,
         MessageKind::ResetLink,
         MessageKind::PasswordChanged,
         MessageKind::PasswordReset,
         MessageKind::EmailChanged,
+        MessageKind::MfaRemoved,
+        MessageKind::MfaOneTimePasswordUsed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +58,8 @@ impl MessageKind {
             MessageKind::PasswordChanged => "password_changed",
             MessageKind::PasswordReset => "password_reset",
             MessageKind::EmailChanged => "email_changed",
+            MessageKind::MfaRemoved => "mfa_removed",
+            MessageKind::MfaOneTimePasswordUsed => "mfa_one_time_password_used",
         }
     }
 
@@ -67,7 +75,9 @@ impl MessageKind {
             MessageKind::ResetLink => Some(Purpose::Reset),
             MessageKind::PasswordChanged
             | MessageKind::PasswordReset
-            | MessageKind::EmailChanged => None,
+            | MessageKind::EmailChanged
+            | MessageKind::MfaRemoved
+            | MessageKind::MfaOneTimePasswordUsed => None,
         }
     }
 }

@@ -216,6 +216,21 @@ pub trait MfaFactors {
     /// Uses up the recovery code with this hash; whether it was there to use.
     fn use_recovery_code(&mut self, user_id: Uuid, hash: &str) -> Result<bool>;
     fn count_recovery_codes(&mut self, user_id: Uuid) -> Result<i64>;
+    /// Sets the account's one-time password (its hash), replacing any it had.
+    fn set_mfa_one_time_password(
+        &mut self,
+        user_id: Uuid,
+        hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Uses up the account's one-time password if it has this hash and has not expired at `now`;
+    /// whether it did.
+    fn use_mfa_one_time_password(
+        &mut self,
+        user_id: Uuid,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
 }
 
 pub trait SettingsStore {

@@ -205,6 +205,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    mfa_one_time_passwords (user_id) {
+        user_id -> Text,
+        code_hash -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     recovery_codes (user_id, code_hash) {
         user_id -> Text,
         code_hash -> Text,
@@ -231,5 +239,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     token_generations,
     outbox,
     mfa_factors,
-    recovery_codes
+    recovery_codes,
+    mfa_one_time_passwords
 );

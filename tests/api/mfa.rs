@@ -168,4 +168,50 @@ both! {
         assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
         assert_eq!(statuses.iter().filter(|s| **s == 422).count(), 5, "{statuses:?}");
     }
+
+    async fn an_admin_one_time_password_works_once_and_makes_the_holder_enrol_again(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let id = app.user(&admin, "lou", &["user"]).await;
+        let lou = app.token_for("lou").await;
+        let otp_path = format!("/api/v1/users/{id}/mfa/one-time-password");
+        app.post(&otp_path, &admin, json!({})).await.problem(409, "mfa_not_enabled");
+        let started = app.post("/api/v1/me/mfa/totp", &lou, json!({"password": PASSWORD})).await;
+        let secret = TotpSecret::from_base32(started.body["secret"].as_str().expect("secret")).expect("base32");
+        steady().await;
+        app.post("/api/v1/me/mfa/totp/confirm", &lou, json!({"code": code(&secret, 0)})).await.ok(200);
+        // Only users:write, and an admin's factor only by an admin.
+        app.user(&admin, "rolf", &["user"]).await;
+        let rolf = app.token_for("rolf").await;
+        app.post(&otp_path, &rolf, json!({})).await.problem(403, "forbidden");
+        let issued = app.post(&otp_path, &admin, json!({})).await;
+        issued.ok(200);
+        assert_eq!(issued.headers.get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"));
+        let otp = issued.body["one_time_password"].as_str().expect("one_time_password").to_owned();
+        // It stands in for a code once, and the factor is gone: the holder enrols again.
+        let pending = challenge(app, "lou").await;
+        let signed_in = answer(app, &pending, &otp).await;
+        signed_in.ok(200);
+        assert!(signed_in.body["access_token"].is_string(), "{}", signed_in.body);
+        let me = app.get(&format!("/api/v1/users/{id}"), &admin).await;
+        assert_eq!(me.body["mfa_enabled"], false);
+        app.login("lou", PASSWORD).await.ok(200);
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM mfa_one_time_passwords WHERE user_id = '{id}'")), 0);
+        // Enrolled again, the used one-time password is no code.
+        let again = app.post("/api/v1/me/mfa/totp", &lou, json!({"password": PASSWORD})).await;
+        let secret = TotpSecret::from_base32(again.body["secret"].as_str().expect("secret")).expect("base32");
+        steady().await;
+        app.post("/api/v1/me/mfa/totp/confirm", &lou, json!({"code": code(&secret, 0)})).await.ok(200);
+        let pending = challenge(app, "lou").await;
+        answer(app, &pending, &otp).await.problem(422, "validation_failed");
+        // An admin removes the factor.
+        app.delete(&format!("/api/v1/users/{id}/mfa"), &rolf).await.problem(403, "forbidden");
+        app.delete(&format!("/api/v1/users/{id}/mfa"), &admin).await.ok(204);
+        app.delete(&format!("/api/v1/users/{id}/mfa"), &admin).await.problem(409, "mfa_not_enabled");
+        app.login("lou", PASSWORD).await.ok(200);
+        // All audited; no secret, code or password in the details.
+        for action in ["mfa.enrolled", "mfa.one_time_password_issued", "mfa.removed", "auth.mfa_verified"] {
+            assert!(count(app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = '{action}' AND target_id = '{id}'")) >= 1, "{action}");
+        }
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM audit_events WHERE details LIKE '%{}%'", &otp[..9])), 0);
+    }
 }

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::users::secret_response;
 use crate::{
     app::AppState,
-    auth::{Authenticated, RequestOrigin},
+    auth::{Authenticated, Authorized, RequestOrigin, WriteUsers},
     error::ApiResult,
 };
 
@@ -218,4 +218,77 @@ pub async fn regenerate_recovery_codes(
         )
         .await?;
     Ok(secret_response(shown(codes)))
+}
+
+/// A one-time password standing in for a lost authenticator: shown this once.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"one_time_password": "k7pq-a3mz-rex8-bndq", "expires_at": "2026-11-23T10:00:00Z"}))]
+pub struct OneTimePasswordResponse {
+    /// Meets one `mfa` sign-in challenge, once, in place of a code; the factor is then removed
+    /// and the holder enrols again.
+    pub one_time_password: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Issue a one-time password for a lost authenticator
+///
+/// **Permission:** `users:write`; for an account holding `admin`, `admin`. For an account with
+/// two-factor sign-in on whose holder lost their authenticator: the answer's password meets one
+/// `mfa` challenge within 24 hours, once, and removes the factor (the holder enrols again and is
+/// emailed). Issuing another replaces it.
+#[utoipa::path(
+    tag = "users", operation_id = "issue_mfa_one_time_password", params(("id" = uuid::Uuid, Path, description = "Account id")), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The one-time password.", body = OneTimePasswordResponse),
+        (status = 401, description = "`unauthenticated`."),
+        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (the account holds `admin`)."),
+        (status = 404, description = "`user_not_found`."),
+        (status = 409, description = "`mfa_not_enabled`."),
+    )
+)]
+#[post("/users/{id}/mfa/one-time-password")]
+pub async fn issue_mfa_one_time_password(
+    state: web::Data<AppState>,
+    auth: Authorized<WriteUsers>,
+    origin: RequestOrigin,
+    id: web::Path<uuid::Uuid>,
+) -> ApiResult<HttpResponse> {
+    let code = RecoveryCode::new(rand::random());
+    let shown = code.expose().to_owned();
+    let expires_at = state
+        .services
+        .issue_mfa_one_time_password(auth.credential(), id.into_inner(), code, origin.0)
+        .await?;
+    Ok(secret_response(OneTimePasswordResponse {
+        one_time_password: shown,
+        expires_at,
+    }))
+}
+
+/// Remove an account's second factor
+///
+/// **Permission:** `users:write`; for an account holding `admin`, `admin`. Signing in then asks
+/// for the password alone until the holder enrols again; the holder is emailed.
+#[utoipa::path(
+    tag = "users", operation_id = "remove_user_mfa", params(("id" = uuid::Uuid, Path, description = "Account id")), security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 401, description = "`unauthenticated`."),
+        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (the account holds `admin`)."),
+        (status = 404, description = "`user_not_found`."),
+        (status = 409, description = "`mfa_not_enabled`."),
+    )
+)]
+#[delete("/users/{id}/mfa")]
+pub async fn remove_user_mfa(
+    state: web::Data<AppState>,
+    auth: Authorized<WriteUsers>,
+    origin: RequestOrigin,
+    id: web::Path<uuid::Uuid>,
+) -> ApiResult<HttpResponse> {
+    state
+        .services
+        .remove_mfa_of(auth.credential(), id.into_inner(), origin.0)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

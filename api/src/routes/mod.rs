@@ -56,6 +56,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(users::reset_password)
                 .service(users::revoke_password_reset)
                 .service(users::unlock_user)
+                .service(mfa::issue_mfa_one_time_password)
+                .service(mfa::remove_user_mfa)
                 .service(me::list_user_sessions)
                 .service(me::revoke_user_sessions)
                 .service(api_tokens::list_my_api_tokens)

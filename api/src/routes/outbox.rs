@@ -25,8 +25,8 @@ pub struct MessageResponse {
     pub id: Uuid,
     /// The account it is about.
     pub account_id: Uuid,
-    /// `activation`, `invitation`, `reset_link`, `password_changed`, `password_reset` or
-    /// `email_changed`.
+    /// `activation`, `invitation`, `reset_link`, `password_changed`, `password_reset`,
+    /// `email_changed`, `mfa_removed` or `mfa_one_time_password_used`.
     #[schema(value_type = String)]
     pub kind: MessageKind,
     pub recipient: String,

@@ -556,7 +556,7 @@ fn next_challenge(
         RequiredAction::SetPassword => Some(ChallengeKind::SetPassword),
         RequiredAction::TemporaryPassword | RequiredAction::TemporaryPasswordUsed => None,
     });
-    let second_factor_met = matches!(method, "totp" | "recovery_code");
+    let second_factor_met = matches!(method, "totp" | "recovery_code" | "one_time_password");
     Ok(required.or((account.mfa_enabled && !second_factor_met).then_some(ChallengeKind::Mfa)))
 }
 

@@ -3,15 +3,18 @@
 //! that changes the factor needs the current password; a wrong one counts toward lockout.
 
 use serde_json::json;
+use uuid::Uuid;
 
-use super::{Credential, Services, SignIn, SignInSecrets};
+use super::{one_time::ways_into, Credential, Services, SignIn, SignInSecrets};
 use crate::{
     account::Account,
     audit::{action, Actor, AuditEvent, Origin},
     error::{Error, Result},
     mfa::{RecoveryCode, TotpFactor, TotpSecret, SEAL_NONCE_BYTES},
+    outbox::MessageKind,
     password::Password,
     ports::Tx,
+    roles::Permission,
     session::{ChallengeKind, SecretToken},
     FieldError,
 };
@@ -23,6 +26,9 @@ pub struct TotpEnrollment {
     /// `otpauth://…`.
     pub uri: String,
 }
+
+/// How long an admin's one-time password lasts (SPEC §6).
+pub const ONE_TIME_PASSWORD_HOURS: i64 = 24;
 
 fn wrong_code() -> Error {
     Error::invalid(
@@ -207,6 +213,7 @@ impl Services {
                         .on_account(&after)
                         .details(json!({"factor": "totp", "by": "self"})),
                 );
+                tx.effects().notify(&after, MessageKind::MfaRemoved, None);
                 Ok(())
             })
         })
@@ -245,6 +252,71 @@ impl Services {
                     .details(json!({"recovery_codes": hashes.len()})),
                 );
                 Ok(recovery.clone())
+            })
+        })
+        .await
+    }
+
+    /// Removes an account's factor for its holder (`DELETE /users/{id}/mfa`, `users:write`; an
+    /// admin's is an admin's to remove). The holder is emailed.
+    pub async fn remove_mfa_of(
+        &self,
+        credential: Credential,
+        id: Uuid,
+        origin: Origin,
+    ) -> Result<()> {
+        self.database(move |s| {
+            let caller = s.authenticate(&credential)?;
+            caller.require(&s.catalog, Permission::UsersWrite)?;
+            s.store.write(|tx| {
+                let before = ways_into(tx, &caller, id)?;
+                if !before.mfa_enabled {
+                    return Err(Error::MfaNotEnabled);
+                }
+                tx.delete_totp_factor(id)?;
+                let after = switch_mfa(tx, &before, false, crate::now())?;
+                tx.effects().audit(
+                    AuditEvent::new(Actor::caller(&caller), action::MFA_REMOVED, &origin)
+                        .on_account(&after)
+                        .details(json!({"factor": "totp", "by": "admin"})),
+                );
+                tx.effects().notify(&after, MessageKind::MfaRemoved, None);
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Gives an account with a factor a one-time password (`POST /users/{id}/mfa/one-time-password`)
+    /// for a holder who lost their authenticator: it meets one `mfa` challenge within 24 hours,
+    /// once, and removes the factor so the holder enrols again. Answers when it expires.
+    pub async fn issue_mfa_one_time_password(
+        &self,
+        credential: Credential,
+        id: Uuid,
+        code: RecoveryCode,
+        origin: Origin,
+    ) -> Result<chrono::DateTime<chrono::Utc>> {
+        self.database(move |s| {
+            let caller = s.authenticate(&credential)?;
+            caller.require(&s.catalog, Permission::UsersWrite)?;
+            s.store.write(|tx| {
+                let account = ways_into(tx, &caller, id)?;
+                if !account.mfa_enabled {
+                    return Err(Error::MfaNotEnabled);
+                }
+                let expires_at = crate::now() + chrono::Duration::hours(ONE_TIME_PASSWORD_HOURS);
+                tx.set_mfa_one_time_password(id, &code.hash(), expires_at)?;
+                tx.effects().audit(
+                    AuditEvent::new(
+                        Actor::caller(&caller),
+                        action::MFA_ONE_TIME_PASSWORD_ISSUED,
+                        &origin,
+                    )
+                    .on_account(&account)
+                    .details(json!({"expires_at": expires_at})),
+                );
+                Ok(expires_at)
             })
         })
         .await
@@ -289,6 +361,18 @@ impl Services {
                 if tx.take_challenge(&hash)?.is_none() {
                     return Ok(Err(Error::InvalidChallenge));
                 }
+                if method == "one_time_password" {
+                    // It stands in for a lost authenticator: the holder enrols again.
+                    tx.delete_totp_factor(account.id)?;
+                    account = switch_mfa(tx, &account, false, now)?;
+                    tx.effects().audit(
+                        AuditEvent::new(Actor::account(&account), action::MFA_REMOVED, &origin)
+                            .on_account(&account)
+                            .details(json!({"factor": "totp", "by": "one_time_password"})),
+                    );
+                    tx.effects()
+                        .notify(&account, MessageKind::MfaOneTimePasswordUsed, None);
+                }
                 let before = account.clone();
                 account.record_success(now);
                 if account != before {
@@ -330,10 +414,15 @@ impl Services {
             tx.save_totp_factor(&factor)?;
             return Ok(Some("totp"));
         }
-        if code.chars().filter(char::is_ascii_alphanumeric).count() == 16
-            && tx.use_recovery_code(account.id, &RecoveryCode::hash_of(code))?
-        {
+        if code.chars().filter(char::is_ascii_alphanumeric).count() != 16 {
+            return Ok(None);
+        }
+        let hash = RecoveryCode::hash_of(code);
+        if tx.use_recovery_code(account.id, &hash)? {
             return Ok(Some("recovery_code"));
+        }
+        if tx.use_mfa_one_time_password(account.id, &hash, now)? {
+            return Ok(Some("one_time_password"));
         }
         Ok(None)
     }

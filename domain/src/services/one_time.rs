@@ -148,7 +148,7 @@ impl Services {
         origin: &Origin,
         why: &str,
     ) -> Result<(Account, i64)> {
-        let account = links_of(tx, caller, id)?;
+        let account = ways_into(tx, caller, id)?;
         if account.password_hash.is_some() {
             return Err(Error::NotInvited);
         }
@@ -193,7 +193,7 @@ impl Services {
             let caller = s.authenticate(&credential)?;
             caller.require(&s.catalog, Permission::UsersWrite)?;
             s.store.write(|tx| {
-                let account = links_of(tx, &caller, id)?;
+                let account = ways_into(tx, &caller, id)?;
                 withdraw(tx, &caller, &account, Purpose::Reset, &origin, "revoked").map(|_| ())
             })
         })
@@ -495,9 +495,10 @@ fn check_resettable(caller: &Caller, account: &Account) -> Result<()> {
     Ok(())
 }
 
-/// Account `id`, held, for a caller about to issue or void its links: a way into an account that
-/// holds `admin` is an admin's to hand out (as granting `admin` is).
-fn links_of(tx: &mut dyn Tx, caller: &Caller, id: Uuid) -> Result<Account> {
+/// Account `id`, held, for a caller about to issue or void a way into it (a link, a one-time
+/// password, its second factor): a way into an account that holds `admin` is an admin's to hand
+/// out (as granting `admin` is).
+pub(super) fn ways_into(tx: &mut dyn Tx, caller: &Caller, id: Uuid) -> Result<Account> {
     let account = tx.find_account_for_update(id)?.ok_or(Error::UserNotFound)?;
     policy::check_initial_roles(caller, &account.roles)?;
     Ok(account)

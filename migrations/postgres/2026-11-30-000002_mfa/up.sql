@@ -17,3 +17,12 @@ CREATE TABLE recovery_codes (
     code_hash TEXT NOT NULL,
     PRIMARY KEY (user_id, code_hash)
 );
+
+-- An admin's one-time password for an account whose holder lost their authenticator (SPEC §6):
+-- by its SHA-256 (80 random bits), until it expires (24 h). It meets one `mfa` challenge, once,
+-- and removes the factor so the holder enrols again. Issuing another replaces it.
+CREATE TABLE mfa_one_time_passwords (
+    user_id TEXT COLLATE "C" PRIMARY KEY NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    code_hash TEXT NOT NULL,
+    expires_at TIMESTAMP NOT NULL
+);

@@ -1,2 +1,1 @@
-DROP TABLE recovery_codes;
-DROP TABLE mfa_factors;
+DROP TABLE mfa_one_time_passwords;

@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use super::{on_backend, Db, Unit};
 use crate::{
-    models::parse_id,
-    schema::{mfa_factors, recovery_codes},
+    models::{naive, parse_id},
+    schema::{mfa_factors, mfa_one_time_passwords, recovery_codes},
     stamp::Stamp,
 };
 
@@ -103,5 +103,46 @@ impl MfaFactors for Unit<'_> {
             .count()
             .get_result(c))
         .db()
+    }
+
+    fn set_mfa_one_time_password(
+        &mut self,
+        user_id: Uuid,
+        hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let row = (
+            mfa_one_time_passwords::user_id.eq(user_id.to_string()),
+            mfa_one_time_passwords::code_hash.eq(hash),
+            mfa_one_time_passwords::expires_at.eq(naive(expires_at)),
+        );
+        on_backend!(self.conn, c => diesel::insert_into(mfa_one_time_passwords::table)
+            .values(row)
+            .on_conflict(mfa_one_time_passwords::user_id)
+            .do_update()
+            .set((
+                mfa_one_time_passwords::code_hash.eq(hash),
+                mfa_one_time_passwords::expires_at.eq(naive(expires_at)),
+            ))
+            .execute(c))
+        .db()?;
+        Ok(())
+    }
+
+    fn use_mfa_one_time_password(
+        &mut self,
+        user_id: Uuid,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let n = on_backend!(self.conn, c => diesel::delete(
+            mfa_one_time_passwords::table
+                .filter(mfa_one_time_passwords::user_id.eq(user_id.to_string()))
+                .filter(mfa_one_time_passwords::code_hash.eq(hash))
+                .filter(mfa_one_time_passwords::expires_at.gt(naive(now))),
+        )
+        .execute(c))
+        .db()?;
+        Ok(n == 1)
     }
 }
