@@ -1,0 +1,147 @@
+//! Secrets stay secret (SPEC §4–§6): TOTP secrets, recovery codes, one-time passwords, temporary
+//! passwords and link tokens appear in no log line, no audit event, no outbox row, and no response
+//! after the one that reveals them. A test binary of its own: it captures every log line the
+//! servers write (at `debug`, in the JSON form production uses) for the whole binary.
+
+#[macro_use]
+#[path = "../api/helpers.rs"]
+mod helpers;
+#[allow(dead_code)]
+#[path = "../api/database.rs"]
+mod database;
+
+use std::{
+    io::Write,
+    sync::{Mutex, OnceLock},
+};
+
+use chrono::Utc;
+use domain::mfa::TotpSecret;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// Every log line written so far.
+static LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOG.lock().map_or(Ok(buf.len()), |mut log| {
+            log.extend_from_slice(buf);
+            Ok(buf.len())
+        })
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_writer(|| Capture)
+            .init();
+    });
+}
+
+fn logged() -> String {
+    LOG.lock()
+        .map(|log| String::from_utf8_lossy(&log).into_owned())
+        .unwrap_or_default()
+}
+
+/// Every text the database holds where a secret could leak: audit events and outbox messages.
+fn stored(app: &helpers::TestApp) -> String {
+    #[derive(diesel::QueryableByName, PartialEq, Eq, PartialOrd, Ord)]
+    struct Line {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        line: String,
+    }
+    let mut all = String::new();
+    for sql in [
+        "SELECT coalesce(actor_username, '') || ' ' || action || ' ' || coalesce(target_label, '') || ' ' || details AS line FROM audit_events",
+        "SELECT recipient || ' ' || details || ' ' || coalesce(last_error, '') AS line FROM outbox",
+    ] {
+        for l in database::lines::<Line>(app, sql) {
+            all.push_str(&l.line);
+            all.push('\n');
+        }
+    }
+    all
+}
+
+fn code(secret: &TotpSecret) -> String {
+    secret.code_at(Utc::now())
+}
+
+async fn steady() {
+    while !(1..=24).contains(&Utc::now().timestamp().rem_euclid(30)) {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+both! {
+    async fn no_secret_reaches_a_log_line_an_audit_event_or_a_later_response(app: TestApp) {
+        capture_logs();
+        let (admin, _) = app.admin().await;
+        let id = app.user(&admin, "sid", &["user"]).await;
+        let sid = app.token_for("sid").await;
+        let mut secrets: Vec<String> = Vec::new();
+
+        // Enrolment: the secret and the recovery codes are shown once.
+        let started = app.post("/api/v1/me/mfa/totp", &sid, json!({"password": helpers::PASSWORD})).await;
+        started.ok(201);
+        let text = started.body["secret"].as_str().expect("secret").to_owned();
+        let secret = TotpSecret::from_base32(&text).expect("base32");
+        secrets.push(text);
+        steady().await;
+        let confirmed = app.post("/api/v1/me/mfa/totp/confirm", &sid, json!({"code": code(&secret)})).await;
+        confirmed.ok(200);
+        for c in confirmed.body["recovery_codes"].as_array().expect("codes") {
+            secrets.push(c.as_str().expect("a code").to_owned());
+        }
+        // A recovery code used to sign in, and an admin's one-time password.
+        let challenge = app.login("sid", helpers::PASSWORD).await;
+        let token = challenge.body["challenge_token"].as_str().expect("challenge").to_owned();
+        app.call(Method::POST, "/api/v1/auth/challenge/mfa", None, Some(json!({"challenge_token": token, "code": secrets[1]})), &[]).await.ok(200);
+        let otp = app.post(&format!("/api/v1/users/{id}/mfa/one-time-password"), &admin, json!({})).await;
+        secrets.push(otp.body["one_time_password"].as_str().expect("otp").to_owned());
+        // A temporary password, a reset link, an activation link.
+        let temporary = app.post(&format!("/api/v1/users/{id}/password-reset"), &admin, json!({"mode": "temporary_password"})).await;
+        secrets.push(temporary.body["temporary_password"].as_str().expect("temporary").to_owned());
+        let other = app.user(&admin, "rex", &["user"]).await;
+        let link = app.post(&format!("/api/v1/users/{other}/password-reset"), &admin, json!({"mode": "link"})).await;
+        secrets.push(link.body["reset_url"].as_str().and_then(|u| u.split("#token=").nth(1)).expect("a token").to_owned());
+        let invited = app.post("/api/v1/users", &admin, json!({"username": "ivy", "email": "ivy@example.org", "first_name": "I", "last_name": "Vy"})).await;
+        secrets.push(invited.body["activation_url"].as_str().and_then(|u| u.split("#token=").nth(1)).expect("a token").to_owned());
+
+        // Later responses about the account show none of them.
+        let later: Vec<Value> = vec![
+            app.get("/api/v1/me", &sid).await.body,
+            app.get(&format!("/api/v1/users/{id}"), &admin).await.body,
+            app.get("/api/v1/users?limit=200", &admin).await.body,
+            app.get("/api/v1/outbox?limit=200", &admin).await.body,
+        ];
+        let logged = logged();
+        assert!(logged.contains("\"level\""), "the log was captured");
+        let stored = stored(app);
+        assert!(stored.contains("mfa.enrolled"), "the audit trail was read");
+        for secret in &secrets {
+            // Recovery codes are compared without their dashes too.
+            let bare = secret.replace('-', "");
+            for (place, text) in [("the log", logged.as_str()), ("the database", stored.as_str())] {
+                assert!(!text.contains(secret.as_str()) && !text.contains(bare.as_str()), "a secret in {place}");
+            }
+            for body in &later {
+                assert!(!body.to_string().contains(secret.as_str()), "a secret in a later response: {body}");
+            }
+        }
+    }
+}
