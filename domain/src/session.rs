@@ -172,6 +172,8 @@ pub enum ChallengeKind {
     SetPassword,
     /// A second factor: a TOTP code or a recovery code (SPEC §6).
     Mfa,
+    /// The account must use two factors and has none: it enrols one first.
+    MfaEnrollment,
 }
 
 impl ChallengeKind {
@@ -179,6 +181,7 @@ impl ChallengeKind {
         match self {
             ChallengeKind::SetPassword => "set_password",
             ChallengeKind::Mfa => "mfa",
+            ChallengeKind::MfaEnrollment => "mfa_enrollment",
         }
     }
 
@@ -186,6 +189,7 @@ impl ChallengeKind {
         match s {
             "set_password" => Some(ChallengeKind::SetPassword),
             "mfa" => Some(ChallengeKind::Mfa),
+            "mfa_enrollment" => Some(ChallengeKind::MfaEnrollment),
             _ => None,
         }
     }

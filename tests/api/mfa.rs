@@ -214,4 +214,33 @@ both! {
         }
         assert_eq!(count(app, &format!("SELECT count(*) AS n FROM audit_events WHERE details LIKE '%{}%'", &otp[..9])), 0);
     }
+
+    async fn an_account_required_to_use_two_factors_enrols_before_it_gets_a_token(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let id = app.user(&admin, "ada2", &["admin"]).await;
+        app.patch(&format!("/api/v1/users/{id}"), &admin, json!({"mfa_required": true})).await.ok(200);
+        let first = app.login("ada2", PASSWORD).await;
+        first.ok(200);
+        assert_eq!(first.body["challenge"], "mfa_enrollment", "{}", first.body);
+        assert!(first.body.get("access_token").is_none());
+        let token = first.body["challenge_token"].as_str().expect("challenge_token").to_owned();
+        // The challenge token is no bearer token: no admin route before enrolling.
+        app.get("/api/v1/users", &token).await.problem(401, "unauthenticated");
+        let enrol = |path: &'static str, body: Value| app.call(Method::POST, path, None, Some(body), &[]);
+        enrol("/api/v1/auth/challenge/mfa-enrollment/confirm", json!({"challenge_token": token, "code": "123456"})).await.problem(409, "mfa_not_started");
+        let started = enrol("/api/v1/auth/challenge/mfa-enrollment", json!({"challenge_token": token})).await;
+        started.ok(201);
+        let secret = TotpSecret::from_base32(started.body["secret"].as_str().expect("secret")).expect("base32");
+        steady().await;
+        enrol("/api/v1/auth/challenge/mfa-enrollment/confirm", json!({"challenge_token": token, "code": "000000"})).await.problem(422, "validation_failed");
+        let done = enrol("/api/v1/auth/challenge/mfa-enrollment/confirm", json!({"challenge_token": token, "code": code(&secret, 0)})).await;
+        done.ok(200);
+        assert_eq!(done.body["recovery_codes"].as_array().map(Vec::len), Some(10));
+        let access = done.body["sign_in"]["access_token"].as_str().expect("tokens after enrolling").to_owned();
+        app.get("/api/v1/users", &access).await.ok(200);
+        // Spent; and the next sign-in asks for a code.
+        enrol("/api/v1/auth/challenge/mfa-enrollment", json!({"challenge_token": token})).await.problem(401, "invalid_challenge");
+        let next = app.login("ada2", PASSWORD).await;
+        assert_eq!(next.body["challenge"], "mfa", "{}", next.body);
+    }
 }

@@ -115,7 +115,11 @@ fn tokens(state: &AppState, signed_in: SignedIn) -> ApiResult<TokenResponse> {
 }
 
 fn sign_in_response(state: &AppState, outcome: SignIn) -> ApiResult<HttpResponse> {
-    let body = match outcome {
+    Ok(no_store(HttpResponse::Ok()).json(sign_in_body(state, outcome)?))
+}
+
+fn sign_in_body(state: &AppState, outcome: SignIn) -> ApiResult<SignInResponse> {
+    Ok(match outcome {
         SignIn::Tokens(signed_in) => SignInResponse::Tokens(tokens(state, signed_in)?),
         SignIn::Challenge {
             kind,
@@ -127,8 +131,7 @@ fn sign_in_response(state: &AppState, outcome: SignIn) -> ApiResult<HttpResponse
             // Rounded up: a challenge just issued lasts the whole 300 seconds.
             expires_in: ((expires_at - domain::now()).num_milliseconds().max(0) + 999) / 1000,
         }),
-    };
-    Ok(no_store(HttpResponse::Ok()).json(body))
+    })
 }
 
 /// Responses that carry a secret are never cached.
@@ -508,4 +511,104 @@ pub async fn complete_mfa_challenge(
         .complete_mfa(token, code, origin.0, secrets())
         .await?;
     sign_in_response(&state, outcome)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"challenge_token": "rsc_Yb2…"}))]
+pub struct ChallengeTokenRequest {
+    pub challenge_token: String,
+}
+
+/// Start enrolling a factor at sign-in
+///
+/// **Permission:** none (the `mfa_enrollment` challenge token: the account must use two factors and
+/// has none). Answers a new secret, its `otpauth://` URI and a QR code, as
+/// `POST /api/v1/me/mfa/totp` does; confirm with a code at
+/// `POST /api/v1/auth/challenge/mfa-enrollment/confirm`. Starting again replaces the secret.
+#[utoipa::path(
+    tag = "auth", operation_id = "start_challenge_enrollment", request_body = ChallengeTokenRequest, security(()),
+    responses(
+        (status = 201, description = "The secret to add to an authenticator app.", body = super::mfa::TotpEnrollmentResponse),
+        (status = 400, description = "`malformed_json`."),
+        (status = 401, description = "`invalid_challenge`."),
+        (status = 415, description = "`unsupported_media_type`."),
+        (status = 422, description = "`validation_failed`."),
+        (status = 429, description = "`rate_limited`; retry after `Retry-After` seconds."),
+    )
+)]
+#[post("/auth/challenge/mfa-enrollment")]
+pub async fn start_challenge_enrollment(
+    _limit: AuthRateLimit,
+    state: web::Data<AppState>,
+    origin: RequestOrigin,
+    body: web::Json<ChallengeTokenRequest>,
+) -> ApiResult<HttpResponse> {
+    let token = challenge(&body.into_inner().challenge_token)?;
+    let enrollment = state
+        .services
+        .start_challenge_enrollment(
+            token,
+            domain::mfa::TotpSecret::new(rand::random()),
+            rand::random(),
+            origin.0,
+        )
+        .await?;
+    Ok(super::mfa::enrollment_response(enrollment))
+}
+
+/// Enrolled at sign-in: the recovery codes (shown this once) and the sign-in's answer.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"recovery_codes": ["k7pq-a3mz-rex8-bndq", "…"], "sign_in": {"access_token": "eyJhbGciOiJIUzI1NiJ9…", "token_type": "Bearer", "expires_in": 900, "refresh_token": "rsr_q3X9…", "session_id": "0193a5f2-7c1e-7b3a-9f00-2b6a1c9d4e01"}}))]
+pub struct ChallengeEnrollmentResponse {
+    pub recovery_codes: Vec<String>,
+    /// Tokens, or the next challenge.
+    pub sign_in: SignInResponse,
+}
+
+/// Confirm a factor enrolled at sign-in
+///
+/// **Permission:** none (the `mfa_enrollment` challenge token). A code from the new factor turns
+/// two-factor sign-in on and meets the sign-in's second factor: the answer holds 10 recovery codes
+/// (shown this once) and `sign_in` (tokens, or the next challenge).
+#[utoipa::path(
+    tag = "auth", operation_id = "confirm_challenge_enrollment", request_body = MfaChallengeRequest, security(()),
+    responses(
+        (status = 200, description = "Enrolled and signed in.", body = ChallengeEnrollmentResponse),
+        (status = 400, description = "`malformed_json`."),
+        (status = 401, description = "`invalid_challenge`."),
+        (status = 409, description = "`mfa_not_started`."),
+        (status = 415, description = "`unsupported_media_type`."),
+        (status = 422, description = "`validation_failed`: `invalid_code` on `code`."),
+        (status = 429, description = "`rate_limited`; retry after `Retry-After` seconds."),
+    )
+)]
+#[post("/auth/challenge/mfa-enrollment/confirm")]
+pub async fn confirm_challenge_enrollment(
+    _limit: AuthRateLimit,
+    state: web::Data<AppState>,
+    origin: RequestOrigin,
+    body: web::Json<MfaChallengeRequest>,
+) -> ApiResult<HttpResponse> {
+    let MfaChallengeRequest {
+        challenge_token,
+        code,
+    } = body.into_inner();
+    let token = challenge(&challenge_token)?;
+    let (codes, outcome) = state
+        .services
+        .confirm_challenge_enrollment(
+            token,
+            code,
+            super::mfa::recovery_codes(),
+            origin.0,
+            secrets(),
+        )
+        .await?;
+    Ok(
+        no_store(HttpResponse::Ok()).json(ChallengeEnrollmentResponse {
+            recovery_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
+            sign_in: sign_in_body(&state, outcome)?,
+        }),
+    )
 }

@@ -2,7 +2,10 @@
 //! password; secrets and recovery codes are shown once, with `Cache-Control: no-store`.
 
 use actix_web::{delete, post, web, HttpResponse};
-use domain::mfa::{RecoveryCode, TotpSecret, RECOVERY_CODES};
+use domain::{
+    mfa::{RecoveryCode, TotpSecret, RECOVERY_CODES},
+    services::TotpEnrollment,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -58,7 +61,7 @@ pub struct RemoveTotpRequest {
     pub code: String,
 }
 
-fn recovery_codes() -> Vec<RecoveryCode> {
+pub(super) fn recovery_codes() -> Vec<RecoveryCode> {
     (0..RECOVERY_CODES)
         .map(|_| RecoveryCode::new(rand::random()))
         .collect()
@@ -105,11 +108,14 @@ pub async fn start_totp_enrollment(
             origin.0,
         )
         .await?;
+    Ok(enrollment_response(enrollment))
+}
+
+/// 201 with what an authenticator app needs, never cached.
+pub(super) fn enrollment_response(enrollment: TotpEnrollment) -> HttpResponse {
     let qr = totp_rs::TOTP::from_url_unchecked(&enrollment.uri)
-        .and_then(|t| {
-            t.get_qr_base64()
-                .map_err(|_| totp_rs::TotpUrlError::Secret(String::new()))
-        })
+        .ok()
+        .and_then(|t| t.get_qr_base64().ok())
         .unwrap_or_default();
     let mut response = secret_response(TotpEnrollmentResponse {
         secret: enrollment.secret.base32(),
@@ -117,7 +123,7 @@ pub async fn start_totp_enrollment(
         qr_png_base64: qr,
     });
     *response.status_mut() = actix_web::http::StatusCode::CREATED;
-    Ok(response)
+    response
 }
 
 /// Confirm a TOTP enrolment

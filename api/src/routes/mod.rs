@@ -28,6 +28,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(auth::login)
                 .service(auth::complete_set_password)
                 .service(auth::complete_mfa_challenge)
+                .service(auth::start_challenge_enrollment)
+                .service(auth::confirm_challenge_enrollment)
                 .service(auth::refresh)
                 .service(auth::logout)
                 .service(auth::inspect_token)

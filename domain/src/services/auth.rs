@@ -545,7 +545,8 @@ struct AlsoFound {
 }
 
 /// The challenge an account must meet before it gets tokens, if any: its required actions first,
-/// then its second factor (unless `method`, how the sign-in got here, was that factor).
+/// then its second factor (unless `method`, how the sign-in got here, was that factor), or, for an
+/// account required to use two factors that has none, enrolling one.
 fn next_challenge(
     tx: &mut dyn Tx,
     account: &Account,
@@ -557,7 +558,16 @@ fn next_challenge(
         RequiredAction::TemporaryPassword | RequiredAction::TemporaryPasswordUsed => None,
     });
     let second_factor_met = matches!(method, "totp" | "recovery_code" | "one_time_password");
-    Ok(required.or((account.mfa_enabled && !second_factor_met).then_some(ChallengeKind::Mfa)))
+    let second_factor = if second_factor_met {
+        None
+    } else if account.mfa_enabled {
+        Some(ChallengeKind::Mfa)
+    } else if account.mfa_required {
+        Some(ChallengeKind::MfaEnrollment)
+    } else {
+        None
+    };
+    Ok(required.or(second_factor))
 }
 
 fn expired(token: &ApiTokenUse, now: DateTime<Utc>) -> bool {

@@ -108,26 +108,7 @@ impl Services {
                 if account.mfa_enabled {
                     return Err(Error::MfaAlreadyEnabled);
                 }
-                tx.save_totp_factor(&TotpFactor {
-                    user_id: account.id,
-                    sealed_secret: s.mfa_key.seal(&secret, account.id.as_bytes(), nonce),
-                    confirmed_at: None,
-                    last_used_step: None,
-                    created_at: crate::now(),
-                })?;
-                tx.effects().audit(
-                    AuditEvent::new(
-                        Actor::account(&account),
-                        action::MFA_ENROLLMENT_STARTED,
-                        &origin,
-                    )
-                    .on_account(&account)
-                    .details(json!({"factor": "totp"})),
-                );
-                Ok(TotpEnrollment {
-                    uri: secret.uri(account.username.as_str()),
-                    secret: secret.clone(),
-                })
+                s.begin_enrollment(tx, &account, (&secret, nonce), &origin, "me")
             })
         })
         .await
@@ -151,23 +132,7 @@ impl Services {
                 if before.mfa_enabled {
                     return Err(Error::MfaAlreadyEnabled);
                 }
-                let mut factor = tx
-                    .find_totp_factor(before.id)?
-                    .ok_or(Error::MfaNotStarted)?;
-                let secret = s.open_secret(&factor)?;
-                let now = crate::now();
-                let step = secret.matching_step(&code, now).ok_or_else(wrong_code)?;
-                factor.confirmed_at = Some(now);
-                factor.last_used_step = i64::try_from(step).ok();
-                tx.save_totp_factor(&factor)?;
-                let hashes: Vec<String> = recovery.iter().map(RecoveryCode::hash).collect();
-                tx.replace_recovery_codes(before.id, &hashes)?;
-                let after = switch_mfa(tx, &before, true, now)?;
-                tx.effects().audit(
-                    AuditEvent::new(Actor::account(&after), action::MFA_ENROLLED, &origin)
-                        .on_account(&after)
-                        .details(json!({"factor": "totp", "recovery_codes": hashes.len()})),
-                );
+                s.finish_enrollment(tx, &before, &code, &recovery, &origin, "me")?;
                 Ok(recovery.clone())
             })
         })
@@ -322,6 +287,53 @@ impl Services {
         .await
     }
 
+    /// Starts enrolling a factor at sign-in (`mfa_enrollment` challenge): as
+    /// [`Services::start_totp_enrollment`], with the challenge standing for the password.
+    pub async fn start_challenge_enrollment(
+        &self,
+        token: SecretToken,
+        secret: TotpSecret,
+        nonce: [u8; SEAL_NONCE_BYTES],
+        origin: Origin,
+    ) -> Result<TotpEnrollment> {
+        let hash = token.hash();
+        self.database(move |s| {
+            s.store.write(|tx| {
+                let account = enrolling(tx, &hash)?;
+                s.begin_enrollment(tx, &account, (&secret, nonce), &origin, "mfa_enrollment")
+            })
+        })
+        .await
+    }
+
+    /// Meets the `mfa_enrollment` challenge with a code from the factor just started: two-factor
+    /// sign-in is on, `recovery` are its recovery codes, and the sign-in goes on (the code met its
+    /// second factor).
+    pub async fn confirm_challenge_enrollment(
+        &self,
+        token: SecretToken,
+        code: String,
+        recovery: Vec<RecoveryCode>,
+        origin: Origin,
+        secrets: SignInSecrets,
+    ) -> Result<(Vec<RecoveryCode>, SignIn)> {
+        let hash = token.hash();
+        self.database(move |s| {
+            s.store.write(|tx| {
+                let before = enrolling(tx, &hash)?;
+                let after =
+                    s.finish_enrollment(tx, &before, &code, &recovery, &origin, "mfa_enrollment")?;
+                tx.take_challenge(&hash)?.ok_or(Error::InvalidChallenge)?;
+                let now = after.updated_at;
+                let settings = tx.load_settings()?;
+                let signed_in =
+                    s.next_step(tx, &after, &settings, "totp", &origin, &secrets, now)?;
+                Ok((recovery.clone(), signed_in))
+            })
+        })
+        .await
+    }
+
     /// Meets an `mfa` sign-in challenge with a code from the factor or a recovery code. A wrong one
     /// counts toward the account's lockout like a wrong password, and the challenge stays (until
     /// it expires, or the account locks); the right one ends it and the sign-in goes on.
@@ -427,6 +439,71 @@ impl Services {
         Ok(None)
     }
 
+    /// Stores `account`'s new factor, not yet confirmed (`via`: `me`, or the sign-in's
+    /// `mfa_enrollment` challenge), and answers what its authenticator app needs.
+    fn begin_enrollment(
+        &self,
+        tx: &mut dyn Tx,
+        account: &Account,
+        (secret, nonce): (&TotpSecret, [u8; SEAL_NONCE_BYTES]),
+        origin: &Origin,
+        via: &str,
+    ) -> Result<TotpEnrollment> {
+        tx.save_totp_factor(&TotpFactor {
+            user_id: account.id,
+            sealed_secret: self.mfa_key.seal(secret, account.id.as_bytes(), nonce),
+            confirmed_at: None,
+            last_used_step: None,
+            created_at: crate::now(),
+        })?;
+        tx.effects().audit(
+            AuditEvent::new(
+                Actor::account(account),
+                action::MFA_ENROLLMENT_STARTED,
+                origin,
+            )
+            .on_account(account)
+            .details(json!({"factor": "totp", "via": via})),
+        );
+        Ok(TotpEnrollment {
+            uri: secret.uri(account.username.as_str()),
+            secret: secret.clone(),
+        })
+    }
+
+    /// Confirms `before`'s factor with a `code` from it: two-factor sign-in is on, with `recovery`
+    /// as its recovery codes. Answers the account as it is now.
+    fn finish_enrollment(
+        &self,
+        tx: &mut dyn Tx,
+        before: &Account,
+        code: &str,
+        recovery: &[RecoveryCode],
+        origin: &Origin,
+        via: &str,
+    ) -> Result<Account> {
+        let mut factor = tx
+            .find_totp_factor(before.id)?
+            .ok_or(Error::MfaNotStarted)?;
+        let now = crate::now();
+        let step = self
+            .open_secret(&factor)?
+            .matching_step(code, now)
+            .ok_or_else(wrong_code)?;
+        factor.confirmed_at = Some(now);
+        factor.last_used_step = i64::try_from(step).ok();
+        tx.save_totp_factor(&factor)?;
+        let hashes: Vec<String> = recovery.iter().map(RecoveryCode::hash).collect();
+        tx.replace_recovery_codes(before.id, &hashes)?;
+        let after = switch_mfa(tx, before, true, now)?;
+        tx.effects().audit(
+            AuditEvent::new(Actor::account(&after), action::MFA_ENROLLED, origin)
+                .on_account(&after)
+                .details(json!({"factor": "totp", "recovery_codes": hashes.len(), "via": via})),
+        );
+        Ok(after)
+    }
+
     fn open_secret(&self, factor: &TotpFactor) -> Result<TotpSecret> {
         self.mfa_key
             .open(&factor.sealed_secret, factor.user_id.as_bytes())
@@ -451,4 +528,25 @@ fn switch_mfa(
     after.updated_at = now;
     tx.update_account(before, &after)?;
     Ok(after)
+}
+
+/// The account of a live `mfa_enrollment` challenge (by its token's hash), held: one that may
+/// still sign in and has no factor on.
+fn enrolling(tx: &mut dyn Tx, hash: &str) -> Result<Account> {
+    let now = crate::now();
+    let challenge = tx
+        .find_challenge(hash)?
+        .filter(|c| c.kind == ChallengeKind::MfaEnrollment && c.expires_at > now)
+        .ok_or(Error::InvalidChallenge)?;
+    let account = tx
+        .find_account_for_update(challenge.user_id)?
+        .ok_or(Error::InvalidChallenge)?;
+    if !account.active
+        || account.is_locked(now)
+        || !account.may_authenticate(now)
+        || account.mfa_enabled
+    {
+        return Err(Error::InvalidChallenge);
+    }
+    Ok(account)
 }
