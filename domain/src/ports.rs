@@ -209,7 +209,7 @@ pub trait MfaFactors {
     fn find_totp_factor(&mut self, user_id: Uuid) -> Result<Option<TotpFactor>>;
     /// Writes the account's factor, replacing any it had.
     fn save_totp_factor(&mut self, factor: &TotpFactor) -> Result<()>;
-    /// Removes the account's factor and its recovery codes.
+    /// Removes the account's factor, its recovery codes and any one-time password for it.
     fn delete_totp_factor(&mut self, user_id: Uuid) -> Result<()>;
     /// Replaces the account's recovery codes with these (their hashes).
     fn replace_recovery_codes(&mut self, user_id: Uuid, hashes: &[String]) -> Result<()>;

@@ -203,8 +203,19 @@ both! {
         app.post("/api/v1/me/mfa/totp/confirm", &lou, json!({"code": code(&secret, 0)})).await.ok(200);
         let pending = challenge(app, "lou").await;
         answer(app, &pending, &otp).await.problem(422, "validation_failed");
-        // An admin removes the factor.
+        // An admin removes the factor, and with it a one-time password not used yet: it cannot
+        // stand in for a factor enrolled later.
+        let unused = app.post(&otp_path, &admin, json!({})).await;
+        let unused = unused.body["one_time_password"].as_str().expect("one_time_password").to_owned();
         app.delete(&format!("/api/v1/users/{id}/mfa"), &rolf).await.problem(403, "forbidden");
+        app.delete(&format!("/api/v1/users/{id}/mfa"), &admin).await.ok(204);
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM mfa_one_time_passwords WHERE user_id = '{id}'")), 0);
+        let third = app.post("/api/v1/me/mfa/totp", &lou, json!({"password": PASSWORD})).await;
+        let secret = TotpSecret::from_base32(third.body["secret"].as_str().expect("secret")).expect("base32");
+        steady().await;
+        app.post("/api/v1/me/mfa/totp/confirm", &lou, json!({"code": code(&secret, 0)})).await.ok(200);
+        let pending = challenge(app, "lou").await;
+        answer(app, &pending, &unused).await.problem(422, "validation_failed");
         app.delete(&format!("/api/v1/users/{id}/mfa"), &admin).await.ok(204);
         app.delete(&format!("/api/v1/users/{id}/mfa"), &admin).await.problem(409, "mfa_not_enabled");
         app.login("lou", PASSWORD).await.ok(200);

@@ -67,6 +67,8 @@ impl MfaFactors for Unit<'_> {
             .db()?;
         on_backend!(self.conn, c => diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(&id))).execute(c))
             .db()?;
+        on_backend!(self.conn, c => diesel::delete(mfa_one_time_passwords::table.find(&id)).execute(c))
+            .db()?;
         Ok(())
     }
 
