@@ -244,23 +244,28 @@ impl Services {
         if account != before {
             tx.record_sign_in(account.id, &account.sign_in_record())?;
         }
-        self.next_step(tx, &account, &settings, method, origin, secrets, now)
-            .map(Ok)
+        // The actions as read above: the temporary password's mark is no challenge.
+        self.next_step(
+            tx, &account, &actions, &settings, method, origin, secrets, now,
+        )
+        .map(Ok)
     }
 
     /// After a first factor (or a challenge) is met: the next challenge, or a new session.
+    /// `actions`: the account's required actions, as the caller read (or left) them.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn next_step(
         &self,
         tx: &mut dyn Tx,
         account: &Account,
+        actions: &[(RequiredAction, DateTime<Utc>)],
         settings: &Settings,
         method: &'static str,
         origin: &Origin,
         secrets: &SignInSecrets,
         now: DateTime<Utc>,
     ) -> Result<SignIn> {
-        if let Some(kind) = next_challenge(tx, account, method)? {
+        if let Some(kind) = next_challenge(account, actions, method) {
             let challenge = Challenge::new(account.id, kind, origin, now);
             tx.insert_challenge(&challenge, &secrets.challenge.hash())?;
             tx.effects().audit(
@@ -367,7 +372,17 @@ impl Services {
                 );
                 tx.effects()
                     .notify(&after, MessageKind::PasswordChanged, None);
-                s.next_step(tx, &after, &settings, "password", &origin, &secrets, now)
+                // Its required actions were cleared just now.
+                s.next_step(
+                    tx,
+                    &after,
+                    &[],
+                    &settings,
+                    "password",
+                    &origin,
+                    &secrets,
+                    now,
+                )
             })
         })
         .await
@@ -548,11 +563,10 @@ struct AlsoFound {
 /// then its second factor (unless `method`, how the sign-in got here, was that factor), or, for an
 /// account required to use two factors that has none, enrolling one.
 fn next_challenge(
-    tx: &mut dyn Tx,
     account: &Account,
+    actions: &[(RequiredAction, DateTime<Utc>)],
     method: &str,
-) -> Result<Option<ChallengeKind>> {
-    let actions = tx.required_actions(account.id)?;
+) -> Option<ChallengeKind> {
     let required = actions.iter().find_map(|(action, _)| match action {
         RequiredAction::SetPassword => Some(ChallengeKind::SetPassword),
         RequiredAction::TemporaryPassword | RequiredAction::TemporaryPasswordUsed => None,
@@ -567,7 +581,7 @@ fn next_challenge(
     } else {
         None
     };
-    Ok(required.or(second_factor))
+    required.or(second_factor)
 }
 
 fn expired(token: &ApiTokenUse, now: DateTime<Utc>) -> bool {

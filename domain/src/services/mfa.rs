@@ -326,8 +326,10 @@ impl Services {
                 tx.take_challenge(&hash)?.ok_or(Error::InvalidChallenge)?;
                 let now = after.updated_at;
                 let settings = tx.load_settings()?;
-                let signed_in =
-                    s.next_step(tx, &after, &settings, "totp", &origin, &secrets, now)?;
+                let actions = tx.required_actions(after.id)?;
+                let signed_in = s.next_step(
+                    tx, &after, &actions, &settings, "totp", &origin, &secrets, now,
+                )?;
                 Ok((recovery.clone(), signed_in))
             })
         })
@@ -355,7 +357,7 @@ impl Services {
                 let mut account = tx
                     .find_account_for_update(challenge.user_id)?
                     .ok_or(Error::InvalidChallenge)?;
-                if !account.may_authenticate(now) || account.is_locked(now) || !account.active {
+                if !account.may_authenticate(now) {
                     return Ok(Err(Error::InvalidChallenge));
                 }
                 let settings = tx.load_settings()?;
@@ -395,7 +397,8 @@ impl Services {
                         .on_account(&account)
                         .details(json!({"method": method})),
                 );
-                s.next_step(tx, &account, &settings, method, &origin, &secrets, now)
+                let actions = tx.required_actions(account.id)?;
+                s.next_step(tx, &account, &actions, &settings, method, &origin, &secrets, now)
                     .map(Ok)
             })
         })
@@ -541,11 +544,7 @@ fn enrolling(tx: &mut dyn Tx, hash: &str) -> Result<Account> {
     let account = tx
         .find_account_for_update(challenge.user_id)?
         .ok_or(Error::InvalidChallenge)?;
-    if !account.active
-        || account.is_locked(now)
-        || !account.may_authenticate(now)
-        || account.mfa_enabled
-    {
+    if !account.may_authenticate(now) || account.mfa_enabled {
         return Err(Error::InvalidChallenge);
     }
     Ok(account)
