@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 
 use domain::{
     outbox::{Delivery, Message, RetryPolicy},
-    services::{Outgoing, Services},
+    services::{Outgoing, Services, Taken},
     settings::TokenLifetimes,
 };
 use lettre::{
@@ -97,37 +97,39 @@ impl Worker {
             }
             return Ok(logged.len());
         };
-        let taken = self
+        let Outgoing { message, link } = match self
             .services
-            .take_messages(self.policy, vec![rand::random()])
-            .await?;
-        let mut outcomes = Vec::with_capacity(taken.len());
-        for Outgoing { message, link } in taken {
-            let url = link.as_ref().and_then(|(token, at)| {
-                message
-                    .kind
-                    .link()
-                    .map(|purpose| (self.links.url(purpose, token), *at))
-            });
-            let rendered = self
-                .templates
-                .render(&message, url.as_ref().map(|(u, at)| (u.as_str(), *at)));
-            let delivery = match build(from, &message.recipient, rendered) {
-                Err(why) => Delivery::Failed(why),
-                Ok(email) => match transport.send(email).await {
-                    Ok(_) => Delivery::Sent,
-                    Err(e) => Delivery::Failed(describe(&e)),
-                },
-            };
-            if let Delivery::Failed(why) = &delivery {
-                tracing::warn!(message_id = %message.id, attempt = message.attempts, error = %why, "sending an email failed");
-            }
-            outcomes.push((message, delivery));
+            .take_message(self.policy, rand::random())
+            .await?
+        {
+            Taken::Nothing => return Ok(0),
+            Taken::Cancelled => return Ok(1),
+            Taken::Message(outgoing) => *outgoing,
+        };
+        let url = link.as_ref().and_then(|(token, at)| {
+            message
+                .kind
+                .link()
+                .map(|purpose| (self.links.url(purpose, token), *at))
+        });
+        let rendered = self
+            .templates
+            .render(&message, url.as_ref().map(|(u, at)| (u.as_str(), *at)));
+        let delivery = match build(from, &message.recipient, rendered) {
+            Err(why) => Delivery::Failed(why),
+            Ok(email) => match transport.send(email).await {
+                Ok(_) => Delivery::Sent,
+                Err(e) => Delivery::Failed(describe(&e)),
+            },
+        };
+        if let Delivery::Failed(why) = &delivery {
+            tracing::warn!(message_id = %message.id, attempt = message.attempts, error = %why, "sending an email failed");
         }
-        let n = outcomes.len();
         // Not recorded (the database is away): taken again when its hold ends.
-        self.services.finish_messages(outcomes, self.policy).await?;
-        Ok(n)
+        self.services
+            .finish_message(message, delivery, self.policy)
+            .await?;
+        Ok(1)
     }
 
     /// Writes a message to the log, instead of sending it. Its link is a secret, and none was

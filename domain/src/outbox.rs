@@ -221,7 +221,6 @@ impl RetryPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
     Sent,
-    Logged,
     /// The attempt failed, with why (no secret in it).
     Failed(String),
 }

@@ -25,7 +25,7 @@ pub use auth::{Credential, SignIn, SignInSecrets, SignedIn};
 pub use invitations::{split_addresses, Invitation, MAX_INVITATIONS};
 pub use mfa::TotpEnrollment;
 pub use one_time::TokenInfo;
-pub use outbox::{Outgoing, KEEP_FINISHED_DAYS};
+pub use outbox::{Outgoing, Taken, KEEP_FINISHED_DAYS};
 pub use settings::{
     LockoutPatch, PasswordPolicyPatch, SessionPolicyPatch, SettingsPatch, TokenLifetimesPatch,
 };

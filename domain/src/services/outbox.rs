@@ -27,42 +27,48 @@ pub struct Outgoing {
     pub link: Option<Link>,
 }
 
+/// What [`Services::take_message`] found.
+#[derive(Debug, Clone)]
+pub enum Taken {
+    /// No message is due.
+    Nothing,
+    /// The message due first no longer had a link to send: cancelled.
+    Cancelled,
+    Message(Box<Outgoing>),
+}
+
 /// Messages finished this long ago are deleted by the sweep.
 pub const KEEP_FINISHED_DAYS: i64 = 30;
 
 impl Services {
-    /// Takes up to `nonces.len()` messages due now for delivery, each held for `policy.lease`.
-    /// A message whose link no longer applies (withdrawn, used, expired, or its account gone) is
-    /// `cancelled` instead, and not answered.
-    pub async fn take_messages(
+    /// Takes the message due first for delivery, held for `policy.lease`, with its link's token
+    /// sealed with `nonce`. A message whose link no longer applies (withdrawn, used, expired, or
+    /// its account gone) is `cancelled` instead.
+    pub async fn take_message(
         &self,
         policy: RetryPolicy,
-        nonces: Vec<[u8; NONCE_BYTES]>,
-    ) -> Result<Vec<Outgoing>> {
+        nonce: [u8; NONCE_BYTES],
+    ) -> Result<Taken> {
         self.database(move |s| {
             s.store.write(|tx| {
                 let now = crate::now();
-                let limit = u32::try_from(nonces.len()).unwrap_or(u32::MAX);
                 let taken =
-                    tx.take_due_messages(now, MessageState::Sending, now + policy.lease, limit)?;
-                if taken.is_empty() {
-                    return Ok(Vec::new());
-                }
+                    tx.take_due_messages(now, MessageState::Sending, now + policy.lease, 1)?;
+                let Some(message) = taken.into_iter().next() else {
+                    return Ok(Taken::Nothing);
+                };
                 let lifetimes = tx.load_settings()?.token_lifetimes;
-                let mut outgoing = Vec::with_capacity(taken.len());
-                for (message, nonce) in taken.into_iter().zip(nonces.iter().copied()) {
-                    match s.link_for(tx, &message, (nonce, &lifetimes), now)? {
-                        Ok(link) => outgoing.push(Outgoing { message, link }),
-                        Err(why) => {
-                            let mut cancelled = message.clone();
-                            cancelled.state = MessageState::Cancelled;
-                            cancelled.finished_at = Some(now);
-                            cancelled.last_error = Some(why.into());
-                            tx.update_message(&cancelled, MessageState::Sending, message.attempts)?;
-                        }
+                match s.link_for(tx, &message, (nonce, &lifetimes), now)? {
+                    Ok(link) => Ok(Taken::Message(Box::new(Outgoing { message, link }))),
+                    Err(why) => {
+                        let mut cancelled = message.clone();
+                        cancelled.state = MessageState::Cancelled;
+                        cancelled.finished_at = Some(now);
+                        cancelled.last_error = Some(why.into());
+                        tx.update_message(&cancelled, MessageState::Sending, message.attempts)?;
+                        Ok(Taken::Cancelled)
                     }
                 }
-                Ok(outgoing)
             })
         })
         .await
@@ -118,26 +124,20 @@ impl Services {
         )
     }
 
-    /// Records how attempts at messages (as taken) ended, in one transaction: sent or logged; or
-    /// failed, and then due again after the policy's back-off, or `failed` for good after its
-    /// last attempt.
-    pub async fn finish_messages(
+    /// Records how an attempt at `message` (as taken) ended: sent; or failed, and then due again
+    /// after the policy's back-off, or `failed` for good after its last attempt. Nothing is
+    /// recorded when its hold ended and another worker took it meanwhile.
+    pub async fn finish_message(
         &self,
-        outcomes: Vec<(Message, Delivery)>,
+        message: Message,
+        delivery: Delivery,
         policy: RetryPolicy,
     ) -> Result<()> {
-        if outcomes.is_empty() {
-            return Ok(());
-        }
         self.database(move |s| {
             s.store.write(|tx| {
-                let now = crate::now();
-                for (message, delivery) in &outcomes {
-                    let after = finished(message, delivery, &policy, now);
-                    // Nothing to record when its hold ended and another worker took it meanwhile.
-                    tx.update_message(&after, MessageState::Sending, message.attempts)?;
-                }
-                Ok(())
+                let after = finished(&message, &delivery, &policy, crate::now());
+                tx.update_message(&after, MessageState::Sending, message.attempts)
+                    .map(|_| ())
             })
         })
         .await
@@ -210,12 +210,8 @@ fn finished(
 ) -> Message {
     let mut after = message.clone();
     match delivery {
-        Delivery::Sent | Delivery::Logged => {
-            after.state = if *delivery == Delivery::Sent {
-                MessageState::Sent
-            } else {
-                MessageState::Logged
-            };
+        Delivery::Sent => {
+            after.state = MessageState::Sent;
             after.finished_at = Some(now);
             after.last_error = None;
         }
