@@ -87,8 +87,12 @@ pub enum Error {
     MfaNotStarted,
     #[error("two-factor sign-in is not on for this account")]
     MfaNotEnabled,
-    #[error("this account must use two-factor sign-in; an admin can lift the requirement")]
+    #[error("this account must use two-factor sign-in (mfa_required, or mfa.required_for_admins for an admin)")]
     MfaRequired,
+    #[error("an admin must enrol a second factor before using any permission (mfa.required_for_admins); enrol with POST /api/v1/me/mfa/totp")]
+    MfaEnrollmentRequired,
+    #[error("nobody removes their own second factor or gives themselves a one-time password here; use /api/v1/me/mfa")]
+    OwnMfa,
     #[error("no such outbox message")]
     MessageNotFound,
     #[error("only a failed message can be retried; this one is not failed")]

@@ -18,6 +18,10 @@ pub struct Caller {
     pub id: Uuid,
     pub username: Username,
     pub roles: Vec<String>,
+    /// An admin without a second factor under `mfa.required_for_admins`: until it enrols, it
+    /// holds no permission (every [`Caller::require`] answers `MfaEnrollmentRequired`), so a
+    /// token from before the policy or before the admin role reaches nothing but its own account.
+    pub must_enrol_mfa: bool,
 }
 
 /// What authenticating a request reads of the caller's account: the [`Caller`] and what decides
@@ -33,6 +37,7 @@ pub struct CallerAccount {
     pub expires_at: Option<DateTime<Utc>>,
     /// When a use was last recorded (`last_active_at`, written at most once a minute).
     pub last_active_at: Option<DateTime<Utc>>,
+    pub mfa_enabled: bool,
 }
 
 impl CallerAccount {
@@ -52,7 +57,7 @@ impl CallerAccount {
 
 impl Caller {
     pub fn may(&self, catalog: &RoleCatalog, permission: Permission) -> bool {
-        catalog.permits(&self.roles, permission)
+        !self.must_enrol_mfa && catalog.permits(&self.roles, permission)
     }
 
     pub fn is_admin(&self) -> bool {
@@ -65,7 +70,9 @@ impl Caller {
     }
 
     pub fn require(&self, catalog: &RoleCatalog, permission: Permission) -> Result<()> {
-        if self.may(catalog, permission) {
+        if self.must_enrol_mfa {
+            Err(Error::MfaEnrollmentRequired)
+        } else if self.may(catalog, permission) {
             Ok(())
         } else {
             Err(Error::Forbidden(permission.name()))
@@ -123,6 +130,7 @@ mod tests {
             id: account.id,
             username: account.username.clone(),
             roles: account.roles.clone(),
+            must_enrol_mfa: false,
         }
     }
 
@@ -172,6 +180,21 @@ mod tests {
     }
 
     #[test]
+    fn an_admin_due_to_enrol_holds_no_permission() {
+        let catalog = RoleCatalog::builtin();
+        let mut admin = caller(&with_roles("root", &["admin"]));
+        assert!(admin.require(&catalog, Permission::UsersRead).is_ok());
+        admin.must_enrol_mfa = true;
+        for permission in Permission::ALL {
+            assert!(!admin.may(&catalog, permission));
+            assert!(matches!(
+                admin.require(&catalog, permission),
+                Err(Error::MfaEnrollmentRequired)
+            ));
+        }
+    }
+
+    #[test]
     fn a_caller_is_admitted_only_while_its_account_may_authenticate() {
         let now = Utc::now();
         let account = with_roles("ana", &["user"]);
@@ -182,6 +205,7 @@ mod tests {
             locked_until: a.locked_until,
             expires_at: a.expires_at,
             last_active_at: a.last_active_at,
+            mfa_enabled: a.mfa_enabled,
         };
         let admitted = read(&account)
             .admit(now)

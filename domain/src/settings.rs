@@ -31,6 +31,32 @@ pub struct Settings {
     /// `None`: never.
     pub deactivate_after_days_inactive: Option<u32>,
     pub token_lifetimes: TokenLifetimes,
+    pub mfa: MfaPolicy,
+}
+
+/// Who must use two-factor sign-in besides accounts with `mfa_required` (SPEC §6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MfaPolicy {
+    /// Every holder of `admin` enrols a second factor at their next sign-in, and until they have
+    /// one their tokens (sessions and API tokens alike) carry no permission: only their own
+    /// account, enrolment and sign-out answer. Default true.
+    pub required_for_admins: bool,
+}
+
+impl MfaPolicy {
+    /// Whether `account` must use two-factor sign-in: its own `mfa_required`, or this policy.
+    pub fn demands(&self, account: &crate::account::Account) -> bool {
+        account.mfa_required || (self.required_for_admins && account.is_admin())
+    }
+}
+
+impl Default for MfaPolicy {
+    fn default() -> Self {
+        Self {
+            required_for_admins: true,
+        }
+    }
 }
 
 /// How long one-time links last (SPEC §5). A link's end is sealed into it when it is issued (or,
@@ -125,6 +151,7 @@ impl Default for Settings {
             active_user_limit: None,
             deactivate_after_days_inactive: None,
             token_lifetimes: TokenLifetimes::default(),
+            mfa: MfaPolicy::default(),
         }
     }
 }
@@ -134,5 +161,28 @@ impl Default for PasswordPolicy {
         Self {
             min_length: DEFAULT_MIN_LENGTH,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::Account;
+
+    #[test]
+    fn two_factor_is_demanded_by_the_account_or_of_admins_by_the_policy() {
+        let policy = MfaPolicy::default();
+        let mut ana = Account::sample("ana");
+        ana.roles = vec!["user".into()];
+        assert!(!policy.demands(&ana));
+        ana.mfa_required = true;
+        assert!(policy.demands(&ana));
+        let mut root = Account::sample("root");
+        root.roles = vec!["admin".into()];
+        assert!(policy.demands(&root));
+        let off = MfaPolicy {
+            required_for_admins: false,
+        };
+        assert!(!off.demands(&root));
     }
 }

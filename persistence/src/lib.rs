@@ -465,3 +465,54 @@ impl Store for Database {
         Ok(Box::new(session::Session::new(self)?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::{sql_types, Connection, QueryableByName, RunQueryDsl, SqliteConnection};
+    use diesel_migrations::MigrationHarness;
+
+    use super::SQLITE_MIGRATIONS;
+    use crate::{models::UserRow, schema::users, stores::records::settings_from};
+
+    #[derive(QueryableByName)]
+    struct Policy {
+        #[diesel(sql_type = sql_types::Text)]
+        document: String,
+    }
+
+    /// Migrates a new SQLite database, with an account made just before the migration that
+    /// introduced `mfa.required_for_admins` if `existing`; answers the setting.
+    fn policy_after_upgrade(existing: bool) -> bool {
+        let mut c = SqliteConnection::establish(":memory:").expect("SQLite");
+        let pending = c.pending_migrations(SQLITE_MIGRATIONS).expect("migrations");
+        let at = pending
+            .iter()
+            .position(|m| m.name().to_string().ends_with("_admin_mfa_policy"))
+            .expect("the migration");
+        for m in &pending[..at] {
+            c.run_migration(&**m).expect("an earlier migration");
+        }
+        if existing {
+            let mut row = UserRow::default();
+            row.account.id = "01a21e6e-0575-779e-9fa3-45b64dc8e13a".into();
+            diesel::insert_into(users::table)
+                .values(&row)
+                .execute(&mut c)
+                .expect("an account");
+        }
+        for m in &pending[at..] {
+            c.run_migration(&**m).expect("a later migration");
+        }
+        let p: Policy = diesel::sql_query("SELECT document FROM settings")
+            .get_result(&mut c)
+            .expect("the settings");
+        let settings = settings_from(Some(&p.document)).expect("readable settings");
+        settings.mfa.required_for_admins
+    }
+
+    #[test]
+    fn an_upgraded_deployment_records_the_admin_mfa_policy_off_and_a_new_one_has_it_on() {
+        assert!(!policy_after_upgrade(true));
+        assert!(policy_after_upgrade(false));
+    }
+}

@@ -74,7 +74,7 @@ pub(crate) struct AccountRow {
     pub roles: String,
 }
 
-/// What authenticating a request reads of its caller's account (`CallerAccount`): six columns of
+/// What authenticating a request reads of its caller's account (`CallerAccount`): nine columns of
 /// the account's twenty-five.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -87,6 +87,7 @@ pub(crate) struct CallerRow {
     pub locked_until: Option<Stamp>,
     pub expires_at: Option<Stamp>,
     pub last_active_at: Option<Stamp>,
+    pub mfa_enabled: bool,
 }
 
 impl CallerRow {
@@ -96,12 +97,14 @@ impl CallerRow {
                 id: parse_id(&self.id)?,
                 username: Username::from_trusted(self.username),
                 roles: parse_roles(&self.roles),
+                must_enrol_mfa: false,
             },
             active: self.active,
             locked_at: self.locked_at.map(Into::into),
             locked_until: self.locked_until.map(Into::into),
             expires_at: self.expires_at.map(Into::into),
             last_active_at: self.last_active_at.map(Into::into),
+            mfa_enabled: self.mfa_enabled,
         })
     }
 }

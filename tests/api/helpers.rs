@@ -246,10 +246,81 @@ impl TestApp {
             .to_owned()
     }
 
-    /// Runs setup as `admin` and signs in; returns (token, id).
+    /// Runs setup as `admin` and signs in; returns (token, id). The sign-in meets the
+    /// `mfa_enrollment` challenge that `mfa.required_for_admins` (on by default) sets every admin
+    /// ([`TestApp::admin_enrolled`]); then, so that the other tests' admins sign in with a
+    /// password alone, the admin turns the policy off and removes its factor (which needs the
+    /// password and an unused code), with its email notices off for that moment so that no
+    /// `mfa_removed` notice joins the mail and outbox that tests count. `tests/api/mfa.rs` tests
+    /// the policy itself.
     pub async fn admin(&self) -> (String, String) {
+        let (enrolled, id) = self.admin_enrolled().await;
+        let token = enrolled.access_token.clone();
+        let policy = json!({"mfa": {"required_for_admins": false}});
+        self.patch("/api/v1/settings", &token, policy).await.ok(200);
+        let notices = |on: bool| json!({"email_notifications": on});
+        self.patch("/api/v1/me", &token, notices(false))
+            .await
+            .ok(200);
+        let removal = json!({"password": PASSWORD, "code": enrolled.next_code()});
+        self.call(
+            Method::DELETE,
+            "/api/v1/me/mfa/totp",
+            Some(&token),
+            Some(removal),
+            &[],
+        )
+        .await
+        .ok(204);
+        self.patch("/api/v1/me", &token, notices(true))
+            .await
+            .ok(200);
+        (token, id)
+    }
+
+    /// Runs setup as `admin` and meets its first sign-in's `mfa_enrollment` challenge; returns
+    /// the enrolment and the admin's id.
+    pub async fn admin_enrolled(&self) -> (Enrolled, String) {
         let id = self.setup("admin").await.ok(201).id();
-        (self.token_for("admin").await, id)
+        (self.enrol_at_sign_in("admin").await, id)
+    }
+
+    /// Signs `login` in with [`PASSWORD`], expecting the `mfa_enrollment` challenge, and meets
+    /// it with a code computed from the secret it hands out.
+    pub async fn enrol_at_sign_in(&self, login: &str) -> Enrolled {
+        let first = self.login(login, PASSWORD).await;
+        first.ok(200);
+        assert_eq!(first.body["challenge"], "mfa_enrollment", "{}", first.body);
+        let challenge = json!({"challenge_token": first.body["challenge_token"]});
+        let path = "/api/v1/auth/challenge/mfa-enrollment";
+        let started = self
+            .call(Method::POST, path, None, Some(challenge.clone()), &[])
+            .await;
+        started.ok(201);
+        let secret = started.body["secret"].as_str().expect("secret");
+        let secret = domain::mfa::TotpSecret::from_base32(secret).expect("a base32 secret");
+        let at = chrono::Utc::now();
+        let mut confirm = challenge;
+        confirm["code"] = json!(secret.code_at(at));
+        let path = "/api/v1/auth/challenge/mfa-enrollment/confirm";
+        let done = self
+            .call(Method::POST, path, None, Some(confirm), &[])
+            .await;
+        done.ok(200);
+        Enrolled {
+            secret,
+            at,
+            recovery_codes: done.body["recovery_codes"]
+                .as_array()
+                .expect("recovery_codes")
+                .iter()
+                .filter_map(|c| c.as_str().map(str::to_owned))
+                .collect(),
+            access_token: done.body["sign_in"]["access_token"]
+                .as_str()
+                .expect("an access token after enrolling")
+                .to_owned(),
+        }
     }
 
     /// Creates `username` with the given roles and a password given by the admin, which the
@@ -293,6 +364,23 @@ impl TestApp {
             .await;
         r.ok(201);
         r.body["token"].as_str().expect("token").to_owned()
+    }
+}
+
+/// A second factor enrolled at sign-in ([`TestApp::enrol_at_sign_in`]).
+pub struct Enrolled {
+    pub secret: domain::mfa::TotpSecret,
+    /// When the confirming code was computed.
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub recovery_codes: Vec<String>,
+    pub access_token: String,
+}
+
+impl Enrolled {
+    /// A code of the step after the confirming one: unused, and accepted for the next 30 to 60
+    /// seconds (one step of tolerance either side).
+    pub fn next_code(&self) -> String {
+        self.secret.code_at(self.at + chrono::Duration::seconds(30))
     }
 }
 

@@ -40,6 +40,43 @@ async fn challenge(app: &TestApp, login: &str) -> String {
         .to_owned()
 }
 
+/// Calls every operation of the OpenAPI document that needs a permission (its description names
+/// one, as in ``**Permission:** `users:read` ``) with `token`, each path parameter set to `other`
+/// (an account that is not the caller) and the request body's example; answers each
+/// `(method path, status, code)`.
+async fn every_permission_route(
+    app: &TestApp,
+    token: &str,
+    other: &str,
+) -> Vec<(String, u16, String)> {
+    let doc = serde_json::to_value(api::openapi_document()).expect("JSON");
+    let mut answers = Vec::new();
+    for (template, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("operations") {
+            let description = op["description"].as_str().unwrap_or_default();
+            if !description.contains("**Permission:** `") {
+                continue;
+            }
+            let mut path = template.clone();
+            while let Some(start) = path.find('{') {
+                let end = path[start..].find('}').expect("a closing brace") + start;
+                path.replace_range(start..=end, other);
+            }
+            let body = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                .map(|schema| doc["components"]["schemas"][schema]["example"].clone());
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("a method");
+            let reply = app
+                .call(method.clone(), &path, Some(token), body, &[])
+                .await;
+            let code = reply.body["code"].as_str().unwrap_or_default().to_owned();
+            answers.push((format!("{method} {path}"), reply.status.as_u16(), code));
+        }
+    }
+    answers
+}
+
 async fn answer(app: &TestApp, challenge: &str, code: &str) -> Reply {
     app.call(
         Method::POST,
@@ -253,5 +290,63 @@ both! {
         enrol("/api/v1/auth/challenge/mfa-enrollment", json!({"challenge_token": token})).await.problem(401, "invalid_challenge");
         let next = app.login("ada2", PASSWORD).await;
         assert_eq!(next.body["challenge"], "mfa", "{}", next.body);
+    }
+
+    async fn an_admin_reaches_no_admin_route_until_it_enrols(app: TestApp) {
+        let root_id = app.setup("admin").await.ok(201).id();
+        // `mfa.required_for_admins` is on by default: the first admin's sign-in answers the
+        // `mfa_enrollment` challenge, whose token is no bearer token.
+        let first = app.login("admin", PASSWORD).await;
+        first.ok(200);
+        assert_eq!(first.body["challenge"], "mfa_enrollment", "{}", first.body);
+        assert!(first.body.get("access_token").is_none());
+        let challenge_token = first.body["challenge_token"].as_str().expect("challenge_token");
+        app.get("/api/v1/users", challenge_token).await.problem(401, "unauthenticated");
+        let root = app.enrol_at_sign_in("admin").await;
+        let settings = app.get("/api/v1/settings", &root.access_token).await;
+        assert_eq!(settings.body["mfa"], json!({"required_for_admins": true}));
+        // The policy holds the factor: its holder cannot remove it, nor can another admin's
+        // route be turned on oneself.
+        let removal = json!({"password": PASSWORD, "code": root.next_code()});
+        app.call(Method::DELETE, "/api/v1/me/mfa/totp", Some(&root.access_token), Some(removal), &[]).await.problem(409, "mfa_required");
+        app.delete(&format!("/api/v1/users/{root_id}/mfa"), &root.access_token).await.problem(403, "own_mfa");
+
+        // Tokens from before the admin role: a session and an API token of a user made admin.
+        let ben = app.user(&root.access_token, "ben", &["user"]).await;
+        let session = app.token_for("ben").await;
+        let api_token = app.api_token(&session).await;
+        app.patch(&format!("/api/v1/users/{ben}"), &root.access_token, json!({"roles": ["admin"], "confirm": true})).await.ok(200);
+        for token in [&session, &api_token] {
+            let answers = every_permission_route(app, token, &root_id).await;
+            assert!(answers.len() >= 20, "{} operations", answers.len());
+            for (operation, status, code) in &answers {
+                assert_eq!((*status, code.as_str()), (403, "mfa_enrollment_required"), "{operation}");
+            }
+            app.get("/api/v1/me", token).await.ok(200);
+        }
+        // Nothing was written: the example bodies created, changed and deleted nobody.
+        assert_eq!(count(app, "SELECT count(*) AS n FROM users"), 2);
+        // Signing in again asks ben to enrol; enrolling under /me lifts the hold from the tokens
+        // ben already holds.
+        assert_eq!(app.login("ben", PASSWORD).await.body["challenge"], "mfa_enrollment");
+        let started = app.post("/api/v1/me/mfa/totp", &session, json!({"password": PASSWORD})).await;
+        started.ok(201);
+        let secret = TotpSecret::from_base32(started.body["secret"].as_str().expect("secret")).expect("base32");
+        steady().await;
+        app.post("/api/v1/me/mfa/totp/confirm", &session, json!({"code": code(&secret, 0)})).await.ok(200);
+        for token in [&session, &api_token] {
+            app.get("/api/v1/users", token).await.ok(200);
+        }
+        assert_eq!(app.login("ben", PASSWORD).await.body["challenge"], "mfa");
+
+        // Turned off, the policy holds no admin without a factor (an admin removes ben's).
+        app.delete(&format!("/api/v1/users/{ben}/mfa"), &root.access_token).await.ok(204);
+        app.get("/api/v1/users", &session).await.problem(403, "mfa_enrollment_required");
+        app.patch("/api/v1/settings", &root.access_token, json!({"mfa": {"required_for_admins": false}})).await.ok(200);
+        app.get("/api/v1/users", &session).await.ok(200);
+        assert!(app.login("ben", PASSWORD).await.body["access_token"].is_string());
+        // Turned on again, it holds ben at once.
+        app.patch("/api/v1/settings", &root.access_token, json!({"mfa": {"required_for_admins": true}})).await.ok(200);
+        app.get("/api/v1/users", &api_token).await.problem(403, "mfa_enrollment_required");
     }
 }

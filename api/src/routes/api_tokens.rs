@@ -184,7 +184,7 @@ pub async fn revoke_my_api_token(
 /// **Permission:** `api_tokens:manage`, or being that user.
 #[utoipa::path(
     tag = "api-tokens", operation_id = "list_user_api_tokens", params(("id" = Uuid, Path, description = "Account id")), security(("bearer" = [])),
-    responses((status = 200, description = "The user's tokens.", body = ApiTokenList), (status = 403, description = "`forbidden`."), (status = 404, description = "`user_not_found`."))
+    responses((status = 200, description = "The user's tokens.", body = ApiTokenList), (status = 403, description = "`forbidden`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."), (status = 404, description = "`user_not_found`."))
 )]
 #[get("/users/{id}/api-tokens")]
 pub async fn list_user_api_tokens(
@@ -205,7 +205,7 @@ pub async fn list_user_api_tokens(
     responses(
         (status = 201, description = "Created; `token` is the secret.", body = CreatedApiToken),
         (status = 400, description = "`malformed_json`."),
-        (status = 403, description = "`forbidden`, `guest_read_only` (guests make no API tokens)."),
+        (status = 403, description = "`forbidden`, `guest_read_only` (guests make no API tokens). `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
         (status = 404, description = "`user_not_found`."),
         (status = 415, description = "`unsupported_media_type`."),
         (status = 422, description = "`validation_failed`."),
@@ -235,7 +235,7 @@ pub async fn create_user_api_token(
 #[utoipa::path(
     tag = "api-tokens", operation_id = "revoke_user_api_token", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Account id"), ("token_id" = Uuid, Path, description = "Token id")),
-    responses((status = 204, description = "Revoked."), (status = 403, description = "`forbidden`."), (status = 404, description = "`user_not_found`, `api_token_not_found`."))
+    responses((status = 204, description = "Revoked."), (status = 403, description = "`forbidden`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."), (status = 404, description = "`user_not_found`, `api_token_not_found`."))
 )]
 #[delete("/users/{id}/api-tokens/{token_id}")]
 pub async fn revoke_user_api_token(

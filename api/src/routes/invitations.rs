@@ -87,7 +87,7 @@ pub struct InvitationResponse {
         (status = 200, description = "One result per address.", body = InvitationResponse),
         (status = 400, description = "`malformed_json`."),
         (status = 401, description = "`unauthenticated`."),
-        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (inviting admins)."),
+        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (inviting admins). `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
         (status = 413, description = "`payload_too_large`."),
         (status = 415, description = "`unsupported_media_type`."),
         (status = 422, description = "`validation_failed`: `emails` empty (`required`) or over 500 (`too_many`); `role` unknown (`unknown_role`)."),

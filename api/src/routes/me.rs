@@ -254,7 +254,7 @@ pub async fn revoke_my_session(
     responses(
         (status = 200, description = "The account's live sessions, newest first.", body = SessionList),
         (status = 401, description = "`unauthenticated`."),
-        (status = 403, description = "`forbidden`."),
+        (status = 403, description = "`forbidden`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
         (status = 404, description = "`user_not_found`."),
     )
 )]
@@ -280,7 +280,7 @@ pub async fn list_user_sessions(
     responses(
         (status = 200, description = "How many sessions ended.", body = SessionsEnded),
         (status = 401, description = "`unauthenticated`."),
-        (status = 403, description = "`forbidden`."),
+        (status = 403, description = "`forbidden`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
         (status = 404, description = "`user_not_found`."),
     )
 )]

@@ -247,7 +247,7 @@ pub struct OneTimePasswordResponse {
     responses(
         (status = 200, description = "The one-time password.", body = OneTimePasswordResponse),
         (status = 401, description = "`unauthenticated`."),
-        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (the account holds `admin`)."),
+        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (the account holds `admin`), `own_mfa` (your own factor: use `/me/mfa`). `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
         (status = 404, description = "`user_not_found`."),
         (status = 409, description = "`mfa_not_enabled`."),
     )
@@ -280,7 +280,7 @@ pub async fn issue_mfa_one_time_password(
     responses(
         (status = 204, description = "Removed."),
         (status = 401, description = "`unauthenticated`."),
-        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (the account holds `admin`)."),
+        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (the account holds `admin`), `own_mfa` (your own factor: use `/me/mfa`). `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
         (status = 404, description = "`user_not_found`."),
         (status = 409, description = "`mfa_not_enabled`."),
     )

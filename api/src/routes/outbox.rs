@@ -96,7 +96,7 @@ pub struct OutboxParams {
         (status = 200, description = "One page of messages.", body = MessagePage),
         (status = 400, description = "`invalid_query`, `invalid_cursor`."),
         (status = 401, description = "`unauthenticated`."),
-        (status = 403, description = "`forbidden`: needs `settings:write`."),
+        (status = 403, description = "`forbidden`: needs `settings:write`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
     )
 )]
 #[get("/outbox")]
@@ -160,7 +160,7 @@ fn decode_cursor(cursor: &str) -> ApiResult<Uuid> {
     responses(
         (status = 200, description = "The message, pending again.", body = MessageResponse),
         (status = 401, description = "`unauthenticated`."),
-        (status = 403, description = "`forbidden`: needs `settings:write`."),
+        (status = 403, description = "`forbidden`: needs `settings:write`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
         (status = 404, description = "`message_not_found`."),
         (status = 409, description = "`message_not_failed`."),
     )

@@ -3,7 +3,8 @@
 use actix_web::{get, patch, web};
 use domain::{
     services::{
-        LockoutPatch, PasswordPolicyPatch, SessionPolicyPatch, SettingsPatch, TokenLifetimesPatch,
+        LockoutPatch, MfaPolicyPatch, PasswordPolicyPatch, SessionPolicyPatch, SettingsPatch,
+        TokenLifetimesPatch,
     },
     settings::Settings,
 };
@@ -66,8 +67,18 @@ pub struct TokenLifetimesBody {
     pub reset_minutes: Option<u32>,
 }
 
+/// Who must use two-factor sign-in besides accounts with `mfa_required`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaPolicyBody {
+    /// Every admin enrols a second factor at their next sign-in; until then an admin's tokens
+    /// carry no permission (403 `mfa_enrollment_required`) and reach only their own account.
+    /// Default true.
+    pub required_for_admins: Option<bool>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"default_role": "user", "primary_contact": "0193a5f2-0000-7000-8000-000000000001", "locale": "en", "guest_days": 30, "password_policy": {"min_length": 15}, "require_passwords": true, "active_user_limit": null, "deactivate_after_days_inactive": null, "lockout": {"threshold": 10, "minutes": null}, "sessions": {"idle_minutes": 30, "absolute_hours": 12}, "token_lifetimes": {"activation_hours": 168, "invitation_hours": 168, "reset_minutes": 60}}))]
+#[schema(example = json!({"default_role": "user", "primary_contact": "0193a5f2-0000-7000-8000-000000000001", "locale": "en", "guest_days": 30, "password_policy": {"min_length": 15}, "require_passwords": true, "active_user_limit": null, "deactivate_after_days_inactive": null, "lockout": {"threshold": 10, "minutes": null}, "sessions": {"idle_minutes": 30, "absolute_hours": 12}, "token_lifetimes": {"activation_hours": 168, "invitation_hours": 168, "reset_minutes": 60}, "mfa": {"required_for_admins": true}}))]
 pub struct SettingsResponse {
     /// Role of accounts created without roles.
     pub default_role: String,
@@ -88,6 +99,7 @@ pub struct SettingsResponse {
     pub lockout: LockoutBody,
     pub sessions: SessionsBody,
     pub token_lifetimes: TokenLifetimesBody,
+    pub mfa: MfaPolicyBody,
 }
 
 impl From<Settings> for SettingsResponse {
@@ -115,6 +127,9 @@ impl From<Settings> for SettingsResponse {
                 activation_hours: Some(s.token_lifetimes.activation_hours),
                 invitation_hours: Some(s.token_lifetimes.invitation_hours),
                 reset_minutes: Some(s.token_lifetimes.reset_minutes),
+            },
+            mfa: MfaPolicyBody {
+                required_for_admins: Some(s.mfa.required_for_admins),
             },
         }
     }
@@ -146,6 +161,7 @@ pub struct UpdateSettingsRequest {
     pub lockout: Option<LockoutBody>,
     pub sessions: Option<SessionsBody>,
     pub token_lifetimes: Option<TokenLifetimesBody>,
+    pub mfa: Option<MfaPolicyBody>,
 }
 
 /// Read the settings
@@ -153,7 +169,7 @@ pub struct UpdateSettingsRequest {
 /// **Permission:** `settings:read`.
 #[utoipa::path(
     tag = "settings", operation_id = "get_settings", security(("bearer" = [])),
-    responses((status = 200, description = "The settings.", body = SettingsResponse), (status = 403, description = "`forbidden`."))
+    responses((status = 200, description = "The settings.", body = SettingsResponse), (status = 403, description = "`forbidden`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."))
 )]
 #[get("/settings")]
 pub async fn get_settings(
@@ -173,7 +189,7 @@ pub async fn get_settings(
     responses(
         (status = 200, description = "The changed settings.", body = SettingsResponse),
         (status = 400, description = "`malformed_json`."),
-        (status = 403, description = "`forbidden`."),
+        (status = 403, description = "`forbidden`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
         (status = 415, description = "`unsupported_media_type`."),
         (status = 422, description = "`validation_failed`."),
     )
@@ -209,6 +225,9 @@ pub async fn update_settings(
             activation_hours: t.activation_hours,
             invitation_hours: t.invitation_hours,
             reset_minutes: t.reset_minutes,
+        }),
+        mfa: b.mfa.map(|m| MfaPolicyPatch {
+            required_for_admins: m.required_for_admins,
         }),
     };
     let settings = state

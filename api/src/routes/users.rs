@@ -406,7 +406,7 @@ pub(crate) fn if_match(req: &HttpRequest) -> ApiResult<Option<i64>> {
     responses(
         (status = 200, description = "One page of accounts.", body = UserPage),
         (status = 400, description = "`invalid_query`, `invalid_cursor`."),
-        (status = 403, description = "`forbidden`: needs `users:read`."),
+        (status = 403, description = "`forbidden`: needs `users:read`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
     )
 )]
 #[get("/users")]
@@ -448,7 +448,7 @@ pub async fn list_users(
     responses(
         (status = 201, description = "Created; an account without a password comes with its `activation_url`.", body = CreatedUserResponse, headers(("ETag" = String, description = "The version, quoted."))),
         (status = 400, description = "`malformed_json`."),
-        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required`."),
+        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
         (status = 409, description = "`username_taken`, `email_taken`, `seat_limit_reached` (the body names the `seat`, its `limit`, how many are `used` and `requested`), `conflict`."),
         (status = 413, description = "`payload_too_large`."),
         (status = 415, description = "`unsupported_media_type`."),
@@ -520,7 +520,7 @@ pub struct CreatedUserResponse<'a> {
     tag = "users", operation_id = "get_user", params(("id" = Uuid, Path, description = "Account id")), security(("bearer" = [])),
     responses(
         (status = 200, description = "The account.", body = UserResponse, headers(("ETag" = String, description = "The version, quoted."))),
-        (status = 403, description = "`forbidden`."),
+        (status = 403, description = "`forbidden`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
         (status = 404, description = "`user_not_found`."),
     )
 )]
@@ -552,7 +552,7 @@ pub async fn get_user(
     responses(
         (status = 200, description = "The changed account.", body = UserResponse, headers(("ETag" = String, description = "The new version."))),
         (status = 400, description = "`malformed_json`, `invalid_if_match`."),
-        (status = 403, description = "`forbidden`, `own_roles`, `admin_role_required`, `email_change_requires_admin`."),
+        (status = 403, description = "`forbidden`, `own_roles`, `admin_role_required`, `email_change_requires_admin`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
         (status = 404, description = "`user_not_found`."),
         (status = 409, description = "`confirmation_required` (a role change to or from `guest` or `admin` without `\"confirm\": true`; the body lists its `consequences`), `email_taken`, `last_admin`, `primary_contact` (deactivating it), `seat_limit_reached` (activating it or giving it a role whose seats are taken; the body names the `seat`), `conflict`."),
         (status = 412, description = "`precondition_failed`: the account changed since it was read."),
@@ -601,7 +601,7 @@ pub struct DeleteResult {
     responses(
         (status = 200, description = "Deactivated instead of deleted, because the account authored changes.", body = DeleteResult),
         (status = 204, description = "Deleted, with its tokens and role assignments."),
-        (status = 403, description = "`forbidden`."),
+        (status = 403, description = "`forbidden`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
         (status = 404, description = "`user_not_found`."),
         (status = 409, description = "`self_delete`, `primary_contact`, `last_admin`."),
     )
@@ -671,7 +671,7 @@ pub struct RoleSeats {
     responses(
         (status = 200, description = "The counts.", body = SeatCounts),
         (status = 401, description = "`unauthenticated`."),
-        (status = 403, description = "`forbidden`."),
+        (status = 403, description = "`forbidden`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
     )
 )]
 #[get("/users/count")]
@@ -714,7 +714,7 @@ pub async fn count_users(
     responses(
         (status = 200, description = "The account, unlocked.", body = UserResponse, headers(("ETag" = String, description = "The version, quoted."))),
         (status = 401, description = "`unauthenticated`."),
-        (status = 403, description = "`forbidden`."),
+        (status = 403, description = "`forbidden`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
         (status = 404, description = "`user_not_found`."),
     )
 )]
@@ -758,7 +758,7 @@ pub struct ActivationResponse {
     responses(
         (status = 200, description = "The new link.", body = ActivationResponse),
         (status = 401, description = "`unauthenticated`."),
-        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (the account holds `admin`)."),
+        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (the account holds `admin`). `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
         (status = 404, description = "`user_not_found`."),
         (status = 409, description = "`not_invited`: the account has a password."),
     )
@@ -789,7 +789,7 @@ pub async fn reissue_activation(
     responses(
         (status = 204, description = "Revoked."),
         (status = 401, description = "`unauthenticated`."),
-        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (the account holds `admin`)."),
+        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (the account holds `admin`). `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
         (status = 404, description = "`user_not_found`."),
         (status = 409, description = "`not_invited`: the account has a password."),
     )
@@ -862,7 +862,7 @@ pub struct PasswordResetResponse {
             )),
         (status = 400, description = "`malformed_json`."),
         (status = 401, description = "`unauthenticated`."),
-        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (the account holds `admin`)."),
+        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (the account holds `admin`). `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
         (status = 404, description = "`user_not_found`."),
         (status = 409, description = "`account_inactive`, `account_invited`."),
         (status = 415, description = "`unsupported_media_type`."),
@@ -920,7 +920,7 @@ pub async fn reset_password(
     responses(
         (status = 204, description = "Revoked."),
         (status = 401, description = "`unauthenticated`."),
-        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (the account holds `admin`)."),
+        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required` (the account holds `admin`). `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
         (status = 404, description = "`user_not_found`."),
     )
 )]

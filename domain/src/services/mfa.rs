@@ -140,7 +140,8 @@ impl Services {
     }
 
     /// Removes the caller's factor (`DELETE /me/mfa/totp`), with the current password and a
-    /// current code; refused while the account is required to use two factors.
+    /// current code; refused while the account is required to use two factors (`mfa_required`, or
+    /// an admin under `mfa.required_for_admins`).
     pub async fn remove_own_totp(
         &self,
         credential: Credential,
@@ -159,7 +160,7 @@ impl Services {
                 if !before.mfa_enabled {
                     return Err(Error::MfaNotEnabled);
                 }
-                if before.mfa_required {
+                if tx.load_settings()?.mfa.demands(&before) {
                     return Err(Error::MfaRequired);
                 }
                 let factor = tx
@@ -233,6 +234,9 @@ impl Services {
         self.database(move |s| {
             let caller = s.authenticate(&credential)?;
             caller.require(&s.catalog, Permission::UsersWrite)?;
+            if caller.is(id) {
+                return Err(Error::OwnMfa);
+            }
             s.store.write(|tx| {
                 let before = ways_into(tx, &caller, id)?;
                 if !before.mfa_enabled {
@@ -265,6 +269,9 @@ impl Services {
         self.database(move |s| {
             let caller = s.authenticate(&credential)?;
             caller.require(&s.catalog, Permission::UsersWrite)?;
+            if caller.is(id) {
+                return Err(Error::OwnMfa);
+            }
             s.store.write(|tx| {
                 let account = ways_into(tx, &caller, id)?;
                 if !account.mfa_enabled {

@@ -18,7 +18,7 @@ mod setup;
 mod sweep;
 mod tokens;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{atomic::AtomicI64, Arc, Mutex, PoisonError};
 
 pub use accounts::{AccountPatch, DeleteOutcome, NewAccount};
 pub use auth::{Credential, SignIn, SignInSecrets, SignedIn};
@@ -27,7 +27,8 @@ pub use mfa::TotpEnrollment;
 pub use one_time::TokenInfo;
 pub use outbox::{Outgoing, Taken, KEEP_FINISHED_DAYS};
 pub use settings::{
-    LockoutPatch, PasswordPolicyPatch, SessionPolicyPatch, SettingsPatch, TokenLifetimesPatch,
+    LockoutPatch, MfaPolicyPatch, PasswordPolicyPatch, SessionPolicyPatch, SettingsPatch,
+    TokenLifetimesPatch,
 };
 pub use setup::SetupInput;
 pub use sweep::dormant;
@@ -52,6 +53,9 @@ pub struct Services {
     /// Whether emails with links are queued: only when a mail server is configured
     /// ([`Services::email_link`]).
     email_links: bool,
+    /// Until when (ms since the epoch) this process takes `mfa.required_for_admins` to be off
+    /// without reading it ([`Services::admins_need_mfa`]); shared by the clones.
+    admin_mfa_off_until: Arc<AtomicI64>,
 }
 
 impl Services {
@@ -71,6 +75,7 @@ impl Services {
             token_key: Arc::new(token_key),
             mfa_key: Arc::new(mfa_key),
             email_links,
+            admin_mfa_off_until: Arc::new(AtomicI64::new(0)),
         }
     }
 

@@ -31,6 +31,12 @@ pub struct SettingsPatch {
     /// `Some(None)`: off.
     pub deactivate_after_days_inactive: Option<Option<u32>>,
     pub token_lifetimes: Option<TokenLifetimesPatch>,
+    pub mfa: Option<MfaPolicyPatch>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MfaPolicyPatch {
+    pub required_for_admins: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -268,11 +274,17 @@ impl Services {
                     &mut slot.reset_minutes,
                 );
             }
+            if let Some(v) = patch.mfa.as_ref().and_then(|m| m.required_for_admins) {
+                after.mfa.required_for_admins = v;
+            }
             checks.finish()?;
             if after == before {
                 return Ok(after);
             }
             tx.save_settings(&after)?;
+            if after.mfa.required_for_admins {
+                self.forget_admin_mfa_policy();
+            }
             let details = changes(&before, &after)?;
             tx.effects().audit(
                 AuditEvent::new(Actor::caller(caller), action::SETTINGS_UPDATED, origin)

@@ -12,7 +12,7 @@ mod generations;
 mod list;
 mod mfa;
 mod outbox;
-mod records;
+pub(crate) mod records;
 pub(crate) mod seats;
 mod sessions;
 pub(crate) mod statements;

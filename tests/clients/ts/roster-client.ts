@@ -4,6 +4,8 @@
 // by the compiler against Roster's contract.
 //
 // Runs against a fresh Roster: ROSTER_URL=http://127.0.0.1:8080 node build/roster-client.js
+import { createHmac } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import createClient, { type Middleware } from "openapi-fetch";
 import type { components, paths } from "./roster-api.js";
 
@@ -19,6 +21,18 @@ function fail(what: string, problem: Problem | undefined, response: Response): n
   throw new Error(`${what}: HTTP ${response.status} ${problem?.code ?? "?"}: ${problem?.detail ?? ""}`);
 }
 
+/** The RFC 6238 code of a base32 TOTP secret now (SHA-1, 6 digits, 30-second steps). */
+function totp(secret: string): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  const bits = [...secret.replace(/=+$/, "")].map((c) => alphabet.indexOf(c).toString(2).padStart(5, "0")).join("");
+  const key = Buffer.from(bits.match(/.{8}/g)!.map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000)));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac.readUInt8(mac.length - 1) & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
+}
+
 // 1. The first admin, once.
 const status = await roster.GET("/api/v1/setup");
 if (!status.data) fail("setup status", status.error, status.response);
@@ -29,12 +43,26 @@ if (status.data.needs_setup) {
   if (setup.error) fail("setup", setup.error, setup.response);
 }
 
-// 2. Sign in; every later request carries the access token.
+// 2. Sign in; every later request carries the access token. A sign-in answers tokens, or a
+// challenge to meet first: an admin's first sign-in asks it to enrol a second factor
+// (`mfa_enrollment`, while the setting `mfa.required_for_admins` is on, as by default).
 const login = await roster.POST("/api/v1/auth/login", { body: { login: "admin", password } });
 if (!login.data) fail("sign-in", login.error, login.response);
-// A sign-in answers tokens, or a challenge to meet first (`set_password`, later `mfa`).
-if (!("access_token" in login.data)) fail(`sign-in: challenge ${login.data.challenge}`, undefined, login.response);
-const accessToken = login.data.access_token;
+let signedIn = login.data;
+if (!("access_token" in signedIn) && signedIn.challenge === "mfa_enrollment") {
+  const challenge_token = signedIn.challenge_token;
+  const started = await roster.POST("/api/v1/auth/challenge/mfa-enrollment", { body: { challenge_token } });
+  if (!started.data) fail("enrolment", started.error, started.response);
+  // A console shows `qr_png_base64` as an image (or `otpauth_uri` as a link) and asks for the
+  // code the authenticator app then shows; here the code is computed as the app would.
+  const code = totp(started.data.secret);
+  const confirmed = await roster.POST("/api/v1/auth/challenge/mfa-enrollment/confirm", { body: { challenge_token, code } });
+  if (!confirmed.data) fail("enrolment", confirmed.error, confirmed.response);
+  console.log(`recovery codes to keep: ${confirmed.data.recovery_codes.length}`);
+  signedIn = confirmed.data.sign_in;
+}
+if (!("access_token" in signedIn)) fail(`sign-in: challenge ${signedIn.challenge}`, undefined, login.response);
+const accessToken = signedIn.access_token;
 const bearer: Middleware = {
   onRequest({ request }) {
     request.headers.set("Authorization", `Bearer ${accessToken}`);
@@ -73,4 +101,11 @@ for (const user of found) console.log(`${user.username}\t${user.status}\t${user.
 const expected = created.map((u) => u.id).sort();
 const listed = found.map((u) => u.id).filter((id) => expected.includes(id)).sort();
 if (JSON.stringify(listed) !== JSON.stringify(expected)) throw new Error("the created accounts are not all listed");
+// 5. An API token for scripts (shown once), for the checks after this one (ROSTER_TOKEN_FILE).
+const tokenFile = process.env.ROSTER_TOKEN_FILE;
+if (tokenFile) {
+  const apiToken = await roster.POST("/api/v1/me/api-tokens", { body: { name: "client checks" } });
+  if (!apiToken.data) fail("API token", apiToken.error, apiToken.response);
+  writeFileSync(tokenFile, apiToken.data.token, { mode: 0o600 });
+}
 console.log("typescript client: ok");

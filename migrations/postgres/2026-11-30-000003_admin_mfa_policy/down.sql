@@ -1,0 +1,1 @@
+UPDATE settings SET document = (document::jsonb - 'mfa')::text WHERE id = 1;

@@ -1,0 +1,1 @@
+UPDATE settings SET document = json_remove(document, '$.mfa') WHERE id = 1;
