@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod api_token;
+pub mod assignments;
 pub mod audit;
 pub mod effects;
 pub mod error;
