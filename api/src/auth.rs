@@ -186,6 +186,7 @@ requirement! {
     WriteUsers => Permission::UsersWrite,
     ReadSettings => Permission::SettingsRead,
     WriteSettings => Permission::SettingsWrite,
+    WriteApplications => Permission::ApplicationsWrite,
 }
 
 /// The caller's credential, which admits its holder only while its current roles grant

@@ -31,6 +31,7 @@ use crate::error::{ErrorCode, Problem, ProblemFieldError};
         (name = "api-tokens", description = "Personal API tokens for scripts."),
         (name = "roles", description = "The role catalog."),
         (name = "settings", description = "Organisation-wide settings."),
+        (name = "applications", description = "Applications and their instances (environments, customers' projects), which accounts are assigned to."),
         (name = "outbox", description = "Email on its way: every message Roster sends, its state, and retrying a failed one."),
         (name = "health", description = "Liveness and readiness."),
     )

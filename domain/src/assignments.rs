@@ -19,6 +19,25 @@ use uuid::Uuid;
 
 use crate::values::{fold, BoundedText, Invalid};
 
+/// An application accounts are assigned to (through its instances).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Application {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One instance of an application: an environment, a customer's project, a library.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub id: Uuid,
+    pub application_id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// The most characters of an application's, an instance's or a group's name.
 pub const MAX_NAME_CHARS: usize = 100;
 

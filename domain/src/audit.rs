@@ -94,6 +94,12 @@ pub mod action {
     /// Two-factor (SPEC §6): enrolment started, confirmed (`mfa.enrolled`), the factor removed,
     /// recovery codes replaced, and a sign-in's second factor met (`method`: `totp`,
     /// `recovery_code`).
+    pub const APPLICATION_CREATED: &str = "application.created";
+    pub const APPLICATION_RENAMED: &str = "application.renamed";
+    pub const APPLICATION_DELETED: &str = "application.deleted";
+    pub const INSTANCE_CREATED: &str = "instance.created";
+    pub const INSTANCE_RENAMED: &str = "instance.renamed";
+    pub const INSTANCE_DELETED: &str = "instance.deleted";
     pub const MFA_ENROLLMENT_STARTED: &str = "mfa.enrollment_started";
     pub const MFA_ENROLLED: &str = "mfa.enrolled";
     pub const MFA_REMOVED: &str = "mfa.removed";

@@ -95,6 +95,12 @@ pub enum Error {
     OwnMfa,
     #[error("no such outbox message")]
     MessageNotFound,
+    #[error("no such application")]
+    ApplicationNotFound,
+    #[error("no such instance of this application")]
+    InstanceNotFound,
+    #[error("the name is taken")]
+    NameTaken,
     #[error("only a failed message can be retried; this one is not failed")]
     MessageNotFailed,
     #[error("the account changed since it was read (version {current})")]

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::{
     account::{Account, SignInRecord},
     api_token::{ApiToken, ApiTokenUse},
+    assignments::{Application, Instance},
     effects::Effects,
     mfa::TotpFactor,
     one_time::Purpose,
@@ -233,6 +234,24 @@ pub trait MfaFactors {
     ) -> Result<bool>;
 }
 
+/// Applications and their instances (SPEC §8). Names are unique by their key (a write that
+/// breaks it fails with `NameTaken`); lists are in the order of the names' keys.
+pub trait Applications {
+    fn list_applications(&mut self) -> Result<Vec<Application>>;
+    fn find_application(&mut self, id: Uuid) -> Result<Option<Application>>;
+    fn insert_application(&mut self, application: &Application, name_key: &str) -> Result<()>;
+    /// `false`: no such application.
+    fn rename_application(&mut self, application: &Application, name_key: &str) -> Result<bool>;
+    /// Deletes the application and its instances; `false`: no such application.
+    fn delete_application(&mut self, id: Uuid) -> Result<bool>;
+    fn list_instances(&mut self, application_id: Uuid) -> Result<Vec<Instance>>;
+    /// Instance `id` of application `application_id` (none of another application).
+    fn find_instance(&mut self, application_id: Uuid, id: Uuid) -> Result<Option<Instance>>;
+    fn insert_instance(&mut self, instance: &Instance, name_key: &str) -> Result<()>;
+    fn rename_instance(&mut self, instance: &Instance, name_key: &str) -> Result<bool>;
+    fn delete_instance(&mut self, application_id: Uuid, id: Uuid) -> Result<bool>;
+}
+
 pub trait SettingsStore {
     fn load_settings(&mut self) -> Result<Settings>;
     fn save_settings(&mut self, settings: &Settings) -> Result<()>;
@@ -255,6 +274,7 @@ pub trait Tx:
     + TokenGenerations
     + Outbox
     + MfaFactors
+    + Applications
     + SettingsStore
     + UnitOfWork
 {
@@ -269,6 +289,7 @@ impl<
             + TokenGenerations
             + Outbox
             + MfaFactors
+            + Applications
             + SettingsStore
             + UnitOfWork,
     > Tx for T

@@ -21,16 +21,21 @@ pub enum Permission {
     SettingsWrite,
     #[serde(rename = "audit:read")]
     AuditRead,
+    /// Create, rename and delete applications and their instances (reading them needs
+    /// `users:read`).
+    #[serde(rename = "applications:write")]
+    ApplicationsWrite,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 6] = [
+    pub const ALL: [Permission; 7] = [
         Permission::UsersRead,
         Permission::UsersWrite,
         Permission::ApiTokensManage,
         Permission::SettingsRead,
         Permission::SettingsWrite,
         Permission::AuditRead,
+        Permission::ApplicationsWrite,
     ];
 
     pub fn name(self) -> &'static str {
@@ -41,6 +46,7 @@ impl Permission {
             Permission::SettingsRead => "settings:read",
             Permission::SettingsWrite => "settings:write",
             Permission::AuditRead => "audit:read",
+            Permission::ApplicationsWrite => "applications:write",
         }
     }
 }

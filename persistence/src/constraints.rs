@@ -38,6 +38,8 @@ pub(crate) fn violated(backend: Backend, constraint: &str) -> Error {
         Some("username_taken") => Error::UsernameTaken,
         Some("email_taken") => Error::EmailTaken,
         Some("user_not_found") => Error::UserNotFound,
+        Some("name_taken") => Error::NameTaken,
+        Some("application_not_found") => Error::ApplicationNotFound,
         Some("conflict") => Error::Conflict,
         Some(other) => {
             tracing::error!(
@@ -70,6 +72,8 @@ mod tests {
                         "username_taken",
                         "email_taken",
                         "user_not_found",
+                        "name_taken",
+                        "application_not_found",
                         "conflict"
                     ]
                     .contains(&code),

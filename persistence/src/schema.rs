@@ -226,6 +226,29 @@ diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(sign_in_challenges -> users (user_id));
 diesel::joinable!(token_generations -> users (user_id));
 
+diesel::table! {
+    applications (id) {
+        id -> Text,
+        name -> Text,
+        name_key -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    instances (id) {
+        id -> Text,
+        application_id -> Text,
+        name -> Text,
+        name_key -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(instances -> applications (application_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     user_roles,
@@ -240,5 +263,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     mfa_factors,
     recovery_codes,
-    mfa_one_time_passwords
+    mfa_one_time_passwords,
+    applications,
+    instances
 );

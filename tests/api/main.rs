@@ -8,6 +8,7 @@ mod helpers;
 
 mod activation;
 mod api_tokens;
+mod applications;
 mod contract;
 mod database;
 mod email;

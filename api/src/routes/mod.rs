@@ -3,6 +3,7 @@
 
 mod account_json;
 mod api_tokens;
+mod applications;
 mod auth;
 mod health;
 mod invitations;
@@ -68,6 +69,16 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(api_tokens::list_user_api_tokens)
                 .service(api_tokens::create_user_api_token)
                 .service(api_tokens::revoke_user_api_token)
+                .service(applications::list_applications)
+                .service(applications::create_application)
+                .service(applications::get_application)
+                .service(applications::rename_application)
+                .service(applications::delete_application)
+                .service(applications::list_instances)
+                .service(applications::create_instance)
+                .service(applications::get_instance)
+                .service(applications::rename_instance)
+                .service(applications::delete_instance)
                 .service(outbox::list_outbox)
                 .service(outbox::retry_outbox_message)
                 .service(roles::list_roles)

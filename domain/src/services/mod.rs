@@ -5,6 +5,7 @@
 //! that hashes says so in its own body; nobody else chooses for it.
 
 mod accounts;
+mod applications;
 mod auth;
 mod bulk;
 mod fields;

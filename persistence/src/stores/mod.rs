@@ -6,6 +6,7 @@
 //! it commits), `statements` (the measured special statement types).
 
 mod accounts;
+mod applications;
 mod callers;
 pub(crate) mod effects;
 mod generations;
