@@ -100,6 +100,10 @@ pub mod action {
     pub const INSTANCE_CREATED: &str = "instance.created";
     pub const INSTANCE_RENAMED: &str = "instance.renamed";
     pub const INSTANCE_DELETED: &str = "instance.deleted";
+    pub const ASSIGNMENT_ASSIGNED: &str = "assignment.assigned";
+    pub const ASSIGNMENT_UNASSIGNED: &str = "assignment.unassigned";
+    pub const ASSIGNMENT_ENABLED: &str = "assignment.enabled";
+    pub const ASSIGNMENT_DISABLED: &str = "assignment.disabled";
     pub const MFA_ENROLLMENT_STARTED: &str = "mfa.enrollment_started";
     pub const MFA_ENROLLED: &str = "mfa.enrolled";
     pub const MFA_REMOVED: &str = "mfa.removed";

@@ -99,8 +99,12 @@ pub enum Error {
     ApplicationNotFound,
     #[error("no such instance of this application")]
     InstanceNotFound,
+    #[error("the account is not assigned to this instance")]
+    AssignmentNotFound,
     #[error("the name is taken")]
     NameTaken,
+    #[error("{0} accounts are assigned to it; unassign them first, or delete with force=true")]
+    AssignmentsExist(i64),
     #[error("only a failed message can be retried; this one is not failed")]
     MessageNotFailed,
     #[error("the account changed since it was read (version {current})")]

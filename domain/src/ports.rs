@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::{
     account::{Account, SignInRecord},
     api_token::{ApiToken, ApiTokenUse},
-    assignments::{Application, Instance},
+    assignments::{AllInstances, Application, Assignment, Instance},
     effects::Effects,
     mfa::TotpFactor,
     one_time::Purpose,
@@ -252,6 +252,54 @@ pub trait Applications {
     fn delete_instance(&mut self, application_id: Uuid, id: Uuid) -> Result<bool>;
 }
 
+/// Assignments of accounts to instances, and "access to all" grants (SPEC §8).
+pub trait Assignments {
+    /// Holds instance `id` for the rest of the transaction (PostgreSQL: its row locked), so that
+    /// whether it has an admin is decided by one writer at a time.
+    fn lock_instance(&mut self, id: Uuid) -> Result<()>;
+    fn instance_assignments(&mut self, instance_id: Uuid) -> Result<Vec<Assignment>>;
+    fn insert_assignments(&mut self, assignments: &[Assignment]) -> Result<()>;
+    /// Deletes the assignments of `users` to the instance; answers the accounts whose assignment
+    /// was deleted.
+    fn delete_assignments(&mut self, instance_id: Uuid, users: &[Uuid]) -> Result<Vec<Uuid>>;
+    /// Enables or disables the assignments of `users` to the instance that are not so already;
+    /// answers the accounts whose assignment changed.
+    fn set_assignments_enabled(
+        &mut self,
+        instance_id: Uuid,
+        users: &[Uuid],
+        enabled: bool,
+    ) -> Result<Vec<Uuid>>;
+    /// The account's assignments, with their application's and instance's names.
+    fn assignments_of(&mut self, user_id: Uuid) -> Result<Vec<(Assignment, String, String)>>;
+    /// The application's "access to all" grants of `users` that exist.
+    fn all_instance_grants(
+        &mut self,
+        application_id: Uuid,
+        users: &[Uuid],
+    ) -> Result<Vec<AllInstances>>;
+    fn insert_all_instance_grants(&mut self, grants: &[AllInstances]) -> Result<()>;
+    fn delete_all_instance_grants(
+        &mut self,
+        application_id: Uuid,
+        users: &[Uuid],
+    ) -> Result<Vec<Uuid>>;
+    fn set_all_instance_grants_enabled(
+        &mut self,
+        application_id: Uuid,
+        users: &[Uuid],
+        enabled: bool,
+    ) -> Result<Vec<Uuid>>;
+    /// The account's grants, with their application's name.
+    fn all_instance_grants_of(&mut self, user_id: Uuid) -> Result<Vec<(AllInstances, String)>>;
+    /// How many assignments (and, for a whole application, "access to all" grants) the
+    /// application has, or its instance `instance_id`.
+    fn count_assignments(&mut self, application_id: Uuid, instance_id: Option<Uuid>)
+        -> Result<i64>;
+    /// Of `ids`, the accounts that exist: id, username, roles.
+    fn accounts_roles(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, String, Vec<String>)>>;
+}
+
 pub trait SettingsStore {
     fn load_settings(&mut self) -> Result<Settings>;
     fn save_settings(&mut self, settings: &Settings) -> Result<()>;
@@ -275,6 +323,7 @@ pub trait Tx:
     + Outbox
     + MfaFactors
     + Applications
+    + Assignments
     + SettingsStore
     + UnitOfWork
 {
@@ -290,6 +339,7 @@ impl<
             + Outbox
             + MfaFactors
             + Applications
+            + Assignments
             + SettingsStore
             + UnitOfWork,
     > Tx for T

@@ -110,7 +110,7 @@ impl CallerRow {
 }
 
 /// `users.roles` (sorted, comma-separated) as a list.
-fn parse_roles(roles: &str) -> Vec<String> {
+pub(crate) fn parse_roles(roles: &str) -> Vec<String> {
     roles
         .split(',')
         .filter(|r| !r.is_empty())

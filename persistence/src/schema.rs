@@ -247,7 +247,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    assignments (instance_id, user_id) {
+        instance_id -> Text,
+        user_id -> Text,
+        application_id -> Text,
+        enabled -> Bool,
+        instance_role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    all_instance_grants (application_id, user_id) {
+        application_id -> Text,
+        user_id -> Text,
+        enabled -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(instances -> applications (application_id));
+diesel::joinable!(assignments -> instances (instance_id));
+diesel::joinable!(all_instance_grants -> applications (application_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -265,5 +287,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     recovery_codes,
     mfa_one_time_passwords,
     applications,
-    instances
+    instances,
+    assignments,
+    all_instance_grants
 );

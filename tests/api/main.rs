@@ -9,6 +9,7 @@ mod helpers;
 mod activation;
 mod api_tokens;
 mod applications;
+mod assignments;
 mod contract;
 mod database;
 mod email;

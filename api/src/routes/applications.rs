@@ -5,7 +5,7 @@ use actix_web::{delete, get, http::StatusCode, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::assignments::{Application, Instance};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
@@ -66,6 +66,14 @@ pub struct ApplicationList {
 pub struct InstanceList {
     /// Every instance of the application, by name.
     pub items: Vec<InstanceResponse>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteParams {
+    /// Delete even while accounts are assigned, deleting their assignments too.
+    pub force: Option<bool>,
 }
 
 /// A name for an application or an instance.
@@ -192,14 +200,18 @@ pub async fn rename_application(
 
 /// Delete an application
 ///
-/// **Permission:** `applications:write`. Deletes its instances with it.
+/// **Permission:** `applications:write`. Deletes its instances with it. Refused while accounts
+/// are assigned to it (or hold its "access to all") unless `force=true`, which deletes those
+/// assignments too.
 #[utoipa::path(
-    tag = "applications", operation_id = "delete_application", params(("id" = Uuid, Path, description = "Application id")), security(("bearer" = [])),
+    tag = "applications", operation_id = "delete_application", params(("id" = Uuid, Path, description = "Application id"), DeleteParams), security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted, with its instances."),
         (status = 401, description = "`unauthenticated`."),
         (status = 403, description = "`forbidden`: needs `applications:write`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
+        (status = 400, description = "`invalid_query`."),
         (status = 404, description = "`application_not_found`."),
+        (status = 409, description = "`assignments_exist`: accounts are assigned to it; repeat with `force=true` to delete their assignments too."),
     )
 )]
 #[delete("/applications/{id}")]
@@ -208,10 +220,12 @@ pub async fn delete_application(
     auth: Authorized<WriteApplications>,
     origin: RequestOrigin,
     id: web::Path<Uuid>,
+    params: web::Query<DeleteParams>,
 ) -> ApiResult<HttpResponse> {
+    let force = params.force.unwrap_or(false);
     state
         .services
-        .delete_application(auth.credential(), id.into_inner(), origin.0)
+        .delete_application(auth.credential(), id.into_inner(), force, origin.0)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -345,14 +359,17 @@ pub async fn rename_instance(
 
 /// Delete an instance
 ///
-/// **Permission:** `applications:write`.
+/// **Permission:** `applications:write`. Refused while accounts are assigned to it unless
+/// `force=true`, which deletes their assignments too.
 #[utoipa::path(
-    tag = "applications", operation_id = "delete_instance", params(("id" = Uuid, Path, description = "Application id"), ("instance_id" = Uuid, Path, description = "Instance id")), security(("bearer" = [])),
+    tag = "applications", operation_id = "delete_instance", params(("id" = Uuid, Path, description = "Application id"), ("instance_id" = Uuid, Path, description = "Instance id"), DeleteParams), security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted."),
         (status = 401, description = "`unauthenticated`."),
         (status = 403, description = "`forbidden`: needs `applications:write`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
+        (status = 400, description = "`invalid_query`."),
         (status = 404, description = "`application_not_found`, `instance_not_found`."),
+        (status = 409, description = "`assignments_exist`: accounts are assigned to it; repeat with `force=true` to delete their assignments too."),
     )
 )]
 #[delete("/applications/{id}/instances/{instance_id}")]
@@ -361,11 +378,13 @@ pub async fn delete_instance(
     auth: Authorized<WriteApplications>,
     origin: RequestOrigin,
     path: web::Path<(Uuid, Uuid)>,
+    params: web::Query<DeleteParams>,
 ) -> ApiResult<HttpResponse> {
     let (application, instance) = path.into_inner();
+    let force = params.force.unwrap_or(false);
     state
         .services
-        .delete_instance(auth.credential(), application, instance, origin.0)
+        .delete_instance(auth.credential(), application, instance, force, origin.0)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -4,6 +4,7 @@
 mod account_json;
 mod api_tokens;
 mod applications;
+mod assignments;
 mod auth;
 mod health;
 mod invitations;
@@ -79,6 +80,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(applications::get_instance)
                 .service(applications::rename_instance)
                 .service(applications::delete_instance)
+                .service(assignments::assign)
+                .service(assignments::unassign)
+                .service(assignments::enable_assignments)
+                .service(assignments::disable_assignments)
+                .service(assignments::list_user_assignments)
+                .service(assignments::remove_user_assignment)
                 .service(outbox::list_outbox)
                 .service(outbox::retry_outbox_message)
                 .service(roles::list_roles)

@@ -111,17 +111,20 @@ impl Services {
         .await
     }
 
-    /// Deletes the application and its instances.
+    /// Deletes the application and its instances; refused while accounts are assigned to it
+    /// unless `force`, which deletes their assignments too.
     pub async fn delete_application(
         &self,
         credential: Credential,
         id: Uuid,
+        force: bool,
         origin: Origin,
     ) -> Result<()> {
         self.database(move |s| {
             let caller = s.application_writer(&credential)?;
             s.store.write(|tx| {
                 let application = tx.find_application(id)?.ok_or(Error::ApplicationNotFound)?;
+                refuse_assigned(tx.count_assignments(id, None)?, force)?;
                 let instances = tx.list_instances(id)?;
                 if !tx.delete_application(id)? {
                     return Err(Error::ApplicationNotFound);
@@ -251,17 +254,20 @@ impl Services {
         .await
     }
 
+    /// Deletes the instance; refused while accounts are assigned to it unless `force`.
     pub async fn delete_instance(
         &self,
         credential: Credential,
         application_id: Uuid,
         id: Uuid,
+        force: bool,
         origin: Origin,
     ) -> Result<()> {
         self.database(move |s| {
             let caller = s.application_writer(&credential)?;
             s.store.write(|tx| {
                 let instance = find_instance(tx, application_id, id)?;
+                refuse_assigned(tx.count_assignments(application_id, Some(id))?, force)?;
                 if !tx.delete_instance(application_id, id)? {
                     return Err(Error::InstanceNotFound);
                 }
@@ -285,6 +291,15 @@ impl Services {
         caller.require(&self.catalog, Permission::ApplicationsWrite)?;
         Ok(caller)
     }
+}
+
+/// `AssignmentsExist` when `assigned` accounts would lose an assignment and the caller did not
+/// say `force`.
+fn refuse_assigned(assigned: i64, force: bool) -> Result<()> {
+    if assigned > 0 && !force {
+        return Err(Error::AssignmentsExist(assigned));
+    }
+    Ok(())
 }
 
 /// Records `what` the caller did to `target` (its type, id and name), with `details`.

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod applications;
+mod assignments;
 mod auth;
 mod bulk;
 mod fields;
@@ -22,6 +23,10 @@ mod tokens;
 use std::sync::{atomic::AtomicI64, Arc, Mutex, PoisonError};
 
 pub use accounts::{AccountPatch, DeleteOutcome, NewAccount};
+pub use assignments::{
+    AccountAssignments, AssignmentChange, AssignmentRequest, MAX_ASSIGNMENT_ACCOUNTS,
+    MAX_ASSIGNMENT_INSTANCES,
+};
 pub use auth::{Credential, SignIn, SignInSecrets, SignedIn};
 pub use invitations::{split_addresses, Invitation, MAX_INVITATIONS};
 pub use mfa::TotpEnrollment;

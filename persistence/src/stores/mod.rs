@@ -7,6 +7,7 @@
 
 mod accounts;
 mod applications;
+mod assignments;
 mod callers;
 pub(crate) mod effects;
 mod generations;

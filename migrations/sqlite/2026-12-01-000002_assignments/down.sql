@@ -1,0 +1,2 @@
+DROP TABLE all_instance_grants;
+DROP TABLE assignments;

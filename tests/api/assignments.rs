@@ -1,0 +1,193 @@
+//! Assignments (SPEC §8) over HTTP on both databases: many accounts at once, all or nothing;
+//! assigning again changes nothing; the first account assigned to an instance without an admin
+//! becomes its admin, also after every admin was removed and when assigns race; enable/disable
+//! round trips; "access to all" covers an instance created afterwards; every change audited.
+
+use futures_util::future::join_all;
+use serde_json::{json, Value};
+
+use crate::{
+    database::count,
+    helpers::{Reply, TestApp},
+};
+
+/// An application with instances of these names: (application id, instance ids).
+async fn application(app: &TestApp, admin: &str, instances: &[&str]) -> (String, Vec<String>) {
+    let id = app
+        .post("/api/v1/applications", admin, json!({"name": "Scheduling"}))
+        .await
+        .ok(201)
+        .id();
+    let mut ids = Vec::new();
+    for name in instances {
+        let path = format!("/api/v1/applications/{id}/instances");
+        ids.push(
+            app.post(&path, admin, json!({"name": name}))
+                .await
+                .ok(201)
+                .id(),
+        );
+    }
+    (id, ids)
+}
+
+async fn change(app: &TestApp, admin: &str, what: &str, body: Value) -> Reply {
+    app.post(&format!("/api/v1/assignments/{what}"), admin, body)
+        .await
+}
+
+/// Account `id`'s assignments: (instance id, enabled, instance role) by instance name.
+async fn assignments(app: &TestApp, admin: &str, id: &str) -> Vec<(String, bool, String)> {
+    let r = app
+        .get(&format!("/api/v1/users/{id}/assignments"), admin)
+        .await;
+    r.ok(200);
+    r.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|a| {
+            (
+                a["instance_id"].as_str().expect("instance_id").to_owned(),
+                a["enabled"].as_bool().expect("enabled"),
+                a["instance_role"]
+                    .as_str()
+                    .expect("instance_role")
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+both! {
+    async fn accounts_are_assigned_and_an_instance_without_an_admin_gets_one(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let (application, instances) = application(app, &admin, &["Production", "Test"]).await;
+        let (prod, test) = (&instances[0], &instances[1]);
+        let ana = app.user(&admin, "ana", &["user"]).await;
+        let bo = app.user(&admin, "bo", &["user"]).await;
+        let cy = app.user(&admin, "cy", &["user"]).await;
+
+        let assigned = change(app, &admin, "assign", json!({"user_ids": [ana, bo, ana], "application_id": application, "instance_ids": [prod, test]})).await;
+        assigned.ok(200);
+        assert_eq!(assigned.body["changed"], 4);
+        assert_eq!(assignments(app, &admin, &ana).await, [(prod.clone(), true, "admin".into()), (test.clone(), true, "admin".into())]);
+        assert_eq!(assignments(app, &admin, &bo).await, [(prod.clone(), true, "member".into()), (test.clone(), true, "member".into())]);
+        // Assigning again changes nothing.
+        let again = change(app, &admin, "assign", json!({"user_ids": [ana, bo], "application_id": application, "instance_ids": [prod]})).await;
+        assert_eq!(again.body["changed"], 0);
+
+        // Every admin of Production removed: the next account assigned becomes its admin.
+        app.delete(&format!("/api/v1/users/{ana}/assignments/{prod}"), &admin).await.ok(204);
+        app.delete(&format!("/api/v1/users/{ana}/assignments/{prod}"), &admin).await.problem(404, "assignment_not_found");
+        change(app, &admin, "assign", json!({"user_ids": [bo, cy], "application_id": application, "instance_ids": [prod]})).await.ok(200);
+        assert_eq!(assignments(app, &admin, &bo).await[0], (prod.clone(), true, "member".into()), "bo was assigned already: unchanged");
+        assert_eq!(assignments(app, &admin, &cy).await, [(prod.clone(), true, "admin".into())]);
+
+        // Disable, then enable: shown as disabled until enabled again; a disabled admin stays admin.
+        let disabled = change(app, &admin, "disable", json!({"user_ids": [cy, bo], "application_id": application, "instance_ids": [prod]})).await;
+        assert_eq!(disabled.body["changed"], 2);
+        assert_eq!(assignments(app, &admin, &cy).await, [(prod.clone(), false, "admin".into())]);
+        assert_eq!(change(app, &admin, "disable", json!({"user_ids": [cy], "application_id": application, "instance_ids": [prod]})).await.body["changed"], 0);
+        let dan = app.user(&admin, "dan", &["user"]).await;
+        change(app, &admin, "assign", json!({"user_ids": [dan], "application_id": application, "instance_ids": [prod]})).await.ok(200);
+        assert_eq!(assignments(app, &admin, &dan).await[0].2, "member", "the disabled admin is still the admin");
+        change(app, &admin, "enable", json!({"user_ids": [cy], "application_id": application, "instance_ids": [prod]})).await.ok(200);
+        assert_eq!(assignments(app, &admin, &cy).await, [(prod.clone(), true, "admin".into())]);
+
+        // Unassign deletes.
+        let removed = change(app, &admin, "unassign", json!({"user_ids": [bo], "application_id": application, "instance_ids": [prod, test]})).await;
+        assert_eq!(removed.body["changed"], 2);
+        assert!(assignments(app, &admin, &bo).await.is_empty());
+
+        // Every change audited per account; the holder reads their own, others need users:read.
+        for (action, n) in [("assignment.assigned", 6), ("assignment.unassigned", 3), ("assignment.disabled", 2), ("assignment.enabled", 1)] {
+            assert_eq!(count(app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = '{action}'")), n, "{action}");
+        }
+        let ana_token = app.token_for("ana").await;
+        app.get(&format!("/api/v1/users/{ana}/assignments"), &ana_token).await.ok(200);
+        app.get(&format!("/api/v1/users/{cy}/assignments"), &ana_token).await.problem(403, "forbidden");
+        change(app, &ana_token, "assign", json!({"user_ids": [ana], "application_id": application, "instance_ids": [test]})).await.problem(403, "forbidden");
+
+        // Deleting what accounts are assigned to needs force=true, which deletes their assignments.
+        let test_path = format!("/api/v1/applications/{application}/instances/{test}");
+        app.delete(&test_path, &admin).await.problem(409, "assignments_exist");
+        app.delete(&format!("{test_path}?force=true"), &admin).await.ok(204);
+        assert!(assignments(app, &admin, &ana).await.is_empty());
+        let path = format!("/api/v1/applications/{application}");
+        app.delete(&path, &admin).await.problem(409, "assignments_exist");
+        app.delete(&format!("{path}?force=yes"), &admin).await.problem(400, "invalid_query");
+        app.delete(&format!("{path}?force=true"), &admin).await.ok(204);
+        assert_eq!(count(app, "SELECT count(*) AS n FROM assignments"), 0);
+    }
+
+    async fn a_request_with_anything_wrong_writes_nothing(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let (application, instances) = application(app, &admin, &["Production"]).await;
+        let (other, others) = {
+            let id = app.post("/api/v1/applications", &admin, json!({"name": "Billing"})).await.ok(201).id();
+            let i = app.post(&format!("/api/v1/applications/{id}/instances"), &admin, json!({"name": "Main"})).await.ok(201).id();
+            (id, vec![i])
+        };
+        let ana = app.user(&admin, "ana", &["user"]).await;
+        let gus = app.user(&admin, "gus", &["guest"]).await;
+        let nobody = uuid::Uuid::now_v7().to_string();
+        let cases = [
+            (json!({"user_ids": [ana, nobody], "application_id": application, "instance_ids": instances}), "user_ids", "unknown_account"),
+            (json!({"user_ids": [ana, gus], "application_id": application, "instance_ids": instances}), "user_ids", "guest_account"),
+            (json!({"user_ids": [ana], "application_id": application, "instance_ids": [instances[0], others[0]]}), "instance_ids", "unknown_instance"),
+            (json!({"user_ids": [], "application_id": application, "instance_ids": instances}), "user_ids", "out_of_range"),
+            (json!({"user_ids": [ana], "application_id": application}), "instance_ids", "required"),
+        ];
+        for (body, field, code) in cases {
+            let r = change(app, &admin, "assign", body).await;
+            r.problem(422, "validation_failed");
+            assert_eq!((r.body["errors"][0]["field"].as_str(), r.body["errors"][0]["code"].as_str()), (Some(field), Some(code)), "{}", r.body);
+        }
+        change(app, &admin, "assign", json!({"user_ids": [ana], "application_id": nobody, "instance_ids": instances})).await.problem(404, "application_not_found");
+        change(app, &admin, "assign", json!({"user_ids": [ana], "application_id": other, "instance_ids": instances, "extra": 1})).await.problem(422, "validation_failed");
+        assert_eq!(count(app, "SELECT count(*) AS n FROM assignments"), 0);
+        assert_eq!(count(app, "SELECT count(*) AS n FROM audit_events WHERE action LIKE 'assignment.%'"), 0);
+    }
+
+    async fn access_to_all_covers_instances_created_afterwards(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let (application, instances) = application(app, &admin, &["Production"]).await;
+        let ana = app.user(&admin, "ana", &["user"]).await;
+        let granted = change(app, &admin, "assign", json!({"user_ids": [ana], "application_id": application, "all_instances": true})).await;
+        assert_eq!(granted.body["changed"], 1);
+        assert_eq!(change(app, &admin, "assign", json!({"user_ids": [ana], "application_id": application, "all_instances": true})).await.body["changed"], 0);
+        let later = app.post(&format!("/api/v1/applications/{application}/instances"), &admin, json!({"name": "Later"})).await.ok(201).id();
+        let shown = app.get(&format!("/api/v1/users/{ana}/assignments"), &admin).await;
+        assert_eq!(shown.body["all_instances"][0]["application_id"], json!(application));
+        assert_eq!(shown.body["all_instances"][0]["enabled"], true);
+        assert_eq!(shown.body["items"], json!([]), "no per-instance assignment is made");
+        // The grant covers both instances (the one before and the one after it) until cleared.
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM instances i JOIN all_instance_grants g ON g.application_id = i.application_id WHERE g.user_id = '{ana}' AND g.enabled AND i.id IN ('{}', '{later}')", instances[0])), 2);
+        change(app, &admin, "disable", json!({"user_ids": [ana], "application_id": application, "all_instances": true})).await.ok(200);
+        assert_eq!(app.get(&format!("/api/v1/users/{ana}/assignments"), &admin).await.body["all_instances"][0]["enabled"], false);
+        change(app, &admin, "unassign", json!({"user_ids": [ana], "application_id": application, "all_instances": true})).await.ok(200);
+        assert_eq!(app.get(&format!("/api/v1/users/{ana}/assignments"), &admin).await.body["all_instances"], json!([]));
+        // Deleting the account deletes its assignments and grants.
+        change(app, &admin, "assign", json!({"user_ids": [ana], "application_id": application, "instance_ids": [later], "all_instances": true})).await.ok(200);
+        app.delete(&format!("/api/v1/users/{ana}"), &admin).await.ok(204);
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM assignments WHERE user_id = '{ana}'")), 0);
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM all_instance_grants WHERE user_id = '{ana}'")), 0);
+    }
+
+    async fn of_racing_assigns_to_an_instance_without_an_admin_one_makes_its_admin(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let (application, instances) = application(app, &admin, &["Production"]).await;
+        let mut people = Vec::new();
+        for name in ["ana", "bo", "cy", "dan", "eve", "fay"] {
+            people.push(app.user(&admin, name, &["user"]).await);
+        }
+        let replies = join_all(people.iter().map(|p| change(app, &admin, "assign", json!({"user_ids": [p], "application_id": application, "instance_ids": instances})))).await;
+        for r in &replies {
+            r.ok(200);
+        }
+        let instance = &instances[0];
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM assignments WHERE instance_id = '{instance}'")), 6);
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM assignments WHERE instance_id = '{instance}' AND instance_role = 'admin'")), 1);
+    }
+}
