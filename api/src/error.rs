@@ -169,8 +169,8 @@ pub struct Problem {
     pub requested: Option<i64>,
     /// What the change would do (409 `confirmation_required`): `user_seat_released`,
     /// `user_seat_taken`, `guest_seat_taken`, `guest_seat_kept`, `expires_at_set`,
-    /// `access_reset` (its sessions and API tokens end), `admin_permissions_granted`,
-    /// `admin_permissions_removed`.
+    /// `access_reset` (its sessions and API tokens end), `assignments_removed` (a new guest
+    /// loses its assignments), `admin_permissions_granted`, `admin_permissions_removed`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub consequences: Vec<&'static str>,
 }

@@ -296,6 +296,9 @@ pub trait Assignments {
     /// application has, or its instance `instance_id`.
     fn count_assignments(&mut self, application_id: Uuid, instance_id: Option<Uuid>)
         -> Result<i64>;
+    /// Deletes every assignment and "access to all" grant of the account; answers the deleted
+    /// assignments and the applications of the deleted grants.
+    fn delete_assignments_of(&mut self, user_id: Uuid) -> Result<(Vec<Assignment>, Vec<Uuid>)>;
     /// Of `ids`, the accounts that exist: id, username, roles.
     fn accounts_roles(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, String, Vec<String>)>>;
 }

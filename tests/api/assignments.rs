@@ -190,4 +190,25 @@ both! {
         assert_eq!(count(app, &format!("SELECT count(*) AS n FROM assignments WHERE instance_id = '{instance}'")), 6);
         assert_eq!(count(app, &format!("SELECT count(*) AS n FROM assignments WHERE instance_id = '{instance}' AND instance_role = 'admin'")), 1);
     }
+
+    async fn an_account_made_a_guest_loses_its_assignments(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let (application, instances) = application(app, &admin, &["Production"]).await;
+        let ana = app.user(&admin, "ana", &["user"]).await;
+        let bo = app.user(&admin, "bo", &["user"]).await;
+        change(app, &admin, "assign", json!({"user_ids": [ana], "application_id": application, "instance_ids": instances, "all_instances": true})).await.ok(200);
+        let path = format!("/api/v1/users/{ana}");
+        let asked = app.patch(&path, &admin, json!({"roles": ["guest"]})).await;
+        asked.problem(409, "confirmation_required");
+        assert!(asked.body["consequences"].as_array().expect("consequences").contains(&json!("assignments_removed")), "{}", asked.body);
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM assignments WHERE user_id = '{ana}'")), 1, "nothing yet");
+        app.patch(&path, &admin, json!({"roles": ["guest"], "confirm": true})).await.ok(200);
+        let shown = app.get(&format!("/api/v1/users/{ana}/assignments"), &admin).await;
+        assert_eq!((shown.body["items"].clone(), shown.body["all_instances"].clone()), (json!([]), json!([])));
+        assert_eq!(count(app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'assignment.unassigned' AND target_id = '{ana}' AND details LIKE '%became_guest%'")), 2);
+        // An account without assignments has no such consequence.
+        let plain = app.patch(&format!("/api/v1/users/{bo}"), &admin, json!({"roles": ["guest"]})).await;
+        plain.problem(409, "confirmation_required");
+        assert!(!plain.body["consequences"].as_array().expect("consequences").contains(&json!("assignments_removed")));
+    }
 }

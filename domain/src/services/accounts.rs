@@ -227,7 +227,12 @@ impl Services {
             }
             let crosses_guest = before.is_guest() != after.is_guest();
             let holds_guest_seat = after.is_guest() && tx.holds_guest_seat(&after.email.key())?;
-            let consequences = seats::consequences(&before, &after, holds_guest_seat);
+            // A new guest loses its assignments (SPEC §8): looked for only then.
+            let assigned = crosses_guest
+                && after.is_guest()
+                && (!tx.assignments_of(id)?.is_empty()
+                    || !tx.all_instance_grants_of(id)?.is_empty());
+            let consequences = seats::consequences(&before, &after, holds_guest_seat, assigned);
             if !consequences.is_empty() && !patch.confirm {
                 return Err(Error::ConfirmationRequired(consequences));
             }
@@ -247,6 +252,9 @@ impl Services {
             }
             if (before.active && !after.active) || crosses_guest {
                 end_access(tx, id)?;
+            }
+            if assigned {
+                remove_assignments(tx, caller, &after, origin)?;
             }
             Ok(after)
         })
@@ -648,4 +656,32 @@ fn snapshot(a: &Account) -> Value {
 
 pub(super) fn diff(before: &Account, after: &Account) -> Map<String, Value> {
     changed_fields(fields_of(before), &fields_of(after))
+}
+
+/// Deletes every assignment and "access to all" grant of `account` (become a guest), each
+/// audited as unassigned.
+fn remove_assignments(
+    tx: &mut dyn Tx,
+    caller: &Caller,
+    account: &Account,
+    origin: &Origin,
+) -> Result<()> {
+    let (assignments, grants) = tx.delete_assignments_of(account.id)?;
+    let details = assignments
+        .iter()
+        .map(|a| json!({"application_id": a.application_id, "instance_id": a.instance_id}))
+        .chain(
+            grants
+                .iter()
+                .map(|g| json!({"application_id": g, "all_instances": true})),
+        );
+    for mut details in details.collect::<Vec<_>>() {
+        details["reason"] = json!("became_guest");
+        tx.effects().audit(
+            AuditEvent::new(Actor::caller(caller), action::ASSIGNMENT_UNASSIGNED, origin)
+                .on_account(account)
+                .details(details),
+        );
+    }
+    Ok(())
 }

@@ -271,6 +271,27 @@ impl Assignments for Unit<'_> {
         Ok(assigned + granted)
     }
 
+    fn delete_assignments_of(&mut self, user_id: Uuid) -> Result<(Vec<Assignment>, Vec<Uuid>)> {
+        let user = user_id.to_string();
+        let deleted: Vec<AssignmentRow> =
+            on_backend!(self.conn, c => diesel::delete(assignments::table
+            .filter(assignments::user_id.eq(&user)))
+            .returning(AssignmentRow::as_returning())
+            .get_results(c))
+            .db()?;
+        let grants: Vec<String> =
+            on_backend!(self.conn, c => diesel::delete(all_instance_grants::table
+            .filter(all_instance_grants::user_id.eq(&user)))
+            .returning(all_instance_grants::application_id)
+            .get_results(c))
+            .db()?;
+        let deleted = deleted
+            .into_iter()
+            .map(AssignmentRow::into_assignment)
+            .collect::<Result<_>>()?;
+        Ok((deleted, ids(grants)?))
+    }
+
     fn accounts_roles(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, String, Vec<String>)>> {
         let wanted = strings(ids);
         let rows: Vec<(String, String, String)> = on_backend!(self.conn, c => users::table
