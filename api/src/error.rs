@@ -75,6 +75,7 @@ error_codes! {
     ApplicationNotFound => (NOT_FOUND, "No such application", "Refresh the list of applications: it was deleted or never existed."),
     InstanceNotFound => (NOT_FOUND, "No such instance of this application", "Refresh the application's instances: it was deleted, never existed, or belongs to another application."),
     AssignmentNotFound => (NOT_FOUND, "The account is not assigned to this instance", "Refresh the account's assignments: it was removed or never made."),
+    GroupNotFound => (NOT_FOUND, "No such group", "Refresh the list of groups: it was deleted or never existed."),
     MessageNotFound => (NOT_FOUND, "No such outbox message", "Refresh the outbox: finished messages are deleted after 30 days."),
     UsernameTaken => (CONFLICT, "The username is taken", "Ask for another username; a case or look-alike variant of a taken one is taken too."),
     AssignmentsExist => (CONFLICT, "Accounts are assigned to it", "Show how many (in `detail`); unassign them, or delete it with `force=true`, which deletes their assignments too."),
@@ -169,8 +170,9 @@ pub struct Problem {
     pub requested: Option<i64>,
     /// What the change would do (409 `confirmation_required`): `user_seat_released`,
     /// `user_seat_taken`, `guest_seat_taken`, `guest_seat_kept`, `expires_at_set`,
-    /// `access_reset` (its sessions and API tokens end), `assignments_removed` (a new guest
-    /// loses its assignments), `admin_permissions_granted`, `admin_permissions_removed`.
+    /// `access_reset` (its sessions and API tokens end), `assignments_removed` and `groups_left`
+    /// (a new guest loses its assignments and groups), `admin_permissions_granted`,
+    /// `admin_permissions_removed`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub consequences: Vec<&'static str>,
 }
@@ -314,6 +316,7 @@ impl From<Error> for ApiError {
             Error::ApplicationNotFound => ErrorCode::ApplicationNotFound,
             Error::InstanceNotFound => ErrorCode::InstanceNotFound,
             Error::AssignmentNotFound => ErrorCode::AssignmentNotFound,
+            Error::GroupNotFound => ErrorCode::GroupNotFound,
             Error::NameTaken => ErrorCode::NameTaken,
             Error::AssignmentsExist(_) => ErrorCode::AssignmentsExist,
             Error::MessageNotFailed => ErrorCode::MessageNotFailed,

@@ -38,6 +38,15 @@ pub struct Instance {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A group of accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// The most characters of an application's, an instance's or a group's name.
 pub const MAX_NAME_CHARS: usize = 100;
 

@@ -104,6 +104,11 @@ pub mod action {
     pub const ASSIGNMENT_UNASSIGNED: &str = "assignment.unassigned";
     pub const ASSIGNMENT_ENABLED: &str = "assignment.enabled";
     pub const ASSIGNMENT_DISABLED: &str = "assignment.disabled";
+    pub const GROUP_CREATED: &str = "group.created";
+    pub const GROUP_RENAMED: &str = "group.renamed";
+    pub const GROUP_DELETED: &str = "group.deleted";
+    pub const GROUP_MEMBER_ADDED: &str = "group.member_added";
+    pub const GROUP_MEMBER_REMOVED: &str = "group.member_removed";
     pub const MFA_ENROLLMENT_STARTED: &str = "mfa.enrollment_started";
     pub const MFA_ENROLLED: &str = "mfa.enrolled";
     pub const MFA_REMOVED: &str = "mfa.removed";

@@ -101,6 +101,8 @@ pub enum Error {
     InstanceNotFound,
     #[error("the account is not assigned to this instance")]
     AssignmentNotFound,
+    #[error("no such group")]
+    GroupNotFound,
     #[error("the name is taken")]
     NameTaken,
     #[error("{0} accounts are assigned to it; unassign them first, or delete with force=true")]

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::{
     account::{Account, SignInRecord},
     api_token::{ApiToken, ApiTokenUse},
-    assignments::{AllInstances, Application, Assignment, Instance},
+    assignments::{AllInstances, Application, Assignment, Group, Instance},
     effects::Effects,
     mfa::TotpFactor,
     one_time::Purpose,
@@ -303,6 +303,36 @@ pub trait Assignments {
     fn accounts_roles(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, String, Vec<String>)>>;
 }
 
+/// Groups of accounts and their members (SPEC §8). Names are unique by their key (`NameTaken`).
+pub trait Groups {
+    fn list_groups(&mut self) -> Result<Vec<Group>>;
+    fn find_group(&mut self, id: Uuid) -> Result<Option<Group>>;
+    fn insert_group(&mut self, group: &Group, name_key: &str) -> Result<()>;
+    fn rename_group(&mut self, group: &Group, name_key: &str) -> Result<bool>;
+    /// Deletes the group and its memberships; `false`: no such group.
+    fn delete_group(&mut self, id: Uuid) -> Result<bool>;
+    /// Adds the accounts of `users` that are not members yet; answers those added.
+    fn add_members(
+        &mut self,
+        group_id: Uuid,
+        users: &[Uuid],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>>;
+    /// Removes the accounts of `users` that are members; answers those removed.
+    fn remove_members(&mut self, group_id: Uuid, users: &[Uuid]) -> Result<Vec<Uuid>>;
+    /// Up to `limit` members by username key, after the key `after`.
+    fn list_members(
+        &mut self,
+        group_id: Uuid,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Account>>;
+    /// The account's groups, by name.
+    fn groups_of(&mut self, user_id: Uuid) -> Result<Vec<Group>>;
+    /// Removes the account from every group; answers the groups it left.
+    fn leave_groups(&mut self, user_id: Uuid) -> Result<Vec<Uuid>>;
+}
+
 pub trait SettingsStore {
     fn load_settings(&mut self) -> Result<Settings>;
     fn save_settings(&mut self, settings: &Settings) -> Result<()>;
@@ -327,6 +357,7 @@ pub trait Tx:
     + MfaFactors
     + Applications
     + Assignments
+    + Groups
     + SettingsStore
     + UnitOfWork
 {
@@ -343,6 +374,7 @@ impl<
             + MfaFactors
             + Applications
             + Assignments
+            + Groups
             + SettingsStore
             + UnitOfWork,
     > Tx for T

@@ -76,14 +76,15 @@ pub fn claims_guest_seat(before: Option<&Account>, after: Option<&Account>) -> b
 /// What a role change from `before` to `after` does besides changing roles, for a console to show
 /// before asking again with `"confirm": true` (SPEC §2): a change to or from `guest` moves seats and
 /// resets the account's access (its sessions and API tokens end); a change to or from `admin`
-/// grants or removes every permission; a change to `guest` removes the account's assignments
-/// (SPEC §8). Empty: no confirmation needed. `holds_guest_seat`: the account's email already
-/// holds a guest seat; `assigned`: the account has assignments (or "access to all" grants).
+/// grants or removes every permission; a change to `guest` removes the account's assignments and
+/// group memberships (SPEC §8). Empty: no confirmation needed. `holds_guest_seat`: the account's
+/// email already holds a guest seat; `assigned`: the account has assignments (or "access to all"
+/// grants); `grouped`: it is a member of groups.
 pub fn consequences(
     before: &Account,
     after: &Account,
     holds_guest_seat: bool,
-    assigned: bool,
+    (assigned, grouped): (bool, bool),
 ) -> Vec<&'static str> {
     let mut out = Vec::new();
     match (before.is_guest(), after.is_guest()) {
@@ -102,6 +103,9 @@ pub fn consequences(
             out.push("access_reset");
             if assigned {
                 out.push("assignments_removed");
+            }
+            if grouped {
+                out.push("groups_left");
             }
         }
         (true, false) => {
@@ -158,33 +162,34 @@ mod tests {
         assert!(!claims_guest_seat(Some(&guest), Some(&guest)));
         assert!(!claims_guest_seat(Some(&guest), Some(&a)));
         assert_eq!(
-            consequences(&a, &guest, false, false),
+            consequences(&a, &guest, false, (false, false)),
             vec!["user_seat_released", "guest_seat_taken", "access_reset"]
         );
         assert_eq!(
-            consequences(&a, &guest, true, true),
+            consequences(&a, &guest, true, (true, true)),
             vec![
                 "user_seat_released",
                 "guest_seat_kept",
                 "access_reset",
-                "assignments_removed"
+                "assignments_removed",
+                "groups_left"
             ]
         );
         assert_eq!(
-            consequences(&guest, &a, true, false),
+            consequences(&guest, &a, true, (false, false)),
             vec!["user_seat_taken", "guest_seat_kept", "access_reset"]
         );
         let mut admin = a.clone();
         admin.roles = vec!["admin".into()];
         assert_eq!(
-            consequences(&a, &admin, false, false),
+            consequences(&a, &admin, false, (false, false)),
             vec!["admin_permissions_granted"]
         );
         assert_eq!(
-            consequences(&admin, &a, false, false),
+            consequences(&admin, &a, false, (false, false)),
             vec!["admin_permissions_removed"]
         );
-        assert!(consequences(&a, &b, false, false).is_empty());
+        assert!(consequences(&a, &b, false, (false, false)).is_empty());
         assert_eq!(seat_name("role:production_manager"), "production_manager");
         assert_eq!(seat_name(GUEST_SEATS), "guest");
     }

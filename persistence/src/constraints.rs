@@ -40,6 +40,7 @@ pub(crate) fn violated(backend: Backend, constraint: &str) -> Error {
         Some("user_not_found") => Error::UserNotFound,
         Some("name_taken") => Error::NameTaken,
         Some("application_not_found") => Error::ApplicationNotFound,
+        Some("group_not_found") => Error::GroupNotFound,
         Some("conflict") => Error::Conflict,
         Some(other) => {
             tracing::error!(
@@ -74,6 +75,7 @@ mod tests {
                         "user_not_found",
                         "name_taken",
                         "application_not_found",
+                        "group_not_found",
                         "conflict"
                     ]
                     .contains(&code),

@@ -267,6 +267,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    groups (id) {
+        id -> Text,
+        name -> Text,
+        name_key -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, user_id) {
+        group_id -> Text,
+        user_id -> Text,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(group_members -> groups (group_id));
+diesel::joinable!(group_members -> users (user_id));
 diesel::joinable!(instances -> applications (application_id));
 diesel::joinable!(assignments -> instances (instance_id));
 diesel::joinable!(all_instance_grants -> applications (application_id));
@@ -289,5 +309,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     applications,
     instances,
     assignments,
-    all_instance_grants
+    all_instance_grants,
+    groups,
+    group_members
 );

@@ -15,6 +15,7 @@ mod database;
 mod email;
 mod errors;
 mod filters;
+mod groups;
 mod invitations;
 mod mailbox;
 mod me;

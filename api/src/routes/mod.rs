@@ -6,6 +6,7 @@ mod api_tokens;
 mod applications;
 mod assignments;
 mod auth;
+mod groups;
 mod health;
 mod invitations;
 mod me;
@@ -86,6 +87,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(assignments::disable_assignments)
                 .service(assignments::list_user_assignments)
                 .service(assignments::remove_user_assignment)
+                .service(groups::list_groups)
+                .service(groups::create_group)
+                .service(groups::get_group)
+                .service(groups::rename_group)
+                .service(groups::delete_group)
+                .service(groups::add_group_members)
+                .service(groups::remove_group_members)
+                .service(groups::list_group_members)
+                .service(groups::list_user_groups)
                 .service(outbox::list_outbox)
                 .service(outbox::retry_outbox_message)
                 .service(roles::list_roles)

@@ -227,12 +227,14 @@ impl Services {
             }
             let crosses_guest = before.is_guest() != after.is_guest();
             let holds_guest_seat = after.is_guest() && tx.holds_guest_seat(&after.email.key())?;
-            // A new guest loses its assignments (SPEC §8): looked for only then.
-            let assigned = crosses_guest
-                && after.is_guest()
+            // A new guest loses its assignments and groups (SPEC §8): looked for only then.
+            let becomes_guest = crosses_guest && after.is_guest();
+            let assigned = becomes_guest
                 && (!tx.assignments_of(id)?.is_empty()
                     || !tx.all_instance_grants_of(id)?.is_empty());
-            let consequences = seats::consequences(&before, &after, holds_guest_seat, assigned);
+            let grouped = becomes_guest && !tx.groups_of(id)?.is_empty();
+            let consequences =
+                seats::consequences(&before, &after, holds_guest_seat, (assigned, grouped));
             if !consequences.is_empty() && !patch.confirm {
                 return Err(Error::ConfirmationRequired(consequences));
             }
@@ -255,6 +257,19 @@ impl Services {
             }
             if assigned {
                 remove_assignments(tx, caller, &after, origin)?;
+            }
+            if grouped {
+                for group in tx.leave_groups(id)? {
+                    tx.effects().audit(
+                        AuditEvent::new(
+                            Actor::caller(caller),
+                            action::GROUP_MEMBER_REMOVED,
+                            origin,
+                        )
+                        .on_account(&after)
+                        .details(json!({"group_id": group, "reason": "became_guest"})),
+                    );
+                }
             }
             Ok(after)
         })

@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// `raw` as a name, or the 422 that says why not (field `name`).
-fn name(raw: &str) -> Result<ResourceName> {
+pub(super) fn name(raw: &str) -> Result<ResourceName> {
     ResourceName::parse(raw).map_err(|e| Error::Validation(vec![e.at("name")]))
 }
 

@@ -85,7 +85,7 @@ impl Services {
                         "every instance must be one of the application's",
                     )]));
                 }
-                let names = accounts(tx, &users, change == AssignmentChange::Assign)?;
+                let names = existing_accounts(tx, &users, change == AssignmentChange::Assign)?;
                 let record = |tx: &mut dyn Tx, what, user: Uuid, details| {
                     let label = names.get(&user).cloned();
                     tx.effects().audit(
@@ -179,6 +179,23 @@ impl Services {
         credential: Credential,
         id: Uuid,
     ) -> Result<AccountAssignments> {
+        self.about_account(credential, id, move |tx| {
+            Ok(AccountAssignments {
+                instances: tx.assignments_of(id)?,
+                all_instances: tx.all_instance_grants_of(id)?,
+            })
+        })
+        .await
+    }
+
+    /// What `read` reads about account `id`, for the account itself or a caller with
+    /// `users:read`; `UserNotFound` when there is no such account.
+    pub(super) async fn about_account<T: Send + 'static>(
+        &self,
+        credential: Credential,
+        id: Uuid,
+        mut read: impl FnMut(&mut dyn Tx) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         self.database(move |s| {
             let caller = s.authenticate(&credential)?;
             if !caller.is(id) {
@@ -186,10 +203,7 @@ impl Services {
             }
             s.store.read(|tx| {
                 tx.find_account(id)?.ok_or(Error::UserNotFound)?;
-                Ok(AccountAssignments {
-                    instances: tx.assignments_of(id)?,
-                    all_instances: tx.all_instance_grants_of(id)?,
-                })
+                read(tx)
             })
         })
         .await
@@ -287,8 +301,13 @@ fn checked(request: &AssignmentRequest) -> Result<(Vec<Uuid>, Vec<Uuid>)> {
     Ok((users, instances))
 }
 
-/// The usernames of `users`, each of which must exist (and, when `assigning`, not be a guest).
-fn accounts(tx: &mut dyn Tx, users: &[Uuid], assigning: bool) -> Result<HashMap<Uuid, String>> {
+/// The usernames of `users`, each of which must exist (and, when `adding` them to instances or a
+/// group, not be a guest).
+pub(super) fn existing_accounts(
+    tx: &mut dyn Tx,
+    users: &[Uuid],
+    adding: bool,
+) -> Result<HashMap<Uuid, String>> {
     let found = tx.accounts_roles(users)?;
     if found.len() < users.len() {
         return Err(Error::Validation(vec![FieldError::new(
@@ -297,7 +316,7 @@ fn accounts(tx: &mut dyn Tx, users: &[Uuid], assigning: bool) -> Result<HashMap<
             "every id must be an existing account's",
         )]));
     }
-    if assigning
+    if adding
         && found
             .iter()
             .any(|(_, _, roles)| roles.iter().any(|r| r == GUEST))
@@ -305,7 +324,7 @@ fn accounts(tx: &mut dyn Tx, users: &[Uuid], assigning: bool) -> Result<HashMap<
         return Err(Error::Validation(vec![FieldError::new(
             "user_ids",
             "guest_account",
-            "guests are not assigned to applications",
+            "guests are not assigned to applications or put in groups",
         )]));
     }
     Ok(found.into_iter().map(|(id, name, _)| (id, name)).collect())

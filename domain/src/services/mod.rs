@@ -10,6 +10,7 @@ mod assignments;
 mod auth;
 mod bulk;
 mod fields;
+mod groups;
 mod invitations;
 mod me;
 mod mfa;
@@ -28,6 +29,7 @@ pub use assignments::{
     MAX_ASSIGNMENT_INSTANCES,
 };
 pub use auth::{Credential, SignIn, SignInSecrets, SignedIn};
+pub use groups::MAX_GROUP_CHANGE;
 pub use invitations::{split_addresses, Invitation, MAX_INVITATIONS};
 pub use mfa::TotpEnrollment;
 pub use one_time::TokenInfo;

@@ -11,6 +11,7 @@ mod assignments;
 mod callers;
 pub(crate) mod effects;
 mod generations;
+mod groups;
 mod list;
 mod mfa;
 mod outbox;
