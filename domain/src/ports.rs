@@ -290,6 +290,8 @@ pub trait Assignments {
         users: &[Uuid],
         enabled: bool,
     ) -> Result<Vec<Uuid>>;
+    /// Deletes every "access to all" grant of the application; answers their accounts.
+    fn clear_all_instance_grants(&mut self, application_id: Uuid) -> Result<Vec<Uuid>>;
     /// The account's grants, with their application's name.
     fn all_instance_grants_of(&mut self, user_id: Uuid) -> Result<Vec<(AllInstances, String)>>;
     /// How many assignments (and, for a whole application, "access to all" grants) the
@@ -327,6 +329,8 @@ pub trait Groups {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Account>>;
+    /// Removes every member of the group; answers them.
+    fn clear_members(&mut self, group_id: Uuid) -> Result<Vec<Uuid>>;
     /// The account's groups, by name.
     fn groups_of(&mut self, user_id: Uuid) -> Result<Vec<Group>>;
     /// Removes the account from every group; answers the groups it left.

@@ -119,6 +119,10 @@ both! {
         app.delete(&format!("{path}?force=yes"), &admin).await.problem(400, "invalid_query");
         app.delete(&format!("{path}?force=true"), &admin).await.ok(204);
         assert_eq!(count(app, "SELECT count(*) AS n FROM assignments"), 0);
+        // Each assignment that ended so is audited, for the assignments report.
+        for (reason, n) in [("instance_deleted", 1), ("application_deleted", 2)] {
+            assert_eq!(count(app, &format!("SELECT count(*) AS n FROM audit_events WHERE action = 'assignment.unassigned' AND details LIKE '%{reason}%'")), n, "{reason}");
+        }
     }
 
     async fn a_request_with_anything_wrong_writes_nothing(app: TestApp) {

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{Credential, Services};
+use super::{assignments::unassign_everyone, Credential, Services};
 use crate::{
     assignments::{Application, Instance, ResourceName},
     audit::{action, Actor, AuditEvent, Origin},
@@ -126,6 +126,9 @@ impl Services {
                 let application = tx.find_application(id)?.ok_or(Error::ApplicationNotFound)?;
                 refuse_assigned(tx.count_assignments(id, None)?, force)?;
                 let instances = tx.list_instances(id)?;
+                let ids: Vec<Uuid> = instances.iter().map(|i| i.id).collect();
+                let scope = (id, ids.as_slice(), true);
+                unassign_everyone(tx, &caller, &origin, scope, "application_deleted")?;
                 if !tx.delete_application(id)? {
                     return Err(Error::ApplicationNotFound);
                 }
@@ -268,6 +271,8 @@ impl Services {
             s.store.write(|tx| {
                 let instance = find_instance(tx, application_id, id)?;
                 refuse_assigned(tx.count_assignments(application_id, Some(id))?, force)?;
+                let scope = (application_id, std::slice::from_ref(&id), false);
+                unassign_everyone(tx, &caller, &origin, scope, "instance_deleted")?;
                 if !tx.delete_instance(application_id, id)? {
                     return Err(Error::InstanceNotFound);
                 }

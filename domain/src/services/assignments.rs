@@ -258,6 +258,50 @@ impl AssignmentChange {
     }
 }
 
+/// Deletes every assignment to `instances` of `application` (and its "access to all" grants
+/// when `whole_application`) ahead of their deletion, each audited as unassigned with `reason`:
+/// the assignments report sees every assignment end.
+pub(super) fn unassign_everyone(
+    tx: &mut dyn Tx,
+    caller: &Caller,
+    origin: &Origin,
+    (application, instances, whole_application): (Uuid, &[Uuid], bool),
+    reason: &str,
+) -> Result<()> {
+    let mut removed: Vec<(Uuid, serde_json::Value)> = Vec::new();
+    for &instance in instances {
+        let users: Vec<Uuid> = tx
+            .instance_assignments(instance)?
+            .iter()
+            .map(|a| a.user_id)
+            .collect();
+        for user in tx.delete_assignments(instance, &users)? {
+            removed.push((user, json!({"instance_id": instance})));
+        }
+    }
+    if whole_application {
+        for user in tx.clear_all_instance_grants(application)? {
+            removed.push((user, json!({"all_instances": true})));
+        }
+    }
+    let users: Vec<Uuid> = removed.iter().map(|(u, _)| *u).collect();
+    let names: HashMap<Uuid, String> = tx
+        .accounts_roles(&users)?
+        .into_iter()
+        .map(|(id, name, _)| (id, name))
+        .collect();
+    for (user, mut details) in removed {
+        details["application_id"] = json!(application);
+        details["reason"] = json!(reason);
+        tx.effects().audit(
+            AuditEvent::new(Actor::caller(caller), action::ASSIGNMENT_UNASSIGNED, origin)
+                .on("user", Some(user), names.get(&user).cloned())
+                .details(details),
+        );
+    }
+    Ok(())
+}
+
 /// The request's accounts (each once, in the order given) and instances (each once, in id
 /// order), or the 422 that says what is wrong with them.
 fn checked(request: &AssignmentRequest) -> Result<(Vec<Uuid>, Vec<Uuid>)> {

@@ -104,7 +104,7 @@ impl Services {
         .await
     }
 
-    /// Deletes the group; its members stay, without it.
+    /// Deletes the group; its members stay, without it (each audited as removed from it).
     pub async fn delete_group(
         &self,
         credential: Credential,
@@ -115,6 +115,21 @@ impl Services {
             let caller = s.group_writer(&credential)?;
             s.store.write(|tx| {
                 let group = tx.find_group(id)?.ok_or(Error::GroupNotFound)?;
+                let members = tx.clear_members(id)?;
+                let names = existing_accounts(tx, &members, false)?;
+                for user in &members {
+                    let details =
+                        json!({"group_id": id, "group": group.name, "reason": "group_deleted"});
+                    tx.effects().audit(
+                        AuditEvent::new(
+                            Actor::caller(&caller),
+                            action::GROUP_MEMBER_REMOVED,
+                            &origin,
+                        )
+                        .on("user", Some(*user), names.get(user).cloned())
+                        .details(details),
+                    );
+                }
                 if !tx.delete_group(id)? {
                     return Err(Error::GroupNotFound);
                 }

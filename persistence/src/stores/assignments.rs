@@ -232,6 +232,16 @@ impl Assignments for Unit<'_> {
         ids(changed)
     }
 
+    fn clear_all_instance_grants(&mut self, application_id: Uuid) -> Result<Vec<Uuid>> {
+        let deleted: Vec<String> =
+            on_backend!(self.conn, c => diesel::delete(all_instance_grants::table
+            .filter(all_instance_grants::application_id.eq(application_id.to_string())))
+            .returning(all_instance_grants::user_id)
+            .get_results(c))
+            .db()?;
+        ids(deleted)
+    }
+
     fn all_instance_grants_of(&mut self, user_id: Uuid) -> Result<Vec<(AllInstances, String)>> {
         let rows: Vec<(GrantRow, String)> = on_backend!(self.conn, c => all_instance_grants::table
             .inner_join(applications::table)

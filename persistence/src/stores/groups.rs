@@ -165,6 +165,15 @@ impl Groups for Unit<'_> {
         rows.into_iter().map(AccountRow::into_account).collect()
     }
 
+    fn clear_members(&mut self, group_id: Uuid) -> Result<Vec<Uuid>> {
+        let removed: Vec<String> = on_backend!(self.conn, c => diesel::delete(group_members::table
+            .filter(group_members::group_id.eq(group_id.to_string())))
+            .returning(group_members::user_id)
+            .get_results(c))
+        .db()?;
+        ids(removed)
+    }
+
     fn groups_of(&mut self, user_id: Uuid) -> Result<Vec<Group>> {
         let rows: Vec<GroupRow> = on_backend!(self.conn, c => group_members::table
             .inner_join(groups::table)
