@@ -13,6 +13,7 @@ use crate::{
     mfa::{RecoveryCode, TotpFactor, TotpSecret, SEAL_NONCE_BYTES},
     outbox::MessageKind,
     password::Password,
+    policy::Caller,
     ports::Tx,
     roles::Permission,
     session::{ChallengeKind, SecretToken},
@@ -172,13 +173,7 @@ impl Services {
                     .matching_step(&code, now)
                     .filter(|step| factor.fresh(*step))
                     .ok_or_else(wrong_code)?;
-                tx.delete_totp_factor(before.id)?;
-                let after = switch_mfa(tx, &before, false, now)?;
-                tx.effects().audit(
-                    AuditEvent::new(Actor::account(&after), action::MFA_REMOVED, &origin)
-                        .on_account(&after)
-                        .details(json!({"factor": "totp", "by": "self"})),
-                );
+                let after = remove_factor(tx, Actor::account(&before), &before, "self", &origin)?;
                 tx.effects().notify(&after, MessageKind::MfaRemoved, None);
                 Ok(())
             })
@@ -232,23 +227,10 @@ impl Services {
         origin: Origin,
     ) -> Result<()> {
         self.database(move |s| {
-            let caller = s.authenticate(&credential)?;
-            caller.require(&s.catalog, Permission::UsersWrite)?;
-            if caller.is(id) {
-                return Err(Error::OwnMfa);
-            }
+            let caller = s.factor_admin(&credential, id)?;
             s.store.write(|tx| {
-                let before = ways_into(tx, &caller, id)?;
-                if !before.mfa_enabled {
-                    return Err(Error::MfaNotEnabled);
-                }
-                tx.delete_totp_factor(id)?;
-                let after = switch_mfa(tx, &before, false, crate::now())?;
-                tx.effects().audit(
-                    AuditEvent::new(Actor::caller(&caller), action::MFA_REMOVED, &origin)
-                        .on_account(&after)
-                        .details(json!({"factor": "totp", "by": "admin"})),
-                );
+                let before = factor_of(tx, &caller, id)?;
+                let after = remove_factor(tx, Actor::caller(&caller), &before, "admin", &origin)?;
                 tx.effects().notify(&after, MessageKind::MfaRemoved, None);
                 Ok(())
             })
@@ -267,16 +249,9 @@ impl Services {
         origin: Origin,
     ) -> Result<chrono::DateTime<chrono::Utc>> {
         self.database(move |s| {
-            let caller = s.authenticate(&credential)?;
-            caller.require(&s.catalog, Permission::UsersWrite)?;
-            if caller.is(id) {
-                return Err(Error::OwnMfa);
-            }
+            let caller = s.factor_admin(&credential, id)?;
             s.store.write(|tx| {
-                let account = ways_into(tx, &caller, id)?;
-                if !account.mfa_enabled {
-                    return Err(Error::MfaNotEnabled);
-                }
+                let account = factor_of(tx, &caller, id)?;
                 let expires_at = crate::now() + chrono::Duration::hours(ONE_TIME_PASSWORD_HOURS);
                 tx.set_mfa_one_time_password(id, &code.hash(), expires_at)?;
                 tx.effects().audit(
@@ -384,13 +359,9 @@ impl Services {
                 }
                 if method == "one_time_password" {
                     // It stands in for a lost authenticator: the holder enrols again.
-                    tx.delete_totp_factor(account.id)?;
-                    account = switch_mfa(tx, &account, false, now)?;
-                    tx.effects().audit(
-                        AuditEvent::new(Actor::account(&account), action::MFA_REMOVED, &origin)
-                            .on_account(&account)
-                            .details(json!({"factor": "totp", "by": "one_time_password"})),
-                    );
+                    let actor = Actor::account(&account);
+                    account =
+                        remove_factor(tx, actor, &account, "one_time_password", &origin)?;
                     tx.effects()
                         .notify(&account, MessageKind::MfaOneTimePasswordUsed, None);
                 }
@@ -514,6 +485,17 @@ impl Services {
         Ok(after)
     }
 
+    /// The caller behind `credential`, if it may act on account `id`'s factor: `users:write`,
+    /// and not its own (that is `/me/mfa`, which asks for the password and a code).
+    fn factor_admin(&self, credential: &Credential, id: Uuid) -> Result<Caller> {
+        let caller = self.authenticate(credential)?;
+        caller.require(&self.catalog, Permission::UsersWrite)?;
+        if caller.is(id) {
+            return Err(Error::OwnMfa);
+        }
+        Ok(caller)
+    }
+
     fn open_secret(&self, factor: &TotpFactor) -> Result<TotpSecret> {
         self.mfa_key
             .open(&factor.sealed_secret, factor.user_id.as_bytes())
@@ -523,6 +505,35 @@ impl Services {
                 )
             })
     }
+}
+
+/// Deletes `before`'s factor (its recovery codes and one-time password with it) and turns
+/// two-factor sign-in off, audited with who removed it (`by`); answers the account as written.
+fn remove_factor(
+    tx: &mut dyn Tx,
+    actor: Actor,
+    before: &Account,
+    by: &'static str,
+    origin: &Origin,
+) -> Result<Account> {
+    tx.delete_totp_factor(before.id)?;
+    let after = switch_mfa(tx, before, false, crate::now())?;
+    tx.effects().audit(
+        AuditEvent::new(actor, action::MFA_REMOVED, origin)
+            .on_account(&after)
+            .details(json!({"factor": "totp", "by": by})),
+    );
+    Ok(after)
+}
+
+/// Account `id`, held, for an admin acting on its factor: a way into it ([`ways_into`]) that has
+/// a factor on.
+fn factor_of(tx: &mut dyn Tx, caller: &Caller, id: Uuid) -> Result<Account> {
+    let account = ways_into(tx, caller, id)?;
+    if !account.mfa_enabled {
+        return Err(Error::MfaNotEnabled);
+    }
+    Ok(account)
 }
 
 /// `before` with two-factor sign-in turned `on` or off, written.
