@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::{
-    database::count,
+    database::{count, execute, migration},
     helpers::{Reply, TestApp, PASSWORD},
 };
 
@@ -348,5 +348,22 @@ both! {
         // Turned on again, it holds ben at once.
         app.patch("/api/v1/settings", &root.access_token, json!({"mfa": {"required_for_admins": true}})).await.ok(200);
         app.get("/api/v1/users", &api_token).await.problem(403, "mfa_enrollment_required");
+    }
+
+    async fn an_upgraded_deployment_records_the_admin_policy_off_and_a_new_one_keeps_the_default(app: TestApp) {
+        let upgrade = migration(app, "2026-11-30-000003_admin_mfa_policy");
+        let recorded = "SELECT count(*) AS n FROM settings WHERE document LIKE '%required_for_admins%'";
+        // A new deployment (no account yet): the upgrade records nothing, the default applies.
+        execute(app, &upgrade);
+        assert_eq!(count(app, recorded), 0);
+        // A deployment set up before the setting existed: its document does not name it.
+        let (admin, id) = app.admin().await;
+        execute(app, &format!("UPDATE settings SET document = '{{\"primary_contact\": \"{id}\"}}'"));
+        execute(app, &upgrade);
+        let settings = app.get("/api/v1/settings", &admin).await;
+        settings.ok(200);
+        assert_eq!(settings.body["mfa"], json!({"required_for_admins": false}));
+        assert_eq!(settings.body["primary_contact"], json!(id), "the rest of the document is kept");
+        app.get("/api/v1/users", &admin).await.ok(200);
     }
 }

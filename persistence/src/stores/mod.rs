@@ -15,7 +15,7 @@ mod groups;
 mod list;
 mod mfa;
 mod outbox;
-pub(crate) mod records;
+mod records;
 pub(crate) mod seats;
 mod sessions;
 pub(crate) mod statements;
