@@ -2,12 +2,18 @@
 //! (SPEC §10); exports, reports and SCIM's `filter=` will. Each backend compiles a tree to SQL in
 //! one place; [`Filter::matches`] is what a tree means, and the backends are tested against it.
 //!
+//! Conditions on what an account belongs to (a group, an application, an instance) are facts
+//! outside the account: [`Filter::matches`] takes them as [`Memberships`].
+//!
 //! Text conditions on username, email, first and last name compare the case-folded key (as
 //! uniqueness and search do), so their values are keys: build them with [`Filter::text_equals`]
 //! or [`Filter::text_prefix`]. A condition on a field that is not set (`null`) never holds, and
 //! its negation does.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use crate::{
     account::{Account, Status},
@@ -144,6 +150,23 @@ pub enum Filter {
     Status(Status),
     /// Holds the catalog role.
     Role(String),
+    /// A member of the group.
+    Group(Uuid),
+    /// Assigned to an instance of the application, or granted all of them ("access to all").
+    /// Disabled assignments count: they are suspended, not gone (SPEC §8).
+    Application(Uuid),
+    /// Assigned to the instance, or granted every instance of its application.
+    Instance(Uuid),
+}
+
+/// What an account belongs to, for the conditions on memberships: its groups, the applications
+/// it has an assignment or an "access to all" grant in, and the instances it is assigned to or
+/// covered by such a grant — enabled or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Memberships {
+    pub groups: BTreeSet<Uuid>,
+    pub applications: BTreeSet<Uuid>,
+    pub instances: BTreeSet<Uuid>,
 }
 
 /// A field that may be unset.
@@ -193,13 +216,19 @@ impl Filter {
         }
     }
 
-    /// Whether the condition holds for `account` at `now`. The meaning of a filter: every
-    /// backend's SQL for it selects exactly the accounts this selects.
-    pub fn matches(&self, account: &Account, now: DateTime<Utc>) -> bool {
+    /// Whether the condition holds for `account`, which belongs to `memberships`, at `now`. The
+    /// meaning of a filter: every backend's SQL for it selects exactly the accounts this selects.
+    pub fn matches(
+        &self,
+        account: &Account,
+        memberships: &Memberships,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let holds = |f: &Filter| f.matches(account, memberships, now);
         match self {
-            Filter::And(all) => all.iter().all(|f| f.matches(account, now)),
-            Filter::Or(any) => any.iter().any(|f| f.matches(account, now)),
-            Filter::Not(f) => !f.matches(account, now),
+            Filter::And(all) => all.iter().all(holds),
+            Filter::Or(any) => any.iter().any(holds),
+            Filter::Not(f) => !holds(f),
             Filter::TextEquals(field, value) => field.value_of(account).as_ref() == Some(value),
             Filter::TextPrefix(field, prefix) => field
                 .value_of(account)
@@ -212,29 +241,50 @@ impl Filter {
                 .is_some_and(|v| compare.holds(v, *at)),
             Filter::Search(prefix) => search_fields()
                 .iter()
-                .any(|f| Filter::TextPrefix(*f, prefix.clone()).matches(account, now)),
-            Filter::Status(status) => status.condition(now).matches(account, now),
+                .any(|f| holds(&Filter::TextPrefix(*f, prefix.clone()))),
+            Filter::Status(status) => holds(&status.condition(now)),
             Filter::Role(role) => account.has_role(role),
+            Filter::Group(id) => memberships.groups.contains(id),
+            Filter::Application(id) => memberships.applications.contains(id),
+            Filter::Instance(id) => memberships.instances.contains(id),
         }
     }
 
     /// A top-level `Search` (the filter itself, or one part of a top-level `And`) and the rest of
     /// the filter: for backends that answer a search from a table of their own.
     pub fn split_search(&self) -> Option<(&str, Filter)> {
+        match self.split_first(|f| matches!(f, Filter::Search(_)))? {
+            (Filter::Search(prefix), rest) => Some((prefix, rest)),
+            _ => None,
+        }
+    }
+
+    /// A top-level membership condition (`Group`, `Application` or `Instance`: the filter itself,
+    /// or the first such part of a top-level `And`) and the rest of the filter: for backends that
+    /// answer one from a table of their own.
+    pub fn split_membership(&self) -> Option<(&Filter, Filter)> {
+        self.split_first(|f| {
+            matches!(
+                f,
+                Filter::Group(_) | Filter::Application(_) | Filter::Instance(_)
+            )
+        })
+    }
+
+    /// The filter itself if `wanted`, else the first part of a top-level `And` that is, with the
+    /// rest of the filter.
+    fn split_first(&self, wanted: impl Fn(&Filter) -> bool) -> Option<(&Filter, Filter)> {
         match self {
-            Filter::Search(prefix) => Some((prefix, Filter::all())),
+            f if wanted(f) => Some((f, Filter::all())),
             Filter::And(parts) => {
-                let i = parts.iter().position(|p| matches!(p, Filter::Search(_)))?;
-                let Filter::Search(prefix) = &parts[i] else {
-                    return None;
-                };
+                let i = parts.iter().position(wanted)?;
                 let rest = parts
                     .iter()
                     .enumerate()
                     .filter(|(j, _)| *j != i)
                     .map(|(_, p)| p.clone())
                     .collect();
-                Some((prefix, Filter::And(rest)))
+                Some((&parts[i], Filter::And(rest)))
             }
             _ => None,
         }
@@ -353,10 +403,11 @@ mod tests {
     #[test]
     fn the_status_conditions_are_the_rule_of_account_status() {
         let now = Utc::now();
+        let none = Memberships::default();
         for account in variants(now) {
             let holding: Vec<Status> = Status::PRECEDENCE
                 .into_iter()
-                .filter(|s| Filter::Status(*s).matches(&account, now))
+                .filter(|s| Filter::Status(*s).matches(&account, &none, now))
                 .collect();
             assert_eq!(holding, vec![account.status(now)], "{account:?}");
         }
@@ -365,29 +416,55 @@ mod tests {
     #[test]
     fn conditions_on_unset_fields_never_hold_and_their_negations_do() {
         let now = Utc::now();
+        let none = Memberships::default();
         let a = Account::sample("ana");
         assert_eq!(a.location, None);
         let located = Filter::text_equals(TextField::Location, "Porto");
-        assert!(!located.matches(&a, now));
-        assert!(Filter::Not(Box::new(located)).matches(&a, now));
+        assert!(!located.matches(&a, &none, now));
+        assert!(Filter::Not(Box::new(located)).matches(&a, &none, now));
         let locked_long_ago = Filter::Time(TimeField::LockedAt, Compare::Before, now);
-        assert!(!locked_long_ago.matches(&a, now));
-        assert!(Filter::Not(Box::new(locked_long_ago)).matches(&a, now));
+        assert!(!locked_long_ago.matches(&a, &none, now));
+        assert!(Filter::Not(Box::new(locked_long_ago)).matches(&a, &none, now));
     }
 
     #[test]
     fn keyed_text_compares_case_insensitively_and_searches_four_fields() {
         let now = Utc::now();
+        let none = Memberships::default();
         let a = Account::sample("Ana.Lima");
-        assert!(Filter::text_equals(TextField::Username, "ANA.LIMA").matches(&a, now));
-        assert!(Filter::text_prefix(TextField::Email, "ANA.L").matches(&a, now));
+        assert!(Filter::text_equals(TextField::Username, "ANA.LIMA").matches(&a, &none, now));
+        assert!(Filter::text_prefix(TextField::Email, "ANA.L").matches(&a, &none, now));
         assert!(
-            Filter::Search("li".into()).matches(&a, now),
+            Filter::Search("li".into()).matches(&a, &none, now),
             "last name Lima"
         );
-        assert!(!Filter::Search("x".into()).matches(&a, now));
-        assert!(Filter::all().matches(&a, now));
-        assert!(!Filter::Or(vec![]).matches(&a, now));
+        assert!(!Filter::Search("x".into()).matches(&a, &none, now));
+        assert!(Filter::all().matches(&a, &none, now));
+        assert!(!Filter::Or(vec![]).matches(&a, &none, now));
+    }
+
+    #[test]
+    fn membership_conditions_ask_the_accounts_memberships() {
+        let now = Utc::now();
+        let a = Account::sample("ana");
+        let (group, app, instance) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let belongs = Memberships {
+            groups: [group].into(),
+            applications: [app].into(),
+            instances: [instance].into(),
+        };
+        for f in [
+            Filter::Group(group),
+            Filter::Application(app),
+            Filter::Instance(instance),
+        ] {
+            assert!(f.matches(&a, &belongs, now));
+            assert!(!f.matches(&a, &Memberships::default(), now));
+        }
+        assert!(
+            !Filter::Group(app).matches(&a, &belongs, now),
+            "a group is not an application"
+        );
     }
 
     #[test]

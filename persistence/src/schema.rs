@@ -52,6 +52,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_memberships (member_of, username_key) {
+        member_of -> Text,
+        username_key -> Text,
+        sources -> Integer,
+    }
+}
+
+diesel::table! {
     api_tokens (id) {
         id -> Text,
         user_id -> Text,
@@ -295,6 +303,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     user_roles,
     user_prefixes,
+    user_memberships,
     api_tokens,
     required_actions,
     sessions,

@@ -216,3 +216,117 @@ both! {
         assert!(!plain.body["consequences"].as_array().expect("consequences").contains(&json!("assignments_removed")));
     }
 }
+
+/// A new invited account (no password: no hashing): its id.
+async fn account(app: &TestApp, admin: &str, username: &str, last_name: &str) -> String {
+    let body = json!({"username": username, "email": format!("{username}@example.org"), "first_name": "Test", "last_name": last_name});
+    app.post("/api/v1/users", admin, body).await.ok(201).id()
+}
+
+both! {
+    async fn filters_on_memberships_combine_with_search_and_page_each_match_once_while_accounts_are_added(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let (application, instances) = application(app, &admin, &["Production", "Test"]).await;
+        let (prod, test) = (&instances[0], &instances[1]);
+        let group = app.post("/api/v1/groups", &admin, json!({"name": "Night shift"})).await.ok(201).id();
+        // Accounts named an… and bo…; by turns assigned to Production, granted all instances,
+        // assigned to Test only, and in the group or not.
+        let mut ids = Vec::new();
+        for i in 0..36 {
+            let name = if i % 2 == 0 { format!("an{i:02}") } else { format!("bo{i:02}") };
+            ids.push((account(app, &admin, &name, &format!("L{}", 35 - i)).await, name));
+        }
+        let by = |k: usize, of: usize| ids.iter().enumerate().filter(move |(i, _)| i % of == k).map(|(_, (id, _))| id.clone()).collect::<Vec<_>>();
+        change(app, &admin, "assign", json!({"user_ids": by(0, 3), "application_id": application, "instance_ids": [prod]})).await.ok(200);
+        change(app, &admin, "assign", json!({"user_ids": by(1, 3), "application_id": application, "all_instances": true})).await.ok(200);
+        change(app, &admin, "assign", json!({"user_ids": by(2, 3), "application_id": application, "instance_ids": [test]})).await.ok(200);
+        // Disabled assignments still count.
+        change(app, &admin, "disable", json!({"user_ids": by(0, 6), "application_id": application, "instance_ids": [prod]})).await.ok(200);
+        let grouped: Vec<String> = ids.iter().enumerate().filter(|(i, _)| i % 4 < 2).map(|(_, (id, _))| id.clone()).collect();
+        app.post(&format!("/api/v1/groups/{group}/members/add"), &admin, json!({"user_ids": grouped})).await.ok(200);
+
+        // Production: assigned to it (by(0, 3)) or granted all (by(1, 3)), in the group, named an….
+        let expected: std::collections::BTreeSet<String> = ids.iter().enumerate()
+            .filter(|(i, (_, name))| i % 3 < 2 && i % 4 < 2 && name.starts_with("an"))
+            .map(|(_, (id, _))| id.clone())
+            .collect();
+        assert_eq!(expected.len(), 6);
+        for sort in ["username", "-username", "last_name", "-created_at", "email"] {
+            let query = format!("/api/v1/users?instance={prod}&group={group}&application={application}&q=AN&sort={sort}&limit=2");
+            let mut seen = Vec::new();
+            let mut cursor: Option<String> = None;
+            let mut added = 0;
+            loop {
+                let path = match &cursor { Some(c) => format!("{query}&cursor={c}"), None => query.clone() };
+                let page = app.get(&path, &admin).await;
+                page.ok(200);
+                for item in page.body["items"].as_array().expect("items") {
+                    seen.push(item["id"].as_str().expect("id").to_owned());
+                }
+                // Between pages, two matching accounts and a near miss (not in the group) are
+                // added: at either end of every order but creation's.
+                added += 1;
+                let tag = sort.replace('-', "_");
+                for (name, last_name, matching) in [(format!("an.{tag}{added}"), "A", true), (format!("anz{tag}{added}"), "Z", true), (format!("anm{tag}{added}"), "M", false)] {
+                    let id = account(app, &admin, &name, last_name).await;
+                    change(app, &admin, "assign", json!({"user_ids": [id], "application_id": application, "instance_ids": [prod]})).await.ok(200);
+                    if matching {
+                        app.post(&format!("/api/v1/groups/{group}/members/add"), &admin, json!({"user_ids": [id]})).await.ok(200);
+                    }
+                }
+                cursor = page.body["next_cursor"].as_str().map(str::to_owned);
+                if cursor.is_none() {
+                    break;
+                }
+            }
+            let unique: std::collections::BTreeSet<String> = seen.iter().cloned().collect();
+            assert!(sort == "-created_at" || unique.len() > expected.len(), "accounts added meanwhile show up, sorted by {sort}");
+            assert_eq!(unique.len(), seen.len(), "each account once, sorted by {sort}: {seen:?}");
+            assert!(expected.is_subset(&unique), "every account matching from the start, sorted by {sort}");
+            // What else came is accounts added meanwhile that match: check each against the filter
+            // by reading it back.
+            for id in unique.difference(&expected) {
+                let user = app.get(&format!("/api/v1/users/{id}"), &admin).await;
+                user.ok(200);
+                assert!(user.body["username"].as_str().is_some_and(|u| u.starts_with("an")));
+                let groups = app.get(&format!("/api/v1/users/{id}/groups"), &admin).await;
+                assert_eq!(groups.body["items"][0]["id"].as_str(), Some(group.as_str()), "{id} sorted by {sort} is in the group");
+            }
+        }
+        // An id that names nothing selects nobody; one that is not an id is refused.
+        let nobody = app.get(&format!("/api/v1/users?group={}", uuid::Uuid::now_v7()), &admin).await;
+        nobody.ok(200);
+        assert_eq!(nobody.body["items"], json!([]));
+        app.get("/api/v1/users?instance=prod", &admin).await.problem(400, "invalid_query");
+    }
+}
+
+both! {
+    async fn instances_made_while_access_to_all_is_granted_list_every_holder(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let (application, _) = application(app, &admin, &["Production"]).await;
+        let mut people = Vec::new();
+        for i in 0..8 {
+            people.push(account(app, &admin, &format!("holder{i}"), "H").await);
+        }
+        // Grants and new instances at once: each instance lists every holder, whichever came
+        // first.
+        for round in 0..3 {
+            let grants = people.iter().skip(round * 2).take(2).map(|p| change(app, &admin, "assign", json!({"user_ids": [p], "application_id": application, "all_instances": true})));
+            let path = format!("/api/v1/applications/{application}/instances");
+            let names: Vec<String> = (0..3).map(|i| format!("R{round}-{i}")).collect();
+            let creates = names.iter().map(|n| app.post(&path, &admin, json!({"name": n})));
+            let (granted, created) = tokio::join!(join_all(grants), join_all(creates));
+            for r in &granted {
+                r.ok(200);
+            }
+            let holders: std::collections::BTreeSet<&String> = people.iter().take(round * 2 + 2).collect();
+            for r in &created {
+                let instance = r.ok(201).id();
+                let listed = app.get(&format!("/api/v1/users?instance={instance}&limit=200"), &admin).await;
+                let ids: Vec<String> = listed.ok(200).body["items"].as_array().expect("items").iter().map(|u| u["id"].as_str().expect("id").to_owned()).collect();
+                assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>(), holders, "instance {instance} of round {round}");
+            }
+        }
+    }
+}

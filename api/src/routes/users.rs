@@ -281,6 +281,14 @@ pub struct ListParams {
     pub status: Option<String>,
     /// A role name.
     pub role: Option<String>,
+    /// A group's id: its members.
+    pub group: Option<Uuid>,
+    /// An application's id: accounts assigned to any of its instances or granted all of them,
+    /// disabled assignments included.
+    pub application: Option<Uuid>,
+    /// An instance's id: accounts assigned to it or granted every instance of its application,
+    /// disabled assignments included.
+    pub instance: Option<Uuid>,
     /// `username` (default), `email`, `last_name` or `created_at`; prefix `-` for descending.
     pub sort: Option<String>,
 }
@@ -370,6 +378,15 @@ fn parse_list(params: ListParams) -> ApiResult<UserQuery> {
     if let Some(role) = params.role {
         filter = filter.and(Filter::Role(role));
     }
+    if let Some(group) = params.group {
+        filter = filter.and(Filter::Group(group));
+    }
+    if let Some(application) = params.application {
+        filter = filter.and(Filter::Application(application));
+    }
+    if let Some(instance) = params.instance {
+        filter = filter.and(Filter::Instance(instance));
+    }
     Ok(UserQuery {
         filter,
         sort,
@@ -400,7 +417,8 @@ pub(crate) fn if_match(req: &HttpRequest) -> ApiResult<Option<i64>> {
 ///
 /// **Permission:** `users:read`. A page at a time: follow `next_cursor` (null on the last page)
 /// with the same `sort`. `q` matches the start of the username, email, first or last name, case
-/// and compatibility forms folded.
+/// and compatibility forms folded. Every filter given must hold (`status`, `role`, `group`,
+/// `application`, `instance`, `q`); an id that names nothing selects nobody.
 #[utoipa::path(
     tag = "users", operation_id = "list_users", params(ListParams), security(("bearer" = [])),
     responses(

@@ -10,7 +10,7 @@ use super::{accounts::end_access, Services};
 use crate::{
     account::Account,
     audit::{action, Actor, AuditEvent, Origin},
-    filter::{Compare, Filter, FlagField, OptionalField, TimeField},
+    filter::{Compare, Filter, FlagField, Memberships, OptionalField, TimeField},
     paging::{Position, Sort, UserQuery, MAX_LIMIT},
     roles::ADMIN,
     Result,
@@ -109,7 +109,8 @@ impl Services {
             let Some(before) = tx.find_account_for_update(listed.id)? else {
                 return Ok(false);
             };
-            if !filter.matches(&before, now) {
+            // The sweep's filter names no membership.
+            if !filter.matches(&before, &Memberships::default(), now) {
                 return Ok(false);
             }
             let mut after = before.clone();

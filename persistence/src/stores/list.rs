@@ -28,54 +28,167 @@ use super::{
 use crate::{
     conn::DbConn,
     models::{naive, AccountRow, INDEXED_PREFIX_CHARS},
-    schema::{user_prefixes, users},
+    schema::{user_memberships, user_prefixes, users},
 };
+
+/// A search and a membership together, in username order: one's rows are walked and the other
+/// looked up for each, both keyed by username (index only: `users` is read for what passes). The
+/// search's rows are walked when it has fewer than this many, or when the membership has at least
+/// [`MANY_MEMBERS`]: matches of a membership that large come often enough along the search's rows.
+/// Otherwise the membership's rows are walked: at most that many lookups.
+/// At a million accounts a random two-letter search matches nothing or tens of thousands, and
+/// when `q` starts usernames its matches lie together, somewhere along the membership's rows.
+const FEW_PREFIX_ROWS: i64 = 500;
+const MANY_MEMBERS: i64 = 8_000;
 
 pub(crate) fn list_accounts(
     conn: &mut DbConn,
     query: &UserQuery,
     now: DateTime<Utc>,
 ) -> Result<Vec<Account>> {
-    match query.filter.split_search() {
-        Some((prefix, rest))
-            if query.sort.field == SortField::Username
-                && prefix.chars().count() <= INDEXED_PREFIX_CHARS =>
-        {
-            through_prefix_table(conn, query, prefix, &rest, now)
+    if query.sort.field != SortField::Username {
+        return through_key_indexes(conn, query, now);
+    }
+    let short = |prefix: &str| prefix.chars().count() <= INDEXED_PREFIX_CHARS;
+    match (query.filter.split_search(), query.filter.split_membership()) {
+        (Some((prefix, rest)), Some(_)) if short(prefix) => {
+            let Some((member, rest)) = rest.split_membership() else {
+                return through_prefix_table(conn, query, prefix, None, &rest, now);
+            };
+            let member = member_of(member);
+            if has_fewer_than(conn, Keyed::Prefix, prefix, FEW_PREFIX_ROWS)?
+                || !has_fewer_than(conn, Keyed::Member, &member, MANY_MEMBERS)?
+            {
+                through_prefix_table(conn, query, prefix, Some(&member), &rest, now)
+            } else {
+                through_memberships(conn, query, &member, Some(prefix), &rest, now)
+            }
+        }
+        (Some((prefix, rest)), None) if short(prefix) => {
+            through_prefix_table(conn, query, prefix, None, &rest, now)
+        }
+        (None, Some((member, rest))) => {
+            through_memberships(conn, query, &member_of(member), None, &rest, now)
         }
         _ => through_key_indexes(conn, query, now),
     }
 }
 
-/// Walks `user_prefixes`' primary key from the cursor: rows come in username order, so the limit
-/// stops the walk however many accounts match.
+/// The two tables keyed by (a value, username key).
+#[derive(Debug, Clone, Copy)]
+enum Keyed {
+    /// `user_prefixes`: by search prefix.
+    Prefix,
+    /// `user_memberships`: by `member_of`.
+    Member,
+}
+
+impl Keyed {
+    fn table(self) -> &'static str {
+        match self {
+            Keyed::Prefix => "user_prefixes",
+            Keyed::Member => "user_memberships",
+        }
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Keyed::Prefix => "user_prefixes.prefix",
+            Keyed::Member => "user_memberships.member_of",
+        }
+    }
+}
+
+/// Whether `keyed` has fewer than `limit` rows for `value`: whether the index holds none at offset
+/// `limit - 1` (its entries skipped, not read out).
+fn has_fewer_than(conn: &mut DbConn, keyed: Keyed, value: &str, limit: i64) -> Result<bool> {
+    let value = Unplanned(value.to_owned());
+    let last: Vec<String> = match keyed {
+        Keyed::Prefix => {
+            let q = user_prefixes::table
+                .filter(user_prefixes::prefix.eq(value))
+                .select(user_prefixes::username_key)
+                .offset(limit - 1)
+                .limit(1);
+            on_backend!(conn, c => q.load(c))
+        }
+        Keyed::Member => {
+            let q = user_memberships::table
+                .filter(user_memberships::member_of.eq(value))
+                .select(user_memberships::username_key)
+                .offset(limit - 1)
+                .limit(1);
+            on_backend!(conn, c => q.load(c))
+        }
+    }
+    .db()?;
+    Ok(last.is_empty())
+}
+
+/// The `user_memberships` key of a membership condition.
+fn member_of(filter: &Filter) -> String {
+    match filter {
+        Filter::Group(id) => format!("g:{id}"),
+        Filter::Application(id) => format!("a:{id}"),
+        Filter::Instance(id) => format!("i:{id}"),
+        _ => String::new(),
+    }
+}
+
+/// Walks a table keyed by (`$value_col`, username key) from the cursor, joined to `users`: rows
+/// come in username order, so the limit stops the walk however many accounts match.
+macro_rules! walk_in_username_order {
+    ($conn:expr, $query:expr, $table:ident, $value:expr, $probe:expr, $rest:expr, $now:expr) => {{
+        let condition = Condition::of($rest, $now).and($probe);
+        on_backend!($conn, c => {
+            let mut q = $table::table
+                .inner_join(users::table.on(users::username_key.eq($table::username_key)))
+                .filter($value)
+                .select(AccountRow::as_select())
+                .into_boxed();
+            if !condition.is_all() {
+                q = q.filter(condition);
+            }
+            // Usernames are unique, so the key alone is a position.
+            let key = $table::username_key;
+            q = match (&$query.after, $query.sort.descending) {
+                (Some(after), false) => q.filter(key.gt(Unplanned(after.key.clone()))).order(key.asc()),
+                (Some(after), true) => q.filter(key.lt(Unplanned(after.key.clone()))).order(key.desc()),
+                (None, false) => q.order(key.asc()),
+                (None, true) => q.order(key.desc()),
+            };
+            page_of(LimitedTo::rows(q, $query.limit).load_iter::<AccountRow, DefaultLoadingMode>(c), $query.limit)
+        })
+    }};
+}
+
+/// `user_prefixes` for a short search; a membership, if given, looked up for each row.
 fn through_prefix_table(
     conn: &mut DbConn,
     query: &UserQuery,
     prefix: &str,
+    member_of: Option<&str>,
     rest: &Filter,
     now: DateTime<Utc>,
 ) -> Result<Vec<Account>> {
-    let condition = Condition::of(rest, now);
-    on_backend!(conn, c => {
-        let mut q = user_prefixes::table
-            .inner_join(users::table.on(users::username_key.eq(user_prefixes::username_key)))
-            .filter(user_prefixes::prefix.eq(Unplanned(prefix.to_owned())))
-            .select(AccountRow::as_select())
-            .into_boxed();
-        if !condition.is_all() {
-            q = q.filter(condition);
-        }
-        // Usernames are unique, so the key alone is a position.
-        let key = user_prefixes::username_key;
-        q = match (&query.after, query.sort.descending) {
-            (Some(after), false) => q.filter(key.gt(Unplanned(after.key.clone()))).order(key.asc()),
-            (Some(after), true) => q.filter(key.lt(Unplanned(after.key.clone()))).order(key.desc()),
-            (None, false) => q.order(key.asc()),
-            (None, true) => q.order(key.desc()),
-        };
-        page_of(LimitedTo::rows(q, query.limit).load_iter::<AccountRow, DefaultLoadingMode>(c), query.limit)
-    })
+    let value = user_prefixes::prefix.eq(Unplanned(prefix.to_owned()));
+    let probe = member_of.map(|m| Node::Probe(Keyed::Member, m.to_owned(), Keyed::Prefix));
+    walk_in_username_order!(conn, query, user_prefixes, value, probe, rest, now)
+}
+
+/// `user_memberships` for a group, application or instance; a short search, if given, looked up
+/// for each row.
+fn through_memberships(
+    conn: &mut DbConn,
+    query: &UserQuery,
+    member_of: &str,
+    prefix: Option<&str>,
+    rest: &Filter,
+    now: DateTime<Utc>,
+) -> Result<Vec<Account>> {
+    let value = user_memberships::member_of.eq(Unplanned(member_of.to_owned()));
+    let probe = prefix.map(|p| Node::Probe(Keyed::Prefix, p.to_owned(), Keyed::Member));
+    walk_in_username_order!(conn, query, user_memberships, value, probe, rest, now)
 }
 
 /// Any list: matches of a search are collected through the four key indexes and sorted (cost in
@@ -185,7 +298,13 @@ enum Node {
     Not(Box<Node>),
     NotNull(&'static str),
     Compare(&'static str, &'static str, Value),
-    Role(String),
+    /// `users.id IN (SELECT … = value)`: the text up to the value, which is bound.
+    In(&'static str, String),
+    /// A row of `user_memberships` (by its `member_of`) for the account.
+    Member(String),
+    /// A row of the first table for the value and the username key of the second (the table a
+    /// list walks): looked up without reading `users`.
+    Probe(Keyed, String, Keyed),
 }
 
 #[derive(Debug, Clone)]
@@ -305,7 +424,22 @@ impl Condition {
                     .collect(),
             ),
             Filter::Status(status) => Self::node(&status.condition(now), now),
-            Filter::Role(role) => Node::Role(role.clone()),
+            Filter::Role(role) => Node::In(
+                "users.id IN (SELECT user_roles.user_id FROM user_roles WHERE user_roles.role = ",
+                role.clone(),
+            ),
+            Filter::Group(_) | Filter::Application(_) | Filter::Instance(_) => {
+                Node::Member(member_of(filter))
+            }
+        }
+    }
+
+    /// This condition and the node, if any.
+    fn and(self, node: Option<Node>) -> Self {
+        match (self.0, node) {
+            (condition, None) => Self(condition),
+            (Node::All, Some(node)) => Self(node),
+            (condition, Some(node)) => Self(Node::And(vec![condition, node])),
         }
     }
 
@@ -360,11 +494,31 @@ where
             }
             out.push_sql(")");
         }
-        Node::Role(role) => {
+        Node::Member(member_of) => {
             out.push_sql(
-                "users.id IN (SELECT user_roles.user_id FROM user_roles WHERE user_roles.role = ",
+                "EXISTS (SELECT 1 FROM user_memberships WHERE user_memberships.member_of = ",
             );
-            out.push_bind_param::<Text, str>(role)?;
+            out.push_bind_param::<Text, str>(member_of)?;
+            out.push_sql(" AND user_memberships.username_key = users.username_key)");
+        }
+        Node::Probe(probed, value, walked) => {
+            out.push_sql("EXISTS (SELECT 1 FROM ");
+            out.push_sql(probed.table());
+            out.push_sql(" WHERE ");
+            out.push_sql(probed.column());
+            out.push_sql(" = ");
+            out.push_bind_param::<Text, str>(value)?;
+            out.push_sql(" AND ");
+            out.push_sql(probed.table());
+            out.push_sql(".username_key = ");
+            out.push_sql(walked.table());
+            // `IS TRUE`: SQLite would turn a bare EXISTS into a join after `users`, reading the
+            // account of every row walked instead of only those that pass.
+            out.push_sql(".username_key) IS TRUE");
+        }
+        Node::In(subquery, value) => {
+            out.push_sql(subquery);
+            out.push_bind_param::<Text, str>(value)?;
             out.push_sql(")");
         }
     }

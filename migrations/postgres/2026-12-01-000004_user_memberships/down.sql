@@ -1,0 +1,11 @@
+DROP FUNCTION instances_ended() CASCADE;
+DROP FUNCTION instances_made() CASCADE;
+DROP FUNCTION all_instance_grants_ended() CASCADE;
+DROP FUNCTION all_instance_grants_made() CASCADE;
+DROP FUNCTION assignments_ended() CASCADE;
+DROP FUNCTION assignments_made() CASCADE;
+DROP FUNCTION group_members_left() CASCADE;
+DROP FUNCTION group_members_joined() CASCADE;
+DROP TABLE user_memberships;
+DROP FUNCTION user_memberships_remove(TEXT[], TEXT);
+DROP FUNCTION user_memberships_add(TEXT[], TEXT);

@@ -1,0 +1,9 @@
+DROP TRIGGER instances_ended;
+DROP TRIGGER instances_made;
+DROP TRIGGER all_instance_grants_ended;
+DROP TRIGGER all_instance_grants_made;
+DROP TRIGGER assignments_ended;
+DROP TRIGGER assignments_made;
+DROP TRIGGER group_members_left;
+DROP TRIGGER group_members_joined;
+DROP TABLE user_memberships;
