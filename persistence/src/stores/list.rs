@@ -31,8 +31,8 @@ use crate::{
     schema::{user_memberships, user_prefixes, users},
 };
 
-/// A search and a membership together, in username order: one's rows are walked and the other
-/// looked up for each, both keyed by username (index only: `users` is read for what passes). The
+/// A search and a membership together, in username order, on SQLite (PostgreSQL merges the two:
+/// [`through_prefix_and_membership`]): one's rows are walked and the other looked up for each, both keyed by username (index only: `users` is read for what passes). The
 /// search's rows are walked when it has fewer than this many, or when the membership has at least
 /// [`MANY_MEMBERS`]: matches of a membership that large come often enough along the search's rows.
 /// Otherwise the membership's rows are walked: at most that many lookups.
@@ -56,6 +56,9 @@ pub(crate) fn list_accounts(
                 return through_prefix_table(conn, query, prefix, None, &rest, now);
             };
             let member = member_of(member);
+            if matches!(conn, DbConn::Pg(_)) {
+                return through_prefix_and_membership(conn, query, prefix, &member, &rest, now);
+            }
             if has_fewer_than(conn, Keyed::Prefix, prefix, FEW_PREFIX_ROWS)?
                 || !has_fewer_than(conn, Keyed::Member, &member, MANY_MEMBERS)?
             {
@@ -138,10 +141,13 @@ fn member_of(filter: &Filter) -> String {
 /// Walks a table keyed by (`$value_col`, username key) from the cursor, joined to `users`: rows
 /// come in username order, so the limit stops the walk however many accounts match.
 macro_rules! walk_in_username_order {
-    ($conn:expr, $query:expr, $table:ident, $value:expr, $probe:expr, $rest:expr, $now:expr) => {{
+    ($conn:expr, $query:expr, $table:ident, $value:expr, $probe:expr, $rest:expr, $now:expr) => {
+        walk_in_username_order!($conn, $query, $table, $table::table, $value, $probe, $rest, $now)
+    };
+    ($conn:expr, $query:expr, $table:ident, $from:expr, $value:expr, $probe:expr, $rest:expr, $now:expr) => {{
         let condition = Condition::of($rest, $now).and($probe);
         on_backend!($conn, c => {
-            let mut q = $table::table
+            let mut q = $from
                 .inner_join(users::table.on(users::username_key.eq($table::username_key)))
                 .filter($value)
                 .select(AccountRow::as_select())
@@ -174,6 +180,26 @@ fn through_prefix_table(
     let value = user_prefixes::prefix.eq(Unplanned(prefix.to_owned()));
     let probe = member_of.map(|m| Node::Probe(Keyed::Member, m.to_owned(), Keyed::Prefix));
     walk_in_username_order!(conn, query, user_prefixes, value, probe, rest, now)
+}
+
+/// `user_prefixes` and `user_memberships` joined on the username key: PostgreSQL merges the two
+/// index scans (both in username order) until the page is full, whichever side is larger. A
+/// lookup per row instead made it hash the whole other side first.
+fn through_prefix_and_membership(
+    conn: &mut DbConn,
+    query: &UserQuery,
+    prefix: &str,
+    member_of: &str,
+    rest: &Filter,
+    now: DateTime<Utc>,
+) -> Result<Vec<Account>> {
+    let from = user_prefixes::table.inner_join(
+        user_memberships::table.on(user_memberships::username_key
+            .eq(user_prefixes::username_key)
+            .and(user_memberships::member_of.eq(Unplanned(member_of.to_owned())))),
+    );
+    let value = user_prefixes::prefix.eq(Unplanned(prefix.to_owned()));
+    walk_in_username_order!(conn, query, user_prefixes, from, value, None, rest, now)
 }
 
 /// `user_memberships` for a group, application or instance; a short search, if given, looked up
