@@ -21,6 +21,7 @@ pub mod seats;
 pub mod services;
 pub mod session;
 pub mod settings;
+pub mod spreadsheet;
 pub mod validate;
 pub mod values;
 
