@@ -140,6 +140,8 @@ pub struct AppState {
     pub proxies: TrustedProxies,
     /// The per-address limit of `/api/v1/auth/*`.
     pub auth_limiter: RateLimiter,
+    /// The largest file `POST /api/v1/users/import` takes.
+    pub import_max_bytes: usize,
 }
 
 /// A bound, ready-to-run Roster (its database may still be coming up).
@@ -186,6 +188,7 @@ impl Application {
             database,
             proxies: config.trusted_proxies.clone(),
             auth_limiter: RateLimiter::new(config.auth_rate_limit),
+            import_max_bytes: config.import_max_bytes,
         });
         let max_body = config.max_body_bytes;
         let document = openapi_document();

@@ -52,6 +52,10 @@ pub struct Config {
     pub workers: Option<usize>,
     /// Largest JSON body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Largest CSV file `POST /api/v1/users/import` accepts, in bytes (`import.max_bytes` in the
+    /// file, `ROSTER_IMPORT_MAX_BYTES`; default 100 KB, about 1,000 rows). Larger files are for
+    /// `roster import`.
+    pub import_max_bytes: usize,
     pub access_token_ttl: Duration,
     /// Requests a minute to `/api/v1/auth/*` per client address (`ROSTER_AUTH_RATE_LIMIT`,
     /// default 60, 0 = no limit).
@@ -92,6 +96,7 @@ impl Default for Config {
             hashing_queue: 64,
             workers: None,
             max_body_bytes: 64 * 1024,
+            import_max_bytes: 100 * 1024,
             access_token_ttl: Duration::from_secs(15 * 60),
             auth_rate_limit: 60,
             trusted_proxies: TrustedProxies::default(),
@@ -125,6 +130,8 @@ struct FileConfig {
     hashing_queue: Option<usize>,
     workers: Option<usize>,
     max_body_bytes: Option<usize>,
+    #[serde(default)]
+    import: ImportConfig,
     access_token_minutes: Option<u64>,
     auth_rate_limit: Option<u32>,
     trusted_proxies: Option<String>,
@@ -134,6 +141,13 @@ struct FileConfig {
     outbox_max_attempts: Option<u32>,
     outbox_retry_ms: Option<u64>,
     outbox_poll_ms: Option<u64>,
+}
+
+/// `[import]` in the file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportConfig {
+    max_bytes: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -227,6 +241,12 @@ impl Config {
         }
         c.workers = num("ROSTER_WORKERS", file.workers.map(|n| n as u64))?.map(|n| n as usize);
         c.max_body_bytes = file.max_body_bytes.unwrap_or(c.max_body_bytes);
+        if let Some(n) = num(
+            "ROSTER_IMPORT_MAX_BYTES",
+            file.import.max_bytes.map(|n| n as u64),
+        )? {
+            c.import_max_bytes = n as usize;
+        }
         if let Some(n) = num(
             "ROSTER_AUTH_RATE_LIMIT",
             file.auth_rate_limit.map(u64::from),

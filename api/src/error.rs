@@ -48,7 +48,7 @@ error_codes! {
     InvalidQuery => (BAD_REQUEST, "A query parameter is not valid", "Fix the parameter named in `detail`."),
     InvalidCursor => (BAD_REQUEST, "The cursor is not valid for this list", "Start again from the first page: pass only a `next_cursor` from the same list and sort."),
     InvalidIfMatch => (BAD_REQUEST, "If-Match must be a quoted version, as in the ETag", "Send the `ETag` you read, unchanged (e.g. `\"3\"`)."),
-    UnsupportedMediaType => (UNSUPPORTED_MEDIA_TYPE, "The body must be application/json", "Send `Content-Type: application/json`."),
+    UnsupportedMediaType => (UNSUPPORTED_MEDIA_TYPE, "The body is not of a media type this operation takes", "Send JSON with `Content-Type: application/json`; an import takes `text/csv`, or a `multipart/form-data` form with the file."),
     PayloadTooLarge => (PAYLOAD_TOO_LARGE, "The body is too large", "Send less: the limit is in `detail`."),
     NotFound => (NOT_FOUND, "No such resource", "Check the path; ids are UUIDs."),
     MethodNotAllowed => (METHOD_NOT_ALLOWED, "This method is not allowed here", "Use one of the methods in the `Allow` header."),
@@ -363,6 +363,10 @@ impl From<Error> for ApiError {
             Error::Contention => ErrorCode::DatabaseBusy,
             Error::Overloaded => ErrorCode::Overloaded,
             Error::TooManyRequests => ErrorCode::TooManyRequests,
+            Error::Rehearsed => {
+                tracing::error!("a rehearsal's rollback escaped its store");
+                return Self::new(ErrorCode::InternalError, "the error has been logged");
+            }
             Error::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 return Self::new(ErrorCode::InternalError, "the error has been logged");

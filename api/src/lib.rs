@@ -7,6 +7,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 mod fallback;
+pub mod import;
 pub mod links;
 mod mail;
 mod middleware;

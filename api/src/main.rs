@@ -1,4 +1,4 @@
-//! The `roster` binary: `serve` (the default), `migrate`, `openapi`.
+//! The `roster` binary: `serve` (the default), `migrate`, `seed`, `import`, `hash-time`, `openapi`.
 
 use std::{io::IsTerminal, process::ExitCode};
 
@@ -35,6 +35,25 @@ enum Command {
         /// Accounts per transaction.
         #[arg(long, default_value_t = 5000)]
         batch: u64,
+    },
+    /// Import accounts from a CSV file of any size, by the rules of `POST /api/v1/users/import`,
+    /// in one transaction: every row it uploads is created, or (a seat limit passed, a failure,
+    /// the process stopped) none. Prints a summary and the rows it ignored or rejected.
+    Import {
+        /// The CSV file (the template's columns: GET /api/v1/users/import/template).
+        file: std::path::PathBuf,
+        /// Check every row, seat limits included, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Queue each new account's invitation email (a server with a mail server sends them).
+        #[arg(long)]
+        send_invitations: bool,
+        /// Assign every new account to --instances of this application (its id).
+        #[arg(long, requires = "instances")]
+        application: Option<uuid::Uuid>,
+        /// The application's instance ids, separated by commas.
+        #[arg(long, value_delimiter = ',', requires = "application")]
+        instances: Vec<uuid::Uuid>,
     },
     /// Time COUNT argon2id password hashes (Roster's parameters) one after another on one thread
     /// and print the median in milliseconds. For benchmarks: the sign-in rate a machine can reach
@@ -115,6 +134,23 @@ fn main() -> ExitCode {
             start,
             batch,
         }) => api::seed::run(&config, users, start, batch.max(1)),
+        Some(Command::Import {
+            file,
+            dry_run,
+            send_invitations,
+            application,
+            instances,
+        }) => api::import::run(
+            &config,
+            &file,
+            domain::services::ImportOptions {
+                dry_run,
+                send_invitations,
+                application,
+                instances,
+                list_uploaded: false,
+            },
+        ),
         Some(Command::HashTime { count }) => api::passwords::median_hash_time(count.max(1))
             .map(|t| println!("{:.2}", t.as_secs_f64() * 1000.0)),
         _ => serve(&config),

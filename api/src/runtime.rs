@@ -58,18 +58,31 @@ fn answer(outcome: Result<Result<Outcome, impl Sized>, impl Sized>) -> domain::R
 
 impl Runtime for Threads {
     fn database(&self, job: Job) -> Pending {
-        let deadline = std::time::Instant::now() + self.deadline;
+        self.long_database(job, Some(self.deadline))
+    }
+
+    fn long_database(&self, job: Job, allowed: Option<Duration>) -> Pending {
+        let now = std::time::Instant::now();
+        let deadline = allowed.map(|d| now + d);
+        // Without a deadline of its own, a step still waits for a connection no longer than the
+        // pool's timeout.
+        let thread_deadline = deadline.unwrap_or(now + Duration::from_secs(365 * 24 * 3600));
         let span = tracing::Span::current();
         let job: Job = Box::new(move || {
-            span.in_scope(|| persistence::within_deadline(deadline, job));
+            span.in_scope(|| persistence::within_deadline(thread_deadline, job));
         });
-        match self.database.submit(job, Some(deadline)) {
+        match self.database.submit(job, deadline) {
             Err(Full) => Box::pin(ready(Err(Error::Overloaded))),
             // The deadline holds even if the step is stuck on a database that stopped answering:
             // the request answers 503 then, and the step's thread is freed when it answers.
             Ok(done) => Box::pin(async move {
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                answer(timeout(left, done).await)
+                match deadline {
+                    Some(deadline) => {
+                        let left = deadline.saturating_duration_since(std::time::Instant::now());
+                        answer(timeout(left, done).await)
+                    }
+                    None => answer(Ok::<_, ()>(done.await)),
+                }
             }),
         }
     }

@@ -61,6 +61,8 @@ pub mod action {
     pub const USER_UPDATED: &str = "user.updated";
     pub const USER_DEACTIVATED: &str = "user.deactivated";
     pub const USER_DELETED: &str = "user.deleted";
+    /// An import's summary: its counts and options (each account has its `user.created`).
+    pub const USERS_IMPORTED: &str = "users.imported";
     pub const API_TOKEN_CREATED: &str = "api_token.created";
     pub const API_TOKEN_REVOKED: &str = "api_token.revoked";
     pub const SETTINGS_UPDATED: &str = "settings.updated";

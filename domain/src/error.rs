@@ -133,6 +133,9 @@ pub enum Error {
     Overloaded,
     #[error("too many sign-ins and password changes are waiting; retry shortly")]
     TooManyRequests,
+    /// What [`crate::ports::Store::rehearse`] returns inside to roll its work back; never outside.
+    #[error("the work was rehearsed and rolled back")]
+    Rehearsed,
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod effects;
 pub mod error;
 pub mod filter;
+pub mod import;
 pub mod mfa;
 pub mod one_time;
 pub mod outbox;

@@ -2,6 +2,8 @@
 //! chosen only in the binary's wiring. Calls are synchronous: the API runs them on its database
 //! threads, one unit of work (a transaction) at a time.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -53,6 +55,13 @@ pub trait Accounts {
     fn seat_usage(&mut self, roles: &[String]) -> Result<Vec<SeatUsage>>;
     /// Whether the email (by its key) holds a guest seat.
     fn holds_guest_seat(&mut self, email_key: &str) -> Result<bool>;
+    /// Of `username_keys` and `email_keys`, those an account holds (as its username's key, as its
+    /// email's key).
+    fn taken_logins(
+        &mut self,
+        username_keys: &[String],
+        email_keys: &[String],
+    ) -> Result<(HashSet<String>, HashSet<String>)>;
     /// Whether the account is the actor of any recorded write other than its sign-in events.
     fn has_authored_changes(&mut self, id: Uuid) -> Result<bool>;
 }
@@ -346,6 +355,9 @@ pub trait SettingsStore {
 /// by persistence just before the transaction commits ([`Effects`]).
 pub trait UnitOfWork {
     fn effects(&mut self) -> &mut Effects;
+    /// Writes the effects recorded so far now, in the transaction (a long unit of work, such as a
+    /// large import, need not hold them all to its end).
+    fn flush_effects(&mut self) -> Result<()>;
 }
 
 /// One unit of work over every port.
@@ -420,6 +432,21 @@ impl dyn Store {
 
     pub fn write<T>(&self, work: impl FnMut(&mut dyn Tx) -> Result<T>) -> Result<T> {
         self.run(TxMode::Write, work)
+    }
+
+    /// Runs `work` in a write transaction and rolls it back: what it would do, found by doing it
+    /// (a dry run), every check of the database included.
+    pub fn rehearse<T>(&self, mut work: impl FnMut(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        let mut out = None;
+        let done = self.transaction(TxMode::Write, &mut |tx| {
+            out = Some(work(tx)?);
+            Err(Error::Rehearsed)
+        });
+        match (done, out) {
+            (Err(Error::Rehearsed), Some(value)) => Ok(value),
+            (Err(e), _) => Err(e),
+            (Ok(()), _) => Err(Error::Internal("a rehearsal committed".into())),
+        }
     }
 
     fn run<T>(&self, mode: TxMode, mut work: impl FnMut(&mut dyn Tx) -> Result<T>) -> Result<T> {

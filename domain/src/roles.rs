@@ -188,6 +188,16 @@ impl RoleCatalog {
         self.roles.iter().find(|r| r.name == name)
     }
 
+    /// The role named `name` in any case (an imported file's `Billing` for `billing`): the one
+    /// of that exact name first.
+    pub fn get_ignoring_case(&self, name: &str) -> Option<&Role> {
+        self.get(name).or_else(|| {
+            self.roles
+                .iter()
+                .find(|r| r.name.to_lowercase() == name.to_lowercase())
+        })
+    }
+
     /// Whether any of `held` grants `permission`.
     pub fn permits<'a>(
         &self,

@@ -3,7 +3,7 @@
 //! own, so a storm of sign-ins queues for hashing without holding up anyone's database work
 //! (SPEC §4), and neither waits without bound (SPEC §10).
 
-use std::{future::Future, pin::Pin};
+use std::{future::Future, pin::Pin, time::Duration};
 
 use crate::Result;
 
@@ -21,5 +21,8 @@ pub type Pending = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 ///   (`Error::TooManyRequests`, 429).
 pub trait Runtime: Send + Sync {
     fn database(&self, job: Job) -> Pending;
+    /// [`Runtime::database`] for a step allowed `allowed` rather than a request's deadline (an
+    /// import of a large file); `None`: as long as it takes.
+    fn long_database(&self, job: Job, allowed: Option<Duration>) -> Pending;
     fn hashing(&self, job: Job) -> Pending;
 }

@@ -30,7 +30,14 @@ fn every_operation_has_an_id_a_summary_documented_errors_and_body_examples() {
             );
             assert!(op["summary"].is_string(), "{method} {path}: summary");
             assert!(op["tags"].is_array(), "{method} {path}: tags");
-            if let Some(body) = op.get("requestBody") {
+            // A CSV body (an import) shows an example file; a form names its schema.
+            let csv = op.get("requestBody").map(|b| &b["content"]["text/csv"]);
+            if let Some(csv) = csv.filter(|c| c.is_object()) {
+                assert!(
+                    csv["example"].as_str().is_some_and(|e| e.contains("\r\n")),
+                    "{method} {path}: a CSV example"
+                );
+            } else if let Some(body) = op.get("requestBody") {
                 let schema = body["content"]["application/json"]["schema"]["$ref"]
                     .as_str()
                     .and_then(|r| r.strip_prefix("#/components/schemas/"))

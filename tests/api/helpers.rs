@@ -185,7 +185,59 @@ impl TestApp {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let res = req.send().await.expect("request sent");
+        Self::read(req.send().await.expect("request sent")).await
+    }
+
+    /// Sends `bytes` as the body, of `content_type`.
+    pub async fn send_bytes(
+        &self,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        bytes: impl Into<Vec<u8>>,
+    ) -> Reply {
+        let req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header(header::CONTENT_TYPE, content_type)
+            .body(bytes.into());
+        Self::read(req.send().await.expect("request sent")).await
+    }
+
+    /// Sends a `multipart/form-data` form.
+    pub async fn send_form(
+        &self,
+        path: &str,
+        token: &str,
+        form: reqwest::multipart::Form,
+    ) -> Reply {
+        let req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .multipart(form);
+        Self::read(req.send().await.expect("request sent")).await
+    }
+
+    /// A GET's status, headers and body as text.
+    pub async fn get_text(
+        &self,
+        path: &str,
+        token: &str,
+    ) -> (StatusCode, header::HeaderMap, String) {
+        let res = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent");
+        let (status, headers) = (res.status(), res.headers().clone());
+        (status, headers, res.text().await.expect("body read"))
+    }
+
+    async fn read(res: reqwest::Response) -> Reply {
         let status = res.status();
         let headers = res.headers().clone();
         let text = res.text().await.expect("body read");

@@ -16,6 +16,7 @@ mod email;
 mod errors;
 mod filters;
 mod groups;
+mod import;
 mod invitations;
 mod mailbox;
 mod me;

@@ -6,6 +6,7 @@ mod api_tokens;
 mod applications;
 mod assignments;
 mod auth;
+mod bulk;
 mod groups;
 mod health;
 mod invitations;
@@ -50,6 +51,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(mfa::remove_totp)
                 .service(mfa::regenerate_recovery_codes)
                 .service(users::list_users)
+                .service(bulk::import_template)
+                .service(bulk::import_users)
+                .service(bulk::export_users)
                 .service(users::count_users)
                 .service(users::create_user)
                 .service(invitations::invite_users)

@@ -267,7 +267,8 @@ impl From<UpdateUserRequest> for AccountPatch {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+/// Which page of the list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// 1–200, default 50.
@@ -275,6 +276,12 @@ pub struct ListParams {
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+/// Which accounts, in which order: the list's and the export's.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Selection {
     /// Case-insensitive prefix of username, email, first or last name.
     pub q: Option<String>,
     /// `inactive`, `locked`, `expired`, `invited` or `active`.
@@ -316,6 +323,14 @@ fn sort_key(account: &Account, field: SortField) -> String {
     }
 }
 
+/// Where the page after one ending with `account` starts.
+pub(super) fn position_after(sort: Sort, account: &Account) -> Position {
+    Position {
+        key: sort_key(account, sort.field),
+        id: account.id,
+    }
+}
+
 fn encode_cursor(sort: Sort, account: &Account) -> String {
     let data = CursorData {
         s: sort.name(),
@@ -343,17 +358,17 @@ fn decode_cursor(raw: &str, sort: Sort) -> ApiResult<Position> {
     })
 }
 
-fn parse_list(params: ListParams) -> ApiResult<UserQuery> {
+pub(super) fn parse_list(params: ListParams, selection: Selection) -> ApiResult<UserQuery> {
     let bad = |detail: String| ApiError::new(ErrorCode::InvalidQuery, detail);
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(bad(format!("limit must be between 1 and {MAX_LIMIT}")));
     }
-    let sort = match params.sort.as_deref() {
+    let sort = match selection.sort.as_deref() {
         Some(s) => Sort::parse(s).ok_or_else(|| bad("sort must be username, email, last_name or created_at, optionally with a leading -".into()))?,
         None => Sort::default(),
     };
-    let status = match params.status.as_deref() {
+    let status = match selection.status.as_deref() {
         Some(s) => Some(Status::parse(s).ok_or_else(|| {
             bad("status must be inactive, locked, expired, invited or active".into())
         })?),
@@ -364,7 +379,10 @@ fn parse_list(params: ListParams) -> ApiResult<UserQuery> {
         .as_deref()
         .map(|c| decode_cursor(c, sort))
         .transpose()?;
-    let q = params.q.map(|q| fold(q.trim())).filter(|q| !q.is_empty());
+    let q = selection
+        .q
+        .map(|q| fold(q.trim()))
+        .filter(|q| !q.is_empty());
     if q.as_ref().is_some_and(|q| q.chars().count() > 254) {
         return Err(bad("q may be at most 254 characters".into()));
     }
@@ -375,16 +393,16 @@ fn parse_list(params: ListParams) -> ApiResult<UserQuery> {
     if let Some(status) = status {
         filter = filter.and(Filter::Status(status));
     }
-    if let Some(role) = params.role {
+    if let Some(role) = selection.role {
         filter = filter.and(Filter::Role(role));
     }
-    if let Some(group) = params.group {
+    if let Some(group) = selection.group {
         filter = filter.and(Filter::Group(group));
     }
-    if let Some(application) = params.application {
+    if let Some(application) = selection.application {
         filter = filter.and(Filter::Application(application));
     }
-    if let Some(instance) = params.instance {
+    if let Some(instance) = selection.instance {
         filter = filter.and(Filter::Instance(instance));
     }
     Ok(UserQuery {
@@ -420,7 +438,7 @@ pub(crate) fn if_match(req: &HttpRequest) -> ApiResult<Option<i64>> {
 /// and compatibility forms folded. Every filter given must hold (`status`, `role`, `group`,
 /// `application`, `instance`, `q`); an id that names nothing selects nobody.
 #[utoipa::path(
-    tag = "users", operation_id = "list_users", params(ListParams), security(("bearer" = [])),
+    tag = "users", operation_id = "list_users", params(ListParams, Selection), security(("bearer" = [])),
     responses(
         (status = 200, description = "One page of accounts.", body = UserPage),
         (status = 400, description = "`invalid_query`, `invalid_cursor`."),
@@ -432,8 +450,9 @@ pub async fn list_users(
     state: web::Data<AppState>,
     auth: Authorized<ReadUsers>,
     params: web::Query<ListParams>,
+    selection: web::Query<Selection>,
 ) -> ApiResult<HttpResponse> {
-    let query = parse_list(params.into_inner())?;
+    let query = parse_list(params.into_inner(), selection.into_inner())?;
     let sort = query.sort;
     let (accounts, more) = state
         .services

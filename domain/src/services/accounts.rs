@@ -665,7 +665,7 @@ fn fields_of(a: &Account) -> Map<String, Value> {
     m
 }
 
-fn snapshot(a: &Account) -> Value {
+pub(super) fn snapshot(a: &Account) -> Value {
     Value::Object(fields_of(a))
 }
 

@@ -71,20 +71,7 @@ impl Services {
             caller.require(&s.catalog, Permission::UsersWrite)?;
             s.store.write(|tx| {
                 let application = request.application_id;
-                tx.find_application(application)?
-                    .ok_or(Error::ApplicationNotFound)?;
-                let known: BTreeSet<Uuid> = tx
-                    .list_instances(application)?
-                    .iter()
-                    .map(|i| i.id)
-                    .collect();
-                if instances.iter().any(|i| !known.contains(i)) {
-                    return Err(Error::Validation(vec![FieldError::new(
-                        "instance_ids",
-                        "unknown_instance",
-                        "every instance must be one of the application's",
-                    )]));
-                }
+                check_instances(tx, application, &instances, "instance_ids")?;
                 let names = existing_accounts(tx, &users, change == AssignmentChange::Assign)?;
                 let record = |tx: &mut dyn Tx, what, user: Uuid, details| {
                     let label = names.get(&user).cloned();
@@ -343,6 +330,31 @@ fn checked(request: &AssignmentRequest) -> Result<(Vec<Uuid>, Vec<Uuid>)> {
     }
     checks.finish()?;
     Ok((users, instances))
+}
+
+/// The application exists (else `ApplicationNotFound`), and each of `instances` is one of its
+/// instances (else 422 `unknown_instance`, under `field`).
+pub(super) fn check_instances(
+    tx: &mut dyn Tx,
+    application: Uuid,
+    instances: &[Uuid],
+    field: &str,
+) -> Result<()> {
+    tx.find_application(application)?
+        .ok_or(Error::ApplicationNotFound)?;
+    let known: BTreeSet<Uuid> = tx
+        .list_instances(application)?
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    if instances.iter().any(|i| !known.contains(i)) {
+        return Err(Error::invalid(
+            field,
+            "unknown_instance",
+            "every instance must be one of the application's",
+        ));
+    }
+    Ok(())
 }
 
 /// The usernames of `users`, each of which must exist (and, when `adding` them to instances or a

@@ -11,6 +11,7 @@ mod auth;
 mod bulk;
 mod fields;
 mod groups;
+mod import;
 mod invitations;
 mod me;
 mod mfa;
@@ -21,7 +22,10 @@ mod setup;
 mod sweep;
 mod tokens;
 
-use std::sync::{atomic::AtomicI64, Arc, Mutex, PoisonError};
+use std::{
+    sync::{atomic::AtomicI64, Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 pub use accounts::{AccountPatch, DeleteOutcome, NewAccount};
 pub use assignments::{
@@ -30,6 +34,7 @@ pub use assignments::{
 };
 pub use auth::{Credential, SignIn, SignInSecrets, SignedIn};
 pub use groups::MAX_GROUP_CHANGE;
+pub use import::{ImportOptions, ImportReport, ImportSource, ImportedRow, Progress, RowOutcome};
 pub use invitations::{split_addresses, Invitation, MAX_INVITATIONS};
 pub use mfa::TotpEnrollment;
 pub use one_time::TokenInfo;
@@ -99,17 +104,41 @@ impl Services {
         F: FnOnce(&Services) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let services = self.clone();
-        self.run(
-            |runtime, job| runtime.database(job),
-            move || {
-                let session = Services {
-                    store: Arc::from(services.store.session()?),
-                    ..services
-                };
-                work(&session)
-            },
+        self.database_on(|runtime, job| runtime.database(job), work)
+            .await
+    }
+
+    /// [`Services::database`] for a step allowed `allowed` (`None`: as long as it takes) rather
+    /// than a request's deadline: an import.
+    async fn long_database<T, F>(&self, allowed: Option<Duration>, work: F) -> Result<T>
+    where
+        F: FnOnce(&Services) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.database_on(
+            move |runtime, job| runtime.long_database(job, allowed),
+            work,
         )
+        .await
+    }
+
+    async fn database_on<T, F>(
+        &self,
+        submit: impl FnOnce(&dyn Runtime, crate::runtime::Job) -> crate::runtime::Pending,
+        work: F,
+    ) -> Result<T>
+    where
+        F: FnOnce(&Services) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let services = self.clone();
+        self.run(submit, move || {
+            let session = Services {
+                store: Arc::from(services.store.session()?),
+                ..services
+            };
+            work(&session)
+        })
         .await
     }
 

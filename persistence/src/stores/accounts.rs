@@ -1,6 +1,8 @@
 //! The `Accounts` port: reads here, writes through the one account writer (`writer`), lists in
 //! `list`.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use diesel::{dsl::exists, prelude::*};
 use domain::{
@@ -135,6 +137,32 @@ impl Accounts for Unit<'_> {
             .count()
             .get_result(c))
         .db()
+    }
+
+    fn taken_logins(
+        &mut self,
+        username_keys: &[String],
+        email_keys: &[String],
+    ) -> Result<(HashSet<String>, HashSet<String>)> {
+        // Keys a statement: well under SQLite's and PostgreSQL's bound-parameter limits.
+        const PER_STATEMENT: usize = 1000;
+        macro_rules! held {
+            ($column:expr, $keys:expr) => {{
+                let mut held = HashSet::new();
+                for keys in $keys.chunks(PER_STATEMENT) {
+                    let found: Vec<String> = on_backend!(self.conn, c => users::table
+                        .filter($column.eq_any(keys))
+                        .select($column)
+                        .load(c))
+                    .db()?;
+                    held.extend(found);
+                }
+                held
+            }};
+        }
+        let usernames = held!(users::username_key, username_keys);
+        let emails = held!(users::email_key, email_keys);
+        Ok((usernames, emails))
     }
 
     fn has_authored_changes(&mut self, id: Uuid) -> Result<bool> {

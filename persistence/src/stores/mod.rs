@@ -46,6 +46,12 @@ impl UnitOfWork for Unit<'_> {
     fn effects(&mut self) -> &mut Effects {
         &mut self.effects
     }
+
+    fn flush_effects(&mut self) -> domain::Result<()> {
+        effects::write(self.conn, &self.effects)?;
+        self.effects = Effects::default();
+        Ok(())
+    }
 }
 
 /// Maps a diesel result into the domain's, naming the rule a constraint enforces.
