@@ -66,6 +66,35 @@ fn states(items: &[Value]) -> Vec<&str> {
 
 both! {
     #[cfg_attr(not(roster_smtp), ignore = "needs Python's aiosmtpd (pip install aiosmtpd)")]
+    async fn an_import_sends_invitations_when_asked_and_a_dry_run_none(app: TestApp) {
+        let mailbox = Mailbox::start();
+        let app = sending_to(app, &mailbox, 5).await;
+        let (admin, _) = app.admin().await;
+        let import = |query: &'static str, emails: &[&str]| {
+            let mut file = String::from("first_name,last_name,email\r\n");
+            for email in emails {
+                file.push_str(&format!("Ann,Lee,{email}\r\n"));
+            }
+            let (app, admin) = (&app, admin.clone());
+            async move { app.send_bytes(&format!("/api/v1/users/import{query}"), &admin, "text/csv", file).await }
+        };
+        import("", &["quiet@example.org"]).await.ok(200);
+        import("?send_invitations=true&dry_run=true", &["rehearsed@example.org"]).await.ok(200);
+        let sent = import("?send_invitations=true", &["ann@example.org", "bo@example.org"]).await;
+        assert_eq!(sent.body["uploaded"], 2, "{}", sent.body);
+        let mail = mailbox.wait_for(2, WAIT).await;
+        let items = outbox_until(&app, &admin, |m| m.len() == 2 && states(m).iter().all(|s| *s == "sent")).await;
+        assert_eq!(items.iter().map(|m| m["kind"].as_str()).collect::<Vec<_>>(), [Some("invitation"); 2], "{items:?}");
+        let mut to: Vec<&str> = mail.iter().flat_map(|m| m.to.iter().map(String::as_str)).collect();
+        to.sort();
+        assert_eq!(to, ["ann@example.org", "bo@example.org"]);
+        // The emailed link lets the person choose a password and sign in.
+        let token = mail[0].token().expect("a link in the message");
+        app.call(Method::POST, "/api/v1/auth/activate", None, Some(json!({"token": token, "password": PASSWORD})), &[]).await.ok(204);
+        app.login(&mail[0].to[0], PASSWORD).await.ok(200);
+    }
+
+    #[cfg_attr(not(roster_smtp), ignore = "needs Python's aiosmtpd (pip install aiosmtpd)")]
     async fn the_activation_link_from_the_email_activates_the_account(app: TestApp) {
         let mailbox = Mailbox::start();
         let app = sending_to(app, &mailbox, 5).await;

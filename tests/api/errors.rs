@@ -10,7 +10,7 @@ both! {
         app.get("/api/v1/users/not-a-uuid", &admin).await.problem(404, "not_found");
         let wrong = app.call(Method::PUT, "/api/v1/users", Some(&admin), None, &[]).await;
         wrong.problem(405, "method_not_allowed");
-        assert_eq!(wrong.headers["allow"], "GET, POST");
+        assert_eq!(wrong.headers["allow"], "GET, POST, PATCH", "PATCH is the bulk edit");
         app.call(Method::POST, "/api/v1/users/0193a5f2-7c1e-7b3a-9f00-2b6a1c9d4e01", Some(&admin), None, &[]).await.problem(405, "method_not_allowed");
 
         let post = |body: &'static str, content_type: &'static str| {

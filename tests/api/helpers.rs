@@ -437,6 +437,14 @@ impl Enrolled {
 }
 
 /// A configured role that may read and write accounts but is not `admin`.
+/// Owned pairs, to compare with what a response's list gives.
+pub fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
 pub fn user_manager_role() -> domain::roles::Role {
     domain::roles::Role {
         name: "user_manager".into(),

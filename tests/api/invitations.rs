@@ -5,7 +5,10 @@ use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::{database::count, helpers::PASSWORD};
+use crate::{
+    database::count,
+    helpers::{pairs, PASSWORD},
+};
 
 fn results(reply: &crate::helpers::Reply) -> Vec<(String, String)> {
     reply.body["results"]
@@ -18,13 +21,6 @@ fn results(reply: &crate::helpers::Reply) -> Vec<(String, String)> {
                 r["result"].as_str().unwrap_or_default().to_owned(),
             )
         })
-        .collect()
-}
-
-fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-    expected
-        .iter()
-        .map(|(e, r)| (e.to_string(), r.to_string()))
         .collect()
 }
 

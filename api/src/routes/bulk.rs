@@ -1,15 +1,21 @@
-//! Bulk work on accounts (SPEC §7): the import template, the CSV import and the CSV export.
+//! Bulk work on accounts (SPEC §7): the import template, the CSV import and export, the bulk
+//! edit, and bulk delete, unlock and password reset.
 
 use actix_web::{
     get,
     http::header::{self, HeaderMap},
-    post, web, HttpRequest, HttpResponse,
+    patch, post, web, HttpRequest, HttpResponse,
 };
+use chrono::{DateTime, Utc};
 use domain::{
     account::Account,
     import,
+    one_time::Purpose,
     paging::UserQuery,
-    services::{Credential, ImportOptions, ImportReport, RowOutcome, Services},
+    services::{
+        BulkAction, BulkChanges, BulkOutcome, Credential, DeleteOutcome, ImportOptions,
+        ImportReport, RowOutcome, Services,
+    },
     spreadsheet::CsvWriter,
 };
 use futures_util::StreamExt;
@@ -17,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::users::{parse_list, position_after, ListParams, Selection};
+use super::users::{parse_list, position_after, secret_response, ListParams, Selection};
 use crate::{
     app::AppState,
     auth::{Authorized, ReadUsers, RequestOrigin, WriteUsers},
@@ -257,7 +263,8 @@ pub async fn import_users(
             })?,
     };
     let credential = auth.credential();
-    state.services.may_import(credential.clone()).await?;
+    // The caller's permission before the file: one who may not sends no more.
+    state.services.authorize(credential.clone()).await?;
     let file = read_file(req.headers(), payload, state.import_max_bytes).await?;
     let options = ImportOptions {
         dry_run: params.dry_run.unwrap_or(false),
@@ -456,4 +463,248 @@ impl Export {
         }
         Some((chunk.map_err(std::io::Error::other), self))
     }
+}
+
+/// What a bulk edit changes: fields many accounts share, never a unique one.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkEditChanges {
+    /// The accounts' roles, replacing theirs (catalog names).
+    pub roles: Option<Vec<String>>,
+    pub active: Option<bool>,
+    /// A BCP 47 language tag, e.g. `de-AT`.
+    pub locale: Option<String>,
+    pub mfa_required: Option<bool>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"ids": ["0193a5f2-7c1e-7b3a-9f00-2b6a1c9d4e01", "0193a5f2-7c1e-7b3a-9f00-2b6a1c9d4e02"], "changes": {"locale": "de-AT", "roles": ["user"]}, "confirm": false}))]
+pub struct BulkEditRequest {
+    /// 1–1,000 account ids.
+    pub ids: Vec<Uuid>,
+    pub changes: BulkEditChanges,
+    /// The caller saw the consequences (`confirmation_required`) and confirms them for every
+    /// account.
+    pub confirm: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"updated": ["0193a5f2-7c1e-7b3a-9f00-2b6a1c9d4e01"], "unchanged": ["0193a5f2-7c1e-7b3a-9f00-2b6a1c9d4e02"]}))]
+pub struct BulkEditResponse {
+    /// Accounts changed, each audited as `user.updated`.
+    pub updated: Vec<Uuid>,
+    /// Accounts that had these values already.
+    pub unchanged: Vec<Uuid>,
+}
+
+/// Change many accounts at once
+///
+/// **Permission:** `users:write`; granting or removing `admin` needs `admin`. `changes` sets
+/// `roles`, `active`, `locale` and `mfa_required` (never a unique field: any other field is 422)
+/// on every account of `ids`, each by the rules of a single change, in one transaction: all of
+/// them, or none. Role changes with consequences (to or from `guest` or `admin`) answer 409
+/// `confirmation_required` with the consequences over every account; send again with
+/// `confirm: true`. The last active admin, the primary contact, seat limits and one's own roles
+/// or active flag refuse the whole change.
+#[utoipa::path(
+    tag = "users", operation_id = "bulk_update_users", request_body = BulkEditRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Which accounts changed.", body = BulkEditResponse),
+        (status = 400, description = "`malformed_json`."),
+        (status = 401, description = "`unauthenticated`."),
+        (status = 403, description = "`forbidden` (needs `users:write`), `admin_role_required`, `own_roles`, `own_active`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
+        (status = 409, description = "`confirmation_required` (with `consequences`), `last_admin`, `primary_contact`, `seat_limit_reached`; nothing was written."),
+        (status = 413, description = "`payload_too_large`."),
+        (status = 415, description = "`unsupported_media_type`."),
+        (status = 422, description = "`validation_failed`: `ids` empty (`required`), over 1,000 (`too_many`) or naming no account (`unknown_account`); `changes` empty (`required`) or an invalid value (`roles`: `unknown_role`, `exclusive_role`; `locale`); an unknown field (`email`, `username`, …)."),
+    )
+)]
+#[patch("/users")]
+pub async fn bulk_update_users(
+    state: web::Data<AppState>,
+    auth: Authorized<WriteUsers>,
+    origin: RequestOrigin,
+    body: web::Json<BulkEditRequest>,
+) -> ApiResult<HttpResponse> {
+    let BulkEditRequest {
+        ids,
+        changes,
+        confirm,
+    } = body.into_inner();
+    let changes = BulkChanges {
+        roles: changes.roles,
+        active: changes.active,
+        locale: changes.locale,
+        mfa_required: changes.mfa_required,
+    };
+    let edit = state
+        .services
+        .bulk_update_accounts(
+            auth.credential(),
+            ids,
+            changes,
+            confirm.unwrap_or(false),
+            origin.0,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(BulkEditResponse {
+        updated: edit.updated,
+        unchanged: edit.unchanged,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"ids": ["0193a5f2-7c1e-7b3a-9f00-2b6a1c9d4e01", "0193a5f2-7c1e-7b3a-9f00-2b6a1c9d4e02"]}))]
+pub struct BulkIdsRequest {
+    /// 1–500 account ids.
+    pub ids: Vec<Uuid>,
+}
+
+/// What became of one account.
+#[derive(Serialize, ToSchema)]
+pub struct BulkResult {
+    pub id: Uuid,
+    /// `deleted`, `deactivated` (a delete of an account that authored changes), `unlocked`,
+    /// `unchanged` (an unlock of an account without a lock or failures), `reset_link_issued`,
+    /// or `failed`.
+    pub result: &'static str,
+    /// `failed`: the error code a single request would have answered (`user_not_found`,
+    /// `last_admin`, `self_delete`, `primary_contact`, `account_inactive`, `account_invited`,
+    /// `admin_role_required`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// `reset_link_issued`: the link (emailed too, when a mail server is configured); single use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reset_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"results": [
+    {"id": "0193a5f2-7c1e-7b3a-9f00-2b6a1c9d4e01", "result": "deleted"},
+    {"id": "0193a5f2-7c1e-7b3a-9f00-2b6a1c9d4e02", "result": "failed", "code": "last_admin", "detail": "the last active admin cannot lose the admin role, be deactivated or be deleted"}
+]}))]
+pub struct BulkResponse {
+    /// One per account, in the order of `ids` (each id once).
+    pub results: Vec<BulkResult>,
+}
+
+async fn bulk(
+    state: &AppState,
+    auth: Authorized<WriteUsers>,
+    origin: RequestOrigin,
+    action: BulkAction,
+    ids: Vec<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let nonces = match action {
+        BulkAction::PasswordReset => ids.iter().map(|_| rand::random()).collect(),
+        BulkAction::Delete | BulkAction::Unlock => Vec::new(),
+    };
+    let outcomes = state
+        .services
+        .bulk_act(auth.credential(), action, ids, nonces, origin.0)
+        .await?;
+    let results = outcomes
+        .into_iter()
+        .map(|(id, outcome)| {
+            let mut result = BulkResult {
+                id,
+                result: "",
+                code: None,
+                detail: None,
+                reset_url: None,
+                expires_at: None,
+            };
+            match outcome {
+                BulkOutcome::Deleted(DeleteOutcome::Deleted) => result.result = "deleted",
+                BulkOutcome::Deleted(DeleteOutcome::Deactivated) => result.result = "deactivated",
+                BulkOutcome::Unlocked(true) => result.result = "unlocked",
+                BulkOutcome::Unlocked(false) => result.result = "unchanged",
+                BulkOutcome::ResetLink(token, until) => {
+                    result.result = "reset_link_issued";
+                    result.reset_url = Some(state.links.url(Purpose::Reset, &token));
+                    result.expires_at = Some(until);
+                }
+                BulkOutcome::Failed(error) => {
+                    let error = ApiError::from(error);
+                    result.result = "failed";
+                    result.code = Some(error.code.as_str());
+                    result.detail = Some(error.detail);
+                }
+            }
+            result
+        })
+        .collect();
+    Ok(secret_response(BulkResponse { results }))
+}
+
+// For the document only: the route reads a string, so that a caller learns whether it may act
+// before whether the action exists.
+/// What to do to each account.
+#[derive(ToSchema)]
+#[schema(rename_all = "kebab-case")]
+#[allow(dead_code)]
+pub enum BulkActionName {
+    Delete,
+    Unlock,
+    PasswordReset,
+}
+
+/// Delete, unlock or send a password reset link to many accounts
+///
+/// **Permission:** `users:write` (a reset link for an account holding `admin` needs `admin`).
+/// `action` is done to each account of `ids` (1–500) as its single request would do it, each in
+/// its own transaction, audited, with its own result, so one refusal stops only its own:
+/// - `delete`, as `DELETE /api/v1/users/{id}`: `deleted`, or `deactivated` when it authored
+///   changes (`last_admin`, `self_delete`, `primary_contact` fail);
+/// - `unlock`, as `POST /api/v1/users/{id}/unlock`: `unlocked` (audited as `user.unlocked`), or
+///   `unchanged` when it had no lock or failures;
+/// - `password-reset`, as `POST /api/v1/users/{id}/password-reset` with `mode: link`:
+///   `reset_link_issued` with the link (emailed too when a mail server is configured), the links
+///   before it void, its sessions ended (`account_inactive`, `account_invited`,
+///   `admin_role_required` fail). Temporary passwords are one at a time.
+///
+/// A `failed` result carries the code its single request would have answered (`user_not_found`
+/// for an unknown id).
+#[utoipa::path(
+    tag = "users", operation_id = "bulk_act_on_users", request_body = BulkIdsRequest, security(("bearer" = [])),
+    params(("action" = inline(BulkActionName), Path, description = "`delete`, `unlock` or `password-reset`")),
+    responses(
+        (status = 200, description = "One result per account.", body = BulkResponse),
+        (status = 400, description = "`malformed_json`."),
+        (status = 401, description = "`unauthenticated`."),
+        (status = 403, description = "`forbidden`: needs `users:write`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
+        (status = 404, description = "`not_found`: another action."),
+        (status = 413, description = "`payload_too_large`."),
+        (status = 415, description = "`unsupported_media_type`."),
+        (status = 422, description = "`validation_failed`: `ids` empty (`required`) or over 500 (`too_many`)."),
+    )
+)]
+#[post("/users/bulk/{action}")]
+pub async fn bulk_act_on_users(
+    state: web::Data<AppState>,
+    auth: Authorized<WriteUsers>,
+    origin: RequestOrigin,
+    action: web::Path<String>,
+    body: web::Json<BulkIdsRequest>,
+) -> ApiResult<HttpResponse> {
+    let action = match action.as_str() {
+        "delete" => BulkAction::Delete,
+        "unlock" => BulkAction::Unlock,
+        "password-reset" => BulkAction::PasswordReset,
+        _ => {
+            // Whether the caller may act at all comes first, as on every other route.
+            state.services.authorize(auth.credential()).await?;
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                "the bulk actions are delete, unlock and password-reset",
+            ));
+        }
+    };
+    bulk(&state, auth, origin, action, body.into_inner().ids).await
 }

@@ -54,6 +54,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(bulk::import_template)
                 .service(bulk::import_users)
                 .service(bulk::export_users)
+                .service(bulk::bulk_update_users)
+                .service(bulk::bulk_act_on_users)
                 .service(users::count_users)
                 .service(users::create_user)
                 .service(invitations::invite_users)

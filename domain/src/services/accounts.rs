@@ -207,72 +207,79 @@ impl Services {
         origin: &Origin,
     ) -> Result<Account> {
         caller.require(&self.catalog, Permission::UsersWrite)?;
-        let touches_admins = patch.roles.is_some() || patch.active == Some(false);
-        self.store.write(|tx| {
-            if touches_admins {
-                tx.lock_admin_set()?;
-            }
-            let before = tx.find_account_for_update(id)?.ok_or(Error::UserNotFound)?;
-            check_version(if_match, &before)?;
-            // Settings matter only to a role change (a new guest's expiry): read them then.
-            let guest_days = if patch.roles.is_some() {
-                tx.load_settings()?.guest_days
-            } else {
-                0
-            };
-            let after = self.apply_patch(caller, &before, patch.clone(), guest_days)?;
-            let changes = diff(&before, &after);
-            if changes.is_empty() {
-                return Ok(before);
-            }
-            let crosses_guest = before.is_guest() != after.is_guest();
-            let holds_guest_seat = after.is_guest() && tx.holds_guest_seat(&after.email.key())?;
-            // A new guest loses its assignments and groups (SPEC §8): looked for only then.
-            let becomes_guest = crosses_guest && after.is_guest();
-            let assigned = becomes_guest
-                && (!tx.assignments_of(id)?.is_empty()
-                    || !tx.all_instance_grants_of(id)?.is_empty());
-            let grouped = becomes_guest && !tx.groups_of(id)?.is_empty();
-            let consequences =
-                seats::consequences(&before, &after, holds_guest_seat, (assigned, grouped));
-            if !consequences.is_empty() && !patch.confirm {
-                return Err(Error::ConfirmationRequired(consequences));
-            }
-            let loses_admin =
-                before.is_admin() && before.active && !(after.is_admin() && after.active);
-            if loses_admin && policy::would_remove_last_admin(&before, tx.count_active_admins()?) {
-                return Err(Error::LastAdmin);
-            }
-            if before.active && !after.active && tx.load_settings()?.primary_contact == Some(id) {
-                return Err(Error::PrimaryContact);
-            }
-            let after = save_change(tx, caller, &before, after, changes, origin)?;
-            if before.email != after.email {
-                // To the old address: its holder learns of it even if someone else took over.
-                tx.effects()
-                    .notify(&before, MessageKind::EmailChanged, None);
-            }
-            if (before.active && !after.active) || crosses_guest {
-                end_access(tx, id)?;
-            }
-            if assigned {
-                remove_assignments(tx, caller, &after, origin)?;
-            }
-            if grouped {
-                for group in tx.leave_groups(id)? {
-                    tx.effects().audit(
-                        AuditEvent::new(
-                            Actor::caller(caller),
-                            action::GROUP_MEMBER_REMOVED,
-                            origin,
-                        )
+        self.store
+            .write(|tx| self.change_in(tx, caller, id, patch.clone(), if_match, origin))
+            .map(|(account, _)| account)
+    }
+
+    /// Changes account `id` in the transaction `tx`: [`Services::update_account`]'s work, and
+    /// each account's of a bulk edit. With whether anything changed.
+    pub(super) fn change_in(
+        &self,
+        tx: &mut dyn Tx,
+        caller: &Caller,
+        id: Uuid,
+        patch: AccountPatch,
+        if_match: Option<i64>,
+        origin: &Origin,
+    ) -> Result<(Account, bool)> {
+        if patch.roles.is_some() || patch.active == Some(false) {
+            tx.lock_admin_set()?;
+        }
+        let before = tx.find_account_for_update(id)?.ok_or(Error::UserNotFound)?;
+        check_version(if_match, &before)?;
+        // Settings matter only to a role change (a new guest's expiry): read them then.
+        let guest_days = if patch.roles.is_some() {
+            tx.load_settings()?.guest_days
+        } else {
+            0
+        };
+        let after = self.apply_patch(caller, &before, patch.clone(), guest_days)?;
+        let changes = diff(&before, &after);
+        if changes.is_empty() {
+            return Ok((before, false));
+        }
+        let crosses_guest = before.is_guest() != after.is_guest();
+        let holds_guest_seat = after.is_guest() && tx.holds_guest_seat(&after.email.key())?;
+        // A new guest loses its assignments and groups (SPEC §8): looked for only then.
+        let becomes_guest = crosses_guest && after.is_guest();
+        let assigned = becomes_guest
+            && (!tx.assignments_of(id)?.is_empty() || !tx.all_instance_grants_of(id)?.is_empty());
+        let grouped = becomes_guest && !tx.groups_of(id)?.is_empty();
+        let consequences =
+            seats::consequences(&before, &after, holds_guest_seat, (assigned, grouped));
+        if !consequences.is_empty() && !patch.confirm {
+            return Err(Error::ConfirmationRequired(consequences));
+        }
+        let loses_admin = before.is_admin() && before.active && !(after.is_admin() && after.active);
+        if loses_admin && policy::would_remove_last_admin(&before, tx.count_active_admins()?) {
+            return Err(Error::LastAdmin);
+        }
+        if before.active && !after.active && tx.load_settings()?.primary_contact == Some(id) {
+            return Err(Error::PrimaryContact);
+        }
+        let after = save_change(tx, caller, &before, after, changes, origin)?;
+        if before.email != after.email {
+            // To the old address: its holder learns of it even if someone else took over.
+            tx.effects()
+                .notify(&before, MessageKind::EmailChanged, None);
+        }
+        if (before.active && !after.active) || crosses_guest {
+            end_access(tx, id)?;
+        }
+        if assigned {
+            remove_assignments(tx, caller, &after, origin)?;
+        }
+        if grouped {
+            for group in tx.leave_groups(id)? {
+                tx.effects().audit(
+                    AuditEvent::new(Actor::caller(caller), action::GROUP_MEMBER_REMOVED, origin)
                         .on_account(&after)
                         .details(json!({"group_id": group, "reason": "became_guest"})),
-                    );
-                }
+                );
             }
-            Ok(after)
-        })
+        }
+        Ok((after, true))
     }
 
     /// Every seat's count and limit (SPEC §2): `active_users`, then each catalog role (its
@@ -299,29 +306,40 @@ impl Services {
         self.database(move |s| {
             let caller = s.authenticate(&credential)?;
             caller.require(&s.catalog, Permission::UsersWrite)?;
-            s.store.write(|tx| {
-                let before = tx.find_account_for_update(id)?.ok_or(Error::UserNotFound)?;
-                if before.locked_at.is_none() && before.failed_logins == 0 {
-                    return Ok(before);
-                }
-                let mut after = before.clone();
-                after.unlock();
-                after.version = before.version + 1;
-                after.updated_at = crate::now();
-                after.updated_by = Some(caller.id);
-                tx.update_account(&before, &after)?;
-                tx.effects().audit(
-                    AuditEvent::new(Actor::caller(&caller), action::USER_UNLOCKED, &origin)
-                        .on_account(&after)
-                        .details(json!({
-                            "locked_at": before.locked_at,
-                            "failed_logins": before.failed_logins,
-                        })),
-                );
-                Ok(after)
-            })
+            s.unlock(&caller, id, &origin).map(|(account, _)| account)
         })
         .await
+    }
+
+    /// [`Services::unlock_account`]'s work, in a transaction of its own.
+    /// With whether there was a lock or failures to lift.
+    pub(super) fn unlock(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        origin: &Origin,
+    ) -> Result<(Account, bool)> {
+        self.store.write(|tx| {
+            let before = tx.find_account_for_update(id)?.ok_or(Error::UserNotFound)?;
+            if before.locked_at.is_none() && before.failed_logins == 0 {
+                return Ok((before, false));
+            }
+            let mut after = before.clone();
+            after.unlock();
+            after.version = before.version + 1;
+            after.updated_at = crate::now();
+            after.updated_by = Some(caller.id);
+            tx.update_account(&before, &after)?;
+            tx.effects().audit(
+                AuditEvent::new(Actor::caller(caller), action::USER_UNLOCKED, origin)
+                    .on_account(&after)
+                    .details(json!({
+                        "locked_at": before.locked_at,
+                        "failed_logins": before.failed_logins,
+                    })),
+            );
+            Ok((after, true))
+        })
     }
 
     /// Removes an account, or deactivates it when it has authored changes (SPEC §1).
@@ -338,7 +356,12 @@ impl Services {
         .await
     }
 
-    fn remove_account(&self, caller: &Caller, id: Uuid, origin: &Origin) -> Result<DeleteOutcome> {
+    pub(super) fn remove_account(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        origin: &Origin,
+    ) -> Result<DeleteOutcome> {
         caller.require(&self.catalog, Permission::UsersWrite)?;
         if caller.is(id) {
             return Err(Error::SelfDelete);

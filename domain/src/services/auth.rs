@@ -473,6 +473,14 @@ impl Services {
     /// credential is unknown or expired, or its account is gone, inactive, locked or expired;
     /// `Forbidden` when it lacks the permission the credential's route requires. For a database
     /// step.
+    /// Whether `credential` admits its caller with the permission its route requires: for a
+    /// route that must refuse a caller before it reads the request (a file to import, an action
+    /// it does not know).
+    pub async fn authorize(&self, credential: Credential) -> Result<()> {
+        self.database(move |s| s.authenticate(&credential).map(drop))
+            .await
+    }
+
     pub(crate) fn authenticate(&self, credential: &Credential) -> Result<Caller> {
         self.look_up(credential, AlsoRead::Nothing)
             .map(|(caller, _)| caller)

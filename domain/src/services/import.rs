@@ -108,16 +108,6 @@ struct Importer {
 }
 
 impl Services {
-    /// Whether `credential`'s caller may import (`users:write`): asked before the file is read,
-    /// so a caller who may not learns so whatever it sent, and sends no more.
-    pub async fn may_import(&self, credential: Credential) -> Result<()> {
-        self.database(move |s| {
-            s.authenticate(&credential)?
-                .require(&s.catalog, Permission::UsersWrite)
-        })
-        .await
-    }
-
     /// An import by `credential`'s caller, who needs `users:write`. `bytes`: the whole file.
     pub async fn import_accounts(
         &self,

@@ -33,6 +33,7 @@ pub use assignments::{
     MAX_ASSIGNMENT_INSTANCES,
 };
 pub use auth::{Credential, SignIn, SignInSecrets, SignedIn};
+pub use bulk::{BulkAction, BulkChanges, BulkEdit, BulkOutcome, MAX_BULK_ACTION, MAX_BULK_EDIT};
 pub use groups::MAX_GROUP_CHANGE;
 pub use import::{ImportOptions, ImportReport, ImportSource, ImportedRow, Progress, RowOutcome};
 pub use invitations::{split_addresses, Invitation, MAX_INVITATIONS};

@@ -168,18 +168,28 @@ impl Services {
         self.database(move |s| {
             let caller = s.authenticate(&credential)?;
             caller.require(&s.catalog, Permission::UsersWrite)?;
-            s.store.write(|tx| {
-                let account = s.resettable(tx, &caller, id)?;
-                let generation =
-                    withdraw(tx, &caller, &account, Purpose::Reset, &origin, "issued")?;
-                tx.delete_sessions_of(id, None)?;
-                s.email_link(tx, &account, MessageKind::ResetLink, generation);
-                // `resettable` saw a password, so a reset applies.
-                s.issue_link(tx, &account, (Purpose::Reset, generation), nonce)?
-                    .ok_or(Error::AccountInvited)
-            })
+            s.reset_link(&caller, id, &origin, nonce)
         })
         .await
+    }
+
+    /// [`Services::issue_reset_link`]'s work, in a transaction of its own.
+    pub(super) fn reset_link(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        origin: &Origin,
+        nonce: [u8; NONCE_BYTES],
+    ) -> Result<(OneTimeToken, DateTime<Utc>)> {
+        self.store.write(|tx| {
+            let account = self.resettable(tx, caller, id)?;
+            let generation = withdraw(tx, caller, &account, Purpose::Reset, origin, "issued")?;
+            tx.delete_sessions_of(id, None)?;
+            self.email_link(tx, &account, MessageKind::ResetLink, generation);
+            // `resettable` saw a password, so a reset applies.
+            self.issue_link(tx, &account, (Purpose::Reset, generation), nonce)?
+                .ok_or(Error::AccountInvited)
+        })
     }
 
     /// Voids the account's password reset links (`DELETE /users/{id}/password-reset`).
