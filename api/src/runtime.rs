@@ -30,6 +30,24 @@ pub struct ThreadsUse {
 }
 
 impl Threads {
+    /// A database step that must be done `allowed` after it is queued.
+    fn database_within(&self, job: Job, allowed: Duration) -> Pending {
+        let deadline = std::time::Instant::now() + allowed;
+        let span = tracing::Span::current();
+        let job: Job = Box::new(move || {
+            span.in_scope(|| persistence::within_deadline(deadline, job));
+        });
+        match self.database.submit(job, Some(deadline)) {
+            Err(Full) => Box::pin(ready(Err(Error::Overloaded))),
+            // The deadline holds even if the step is stuck on a database that stopped answering:
+            // the request answers 503 then, and the step's thread is freed when it answers.
+            Ok(done) => Box::pin(async move {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                answer(timeout(left, done).await)
+            }),
+        }
+    }
+
     pub fn new(database: Pool, hashing: Pool, deadline: Duration) -> Self {
         Self {
             database,
@@ -58,33 +76,11 @@ fn answer(outcome: Result<Result<Outcome, impl Sized>, impl Sized>) -> domain::R
 
 impl Runtime for Threads {
     fn database(&self, job: Job) -> Pending {
-        self.long_database(job, Some(self.deadline))
+        self.database_within(job, self.deadline)
     }
 
-    fn long_database(&self, job: Job, allowed: Option<Duration>) -> Pending {
-        let now = std::time::Instant::now();
-        let deadline = allowed.map(|d| now + d);
-        // Without a deadline of its own, a step still waits for a connection no longer than the
-        // pool's timeout.
-        let thread_deadline = deadline.unwrap_or(now + Duration::from_secs(365 * 24 * 3600));
-        let span = tracing::Span::current();
-        let job: Job = Box::new(move || {
-            span.in_scope(|| persistence::within_deadline(thread_deadline, job));
-        });
-        match self.database.submit(job, deadline) {
-            Err(Full) => Box::pin(ready(Err(Error::Overloaded))),
-            // The deadline holds even if the step is stuck on a database that stopped answering:
-            // the request answers 503 then, and the step's thread is freed when it answers.
-            Ok(done) => Box::pin(async move {
-                match deadline {
-                    Some(deadline) => {
-                        let left = deadline.saturating_duration_since(std::time::Instant::now());
-                        answer(timeout(left, done).await)
-                    }
-                    None => answer(Ok::<_, ()>(done.await)),
-                }
-            }),
-        }
+    fn long_database(&self, job: Job, allowed: Duration) -> Pending {
+        self.database_within(job, allowed)
     }
 
     fn hashing(&self, job: Job) -> Pending {

@@ -22,7 +22,7 @@ pub type Pending = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 pub trait Runtime: Send + Sync {
     fn database(&self, job: Job) -> Pending;
     /// [`Runtime::database`] for a step allowed `allowed` rather than a request's deadline (an
-    /// import of a large file); `None`: as long as it takes.
-    fn long_database(&self, job: Job, allowed: Option<Duration>) -> Pending;
+    /// import of a large file).
+    fn long_database(&self, job: Job, allowed: Duration) -> Pending;
     fn hashing(&self, job: Job) -> Pending;
 }

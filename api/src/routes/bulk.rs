@@ -396,7 +396,11 @@ pub async fn export_users(
     auth: Authorized<ReadUsers>,
     selection: web::Query<Selection>,
 ) -> ApiResult<HttpResponse> {
-    let mut query = parse_list(ListParams::default(), selection.into_inner())?;
+    let mut query = parse_list(ListParams {
+        limit: None,
+        cursor: None,
+        selection: selection.into_inner(),
+    })?;
     query.limit = EXPORT_PAGE;
     let credential = auth.credential();
     let services = state.services.clone();

@@ -41,6 +41,9 @@ const CHUNK: usize = 5_000;
 /// by default): a file of the default size (100 KB) takes a fraction of a second, a raised limit
 /// more. The command line has no bound.
 pub const HTTP_IMPORT_ALLOWED: Duration = Duration::from_secs(120);
+/// How long an import from the command line may take: no bound in practice (a million rows take
+/// about a minute).
+const CLI_IMPORT_ALLOWED: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How often an import runs again when a concurrent request took a username or email it was
 /// about to insert.
 const ATTEMPTS: usize = 3;
@@ -117,7 +120,7 @@ impl Services {
         origin: Origin,
     ) -> Result<ImportReport> {
         let bytes = Arc::new(bytes);
-        self.long_database(Some(HTTP_IMPORT_ALLOWED), move |s| {
+        self.long_database(HTTP_IMPORT_ALLOWED, move |s| {
             let caller = s.authenticate(&credential)?;
             caller.require(&s.catalog, Permission::UsersWrite)?;
             let importer = Importer {
@@ -145,7 +148,7 @@ impl Services {
         origin: Origin,
         progress: Progress,
     ) -> Result<ImportReport> {
-        self.long_database(None, move |s| {
+        self.long_database(CLI_IMPORT_ALLOWED, move |s| {
             let importer = Importer {
                 actor: Actor::system(),
                 id: None,

@@ -109,9 +109,9 @@ impl Services {
             .await
     }
 
-    /// [`Services::database`] for a step allowed `allowed` (`None`: as long as it takes) rather
-    /// than a request's deadline: an import.
-    async fn long_database<T, F>(&self, allowed: Option<Duration>, work: F) -> Result<T>
+    /// [`Services::database`] for a step allowed `allowed` rather than a request's deadline: an
+    /// import.
+    async fn long_database<T, F>(&self, allowed: Duration, work: F) -> Result<T>
     where
         F: FnOnce(&Services) -> Result<T> + Send + 'static,
         T: Send + 'static,
