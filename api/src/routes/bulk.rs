@@ -51,7 +51,7 @@ fn csv_response(filename: &str) -> actix_web::HttpResponseBuilder {
 /// (required), `role`, `active`, `username`, `locale`, `location`, `erp_id`. UTF-8 with a
 /// byte-order mark (Excel then reads accents right), CRLF line ends.
 #[utoipa::path(
-    tag = "users", operation_id = "import_template",
+    tag = "users", operation_id = "import_template", security(()),
     responses(
         (status = 200, description = "The header line.", content_type = "text/csv",
          body = String, example = "first_name,last_name,email,role,active,username,locale,location,erp_id\r\n"),
@@ -647,68 +647,61 @@ async fn bulk(
     Ok(secret_response(BulkResponse { results }))
 }
 
-// For the document only: the route reads a string, so that a caller learns whether it may act
-// before whether the action exists.
-/// What to do to each account.
-#[derive(ToSchema)]
-#[schema(rename_all = "kebab-case")]
-#[allow(dead_code)]
-pub enum BulkActionName {
-    Delete,
-    Unlock,
-    PasswordReset,
-}
-
-/// Delete, unlock or send a password reset link to many accounts
-///
-/// **Permission:** `users:write` (a reset link for an account holding `admin` needs `admin`).
-/// `action` is done to each account of `ids` (1–500) as its single request would do it, each in
-/// its own transaction, audited, with its own result, so one refusal stops only its own:
-/// - `delete`, as `DELETE /api/v1/users/{id}`: `deleted`, or `deactivated` when it authored
-///   changes (`last_admin`, `self_delete`, `primary_contact` fail);
-/// - `unlock`, as `POST /api/v1/users/{id}/unlock`: `unlocked` (audited as `user.unlocked`), or
-///   `unchanged` when it had no lock or failures;
-/// - `password-reset`, as `POST /api/v1/users/{id}/password-reset` with `mode: link`:
-///   `reset_link_issued` with the link (emailed too when a mail server is configured), the links
-///   before it void, its sessions ended (`account_inactive`, `account_invited`,
-///   `admin_role_required` fail). Temporary passwords are one at a time.
-///
-/// A `failed` result carries the code its single request would have answered (`user_not_found`
-/// for an unknown id).
-#[utoipa::path(
-    tag = "users", operation_id = "bulk_act_on_users", request_body = BulkIdsRequest, security(("bearer" = [])),
-    params(("action" = inline(BulkActionName), Path, description = "`delete`, `unlock` or `password-reset`")),
-    responses(
-        (status = 200, description = "One result per account.", body = BulkResponse),
-        (status = 400, description = "`malformed_json`."),
-        (status = 401, description = "`unauthenticated`."),
-        (status = 403, description = "`forbidden`: needs `users:write`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
-        (status = 404, description = "`not_found`: another action."),
-        (status = 413, description = "`payload_too_large`."),
-        (status = 415, description = "`unsupported_media_type`."),
-        (status = 422, description = "`validation_failed`: `ids` empty (`required`) or over 500 (`too_many`)."),
-    )
-)]
-#[post("/users/bulk/{action}")]
-pub async fn bulk_act_on_users(
-    state: web::Data<AppState>,
-    auth: Authorized<WriteUsers>,
-    origin: RequestOrigin,
-    action: web::Path<String>,
-    body: web::Json<BulkIdsRequest>,
-) -> ApiResult<HttpResponse> {
-    let action = match action.as_str() {
-        "delete" => BulkAction::Delete,
-        "unlock" => BulkAction::Unlock,
-        "password-reset" => BulkAction::PasswordReset,
-        _ => {
-            // Whether the caller may act at all comes first, as on every other route.
-            state.services.authorize(auth.credential()).await?;
-            return Err(ApiError::new(
-                ErrorCode::NotFound,
-                "the bulk actions are delete, unlock and password-reset",
-            ));
+macro_rules! bulk_route {
+    ($(#[doc = $doc:literal])* $name:ident, $path:literal, $operation:literal, $action:expr) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(
+            tag = "users", operation_id = $operation, request_body = BulkIdsRequest, security(("bearer" = [])),
+            responses(
+                (status = 200, description = "One result per account, in the order of `ids`.", body = BulkResponse),
+                (status = 400, description = "`malformed_json`."),
+                (status = 401, description = "`unauthenticated`."),
+                (status = 403, description = "`forbidden`: needs `users:write`. `mfa_enrollment_required`: an admin yet to enrol a second factor (`mfa.required_for_admins`)."),
+                (status = 413, description = "`payload_too_large`."),
+                (status = 415, description = "`unsupported_media_type`."),
+                (status = 422, description = "`validation_failed`: `ids` empty (`required`) or over 500 (`too_many`)."),
+            )
+        )]
+        #[post($path)]
+        pub async fn $name(
+            state: web::Data<AppState>,
+            auth: Authorized<WriteUsers>,
+            origin: RequestOrigin,
+            body: web::Json<BulkIdsRequest>,
+        ) -> ApiResult<HttpResponse> {
+            bulk(&state, auth, origin, $action, body.into_inner().ids).await
         }
     };
-    bulk(&state, auth, origin, action, body.into_inner().ids).await
 }
+
+bulk_route!(
+    /// Delete many accounts
+    ///
+    /// **Permission:** `users:write`. Each account of `ids` (1–500) as `DELETE /api/v1/users/{id}`
+    /// would: `deleted`, or `deactivated` when it authored changes; each in its own transaction,
+    /// audited, with its own result, so a refusal (`last_admin`, `self_delete`, `primary_contact`,
+    /// `user_not_found`) stops only its own.
+    bulk_delete_users, "/users/bulk/delete", "bulk_delete_users", BulkAction::Delete
+);
+
+bulk_route!(
+    /// Unlock many accounts
+    ///
+    /// **Permission:** `users:write`. Each account of `ids` (1–500) as
+    /// `POST /api/v1/users/{id}/unlock` would: `unlocked` (its lock lifted and its failure count
+    /// reset, audited as `user.unlocked`), or `unchanged` when it had neither; each with its own
+    /// result (`user_not_found` for an unknown id).
+    bulk_unlock_users, "/users/bulk/unlock", "bulk_unlock_users", BulkAction::Unlock
+);
+
+bulk_route!(
+    /// Send many accounts a password reset link
+    ///
+    /// **Permission:** `users:write`; for an account holding `admin`, `admin`. Each account of
+    /// `ids` (1–500) as `POST /api/v1/users/{id}/password-reset` with `mode: link` would:
+    /// `reset_link_issued` with the link (emailed too when a mail server is configured; single
+    /// use), the links before it void, its sessions ended; each with its own result
+    /// (`account_inactive`, `account_invited`, `admin_role_required`, `user_not_found` fail only
+    /// their own). Temporary passwords are one at a time.
+    bulk_reset_passwords, "/users/bulk/password-reset", "bulk_reset_passwords", BulkAction::PasswordReset
+);
