@@ -187,6 +187,7 @@ requirement! {
     ReadSettings => Permission::SettingsRead,
     WriteSettings => Permission::SettingsWrite,
     WriteApplications => Permission::ApplicationsWrite,
+    ReadAudit => Permission::AuditRead,
 }
 
 /// The caller's credential, which admits its holder only while its current roles grant

@@ -34,6 +34,7 @@ use crate::error::{ErrorCode, Problem, ProblemFieldError};
         (name = "applications", description = "Applications and their instances (environments, customers' projects), which accounts are assigned to."),
         (name = "assignments", description = "Which accounts are assigned to which instances: many at once, one application at a time, all or nothing; enabled or suspended; each instance's admin."),
         (name = "groups", description = "Groups of accounts: named, with members added and removed in bulk."),
+        (name = "audit", description = "The audit trail: who did what to whom, and when; never a secret."),
         (name = "outbox", description = "Email on its way: every message Roster sends, its state, and retrying a failed one."),
         (name = "health", description = "Liveness and readiness."),
     )

@@ -123,6 +123,103 @@ pub mod action {
     pub const SIGN_IN_PREFIX: &str = "auth.";
 }
 
+/// What an event is about, for the audit trail's filters and reports (SPEC §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    /// Accounts, roles, assignments, groups, applications, imports: what admins do to accounts.
+    UserManagement,
+    /// Sign-ins, sign-outs, sessions, locks.
+    Authentication,
+    /// Passwords, second factors, API tokens, settings.
+    SecuritySettings,
+    /// An account's holder changing its own details.
+    AccountInformation,
+}
+
+impl Category {
+    pub const ALL: [Category; 4] = [
+        Category::UserManagement,
+        Category::Authentication,
+        Category::SecuritySettings,
+        Category::AccountInformation,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::UserManagement => "user_management",
+            Category::Authentication => "authentication",
+            Category::SecuritySettings => "security_settings",
+            Category::AccountInformation => "account_information",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// An event's category, from its action (and, for a change of an account, whether the account
+/// changed itself). The migration `2026-12-02-000001_audit_query` applies the same rule to the
+/// events written before it.
+pub fn category(event: &AuditEvent) -> Category {
+    use action::*;
+    let a = event.action;
+    if a.starts_with("auth.")
+        || a.starts_with("session.")
+        || [USER_LOCKED, USER_UNLOCKED].contains(&a)
+    {
+        Category::Authentication
+    } else if a.starts_with("mfa.")
+        || a.starts_with("api_token.")
+        || [
+            SETTINGS_UPDATED,
+            PASSWORD_CHANGED,
+            PASSWORD_RESET,
+            RESET_LINKS_WITHDRAWN,
+        ]
+        .contains(&a)
+    {
+        Category::SecuritySettings
+    } else if a == USER_UPDATED && event.actor.id.is_some() && event.actor.id == event.target_id {
+        Category::AccountInformation
+    } else {
+        Category::UserManagement
+    }
+}
+
+/// An event as the trail keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedEvent {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub actor_id: Option<Uuid>,
+    pub actor_username: Option<String>,
+    pub action: String,
+    pub category: String,
+    pub target_type: String,
+    pub target_id: Option<Uuid>,
+    pub target_label: Option<String>,
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: Value,
+}
+
+/// Which events, newest first: every filter given must hold; `before` (the last id of the
+/// previous page) continues a list.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub action: Option<String>,
+    pub category: Option<Category>,
+    pub actor: Option<Uuid>,
+    pub target: Option<Uuid>,
+    /// From this time on (inclusive).
+    pub from: Option<DateTime<Utc>>,
+    /// Before this time (exclusive).
+    pub to: Option<DateTime<Utc>>,
+    pub before: Option<Uuid>,
+    pub limit: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
     pub id: Uuid,
@@ -189,4 +286,37 @@ pub fn changed_fields(
             (old != *new).then(|| (k, serde_json::json!({"before": old, "after": new})))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_action_falls_in_its_category() {
+        let origin = Origin::default();
+        let someone = Actor {
+            id: Some(Uuid::now_v7()),
+            username: Some("ana".into()),
+        };
+        let of =
+            |action: &'static str| category(&AuditEvent::new(someone.clone(), action, &origin));
+        assert_eq!(of(action::LOGIN_FAILED), Category::Authentication);
+        assert_eq!(of(action::USER_LOCKED), Category::Authentication);
+        assert_eq!(of(action::SESSIONS_REVOKED), Category::Authentication);
+        assert_eq!(of(action::MFA_ENROLLED), Category::SecuritySettings);
+        assert_eq!(of(action::PASSWORD_RESET), Category::SecuritySettings);
+        assert_eq!(of(action::SETTINGS_UPDATED), Category::SecuritySettings);
+        assert_eq!(of(action::ASSIGNMENT_ASSIGNED), Category::UserManagement);
+        assert_eq!(of(action::USERS_IMPORTED), Category::UserManagement);
+        // A change of an account: its own holder's, or an admin's.
+        let own = AuditEvent::new(someone.clone(), action::USER_UPDATED, &origin)
+            .on("user", someone.id, None);
+        assert_eq!(category(&own), Category::AccountInformation);
+        let other = own.clone().on("user", Some(Uuid::now_v7()), None);
+        assert_eq!(category(&other), Category::UserManagement);
+        for c in Category::ALL {
+            assert_eq!(Category::parse(c.as_str()), Some(c));
+        }
+    }
 }

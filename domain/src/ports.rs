@@ -11,6 +11,7 @@ use crate::{
     account::{Account, SignInRecord},
     api_token::{ApiToken, ApiTokenUse},
     assignments::{AllInstances, Application, Assignment, Group, Instance},
+    audit::{AuditQuery, RecordedEvent},
     effects::Effects,
     mfa::TotpFactor,
     one_time::Purpose,
@@ -346,6 +347,12 @@ pub trait Groups {
     fn leave_groups(&mut self, user_id: Uuid) -> Result<Vec<Uuid>>;
 }
 
+/// The audit trail, read (events are written with a unit of work's effects).
+pub trait AuditTrail {
+    /// Up to `query.limit + 1` events matching `query`, newest first (by id: UUID v7).
+    fn list_audit_events(&mut self, query: &AuditQuery) -> Result<Vec<RecordedEvent>>;
+}
+
 pub trait SettingsStore {
     fn load_settings(&mut self) -> Result<Settings>;
     fn save_settings(&mut self, settings: &Settings) -> Result<()>;
@@ -374,6 +381,7 @@ pub trait Tx:
     + Applications
     + Assignments
     + Groups
+    + AuditTrail
     + SettingsStore
     + UnitOfWork
 {
@@ -391,6 +399,7 @@ impl<
             + Applications
             + Assignments
             + Groups
+            + AuditTrail
             + SettingsStore
             + UnitOfWork,
     > Tx for T

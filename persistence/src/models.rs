@@ -413,6 +413,7 @@ pub(crate) struct AuditRow {
     pub address: Option<String>,
     pub user_agent: Option<String>,
     pub details: String,
+    pub category: &'static str,
 }
 
 impl AuditRow {
@@ -429,6 +430,7 @@ impl AuditRow {
             address: e.origin.address.clone(),
             user_agent: e.origin.user_agent.clone(),
             details: e.details.to_string(),
+            category: domain::audit::category(e).as_str(),
         }
     }
 }

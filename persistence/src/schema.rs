@@ -159,6 +159,7 @@ diesel::table! {
         address -> Nullable<Text>,
         user_agent -> Nullable<Text>,
         details -> Text,
+        category -> Text,
     }
 }
 

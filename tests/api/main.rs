@@ -10,6 +10,7 @@ mod activation;
 mod api_tokens;
 mod applications;
 mod assignments;
+mod audit;
 mod bulk;
 mod contract;
 mod database;

@@ -13,7 +13,7 @@ struct PlanLine {
     line: String,
 }
 
-const LOOKUPS: [(&str, &str); 9] = [
+const LOOKUPS: [(&str, &str); 13] = [
     ("account by id", "SELECT users.* FROM users WHERE users.id = $1"),
     (
         "API token with owner and roles",
@@ -45,11 +45,22 @@ const LOOKUPS: [(&str, &str); 9] = [
          AND user_memberships.member_of = $1 INNER JOIN users ON users.username_key = user_prefixes.username_key \
          WHERE user_prefixes.prefix = $1 ORDER BY user_prefixes.username_key LIMIT 51",
     ),
+    ("audit events of an actor, newest first", "SELECT * FROM audit_events WHERE actor_id = $1 ORDER BY id DESC LIMIT 51"),
+    ("audit events about a target, newest first", "SELECT * FROM audit_events WHERE target_id = $1 AND id < $1 ORDER BY id DESC LIMIT 51"),
+    ("audit events of an action, newest first", "SELECT * FROM audit_events WHERE action = $1 ORDER BY id DESC LIMIT 51"),
+    (
+        "audit events in a time window, newest first",
+        "SELECT * FROM audit_events WHERE id >= $1 AND id < $1 AND at >= now()::timestamp AND at < now()::timestamp ORDER BY id DESC LIMIT 51",
+    ),
 ];
 
 /// Lookups whose order an index supplies: a `Sort` node (even an incremental one) in their plan
 /// costs every page a sort of its rows.
-const ORDERED_BY_AN_INDEX: [&str; 4] = [
+const ORDERED_BY_AN_INDEX: [&str; 8] = [
+    "audit events of an actor, newest first",
+    "audit events about a target, newest first",
+    "audit events of an action, newest first",
+    "audit events in a time window, newest first",
     "accounts by a short prefix, username order",
     "a page of accounts in username order",
     "a group's (an application's, an instance's) accounts, username order",

@@ -5,6 +5,7 @@ mod account_json;
 mod api_tokens;
 mod applications;
 mod assignments;
+mod audit;
 mod auth;
 mod bulk;
 mod groups;
@@ -104,6 +105,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(groups::remove_group_members)
                 .service(groups::list_group_members)
                 .service(groups::list_user_groups)
+                .service(audit::list_audit_events)
                 .service(outbox::list_outbox)
                 .service(outbox::retry_outbox_message)
                 .service(roles::list_roles)

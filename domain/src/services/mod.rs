@@ -7,6 +7,7 @@
 mod accounts;
 mod applications;
 mod assignments;
+mod audit;
 mod auth;
 mod bulk;
 mod fields;

@@ -8,6 +8,7 @@
 mod accounts;
 mod applications;
 mod assignments;
+mod audit;
 mod callers;
 pub(crate) mod effects;
 mod generations;
