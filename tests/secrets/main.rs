@@ -1,6 +1,7 @@
-//! Secrets stay secret (SPEC §4–§6): TOTP secrets, recovery codes, one-time passwords, temporary
-//! passwords and link tokens appear in no log line, no audit event, no outbox row, and no response
-//! after the one that reveals them. A test binary of its own: it captures every log line the
+//! Secrets stay secret (SPEC §4–§6, §9): passwords, session and API tokens, TOTP secrets, recovery
+//! codes, one-time passwords, temporary passwords and link tokens appear in no log line, no column
+//! of any audit event, no outbox row, and no response after the one that reveals them (the audit
+//! trail's own listing included). A test binary of its own: it captures every log line the
 //! servers write (at `debug`, in the JSON form production uses) for the whole binary.
 
 #[macro_use]
@@ -66,7 +67,10 @@ fn stored(app: &helpers::TestApp) -> String {
     }
     let mut all = String::new();
     for sql in [
-        "SELECT coalesce(actor_username, '') || ' ' || action || ' ' || coalesce(target_label, '') || ' ' || details AS line FROM audit_events",
+        // Every column of every event.
+        "SELECT id || ' ' || coalesce(actor_id, '') || ' ' || coalesce(actor_username, '') || ' ' || action || ' ' || category || ' ' \
+         || target_type || ' ' || coalesce(target_id, '') || ' ' || coalesce(target_label, '') || ' ' || coalesce(address, '') || ' ' \
+         || coalesce(user_agent, '') || ' ' || details AS line FROM audit_events",
         "SELECT recipient || ' ' || details || ' ' || coalesce(last_error, '') AS line FROM outbox",
     ] {
         for l in database::lines::<Line>(app, sql) {
@@ -113,7 +117,17 @@ both! {
         // A recovery code used to sign in, and an admin's one-time password.
         let challenge = app.login("sid", helpers::PASSWORD).await;
         let token = challenge.body["challenge_token"].as_str().expect("challenge").to_owned();
-        app.call(Method::POST, "/api/v1/auth/challenge/mfa", None, Some(json!({"challenge_token": token, "code": recovery[0]})), &[]).await.ok(200);
+        let signed_in = app.call(Method::POST, "/api/v1/auth/challenge/mfa", None, Some(json!({"challenge_token": token, "code": recovery[0]})), &[]).await;
+        signed_in.ok(200);
+        // The session's tokens, an API token, the passwords given and changed.
+        for name in ["access_token", "refresh_token"] {
+            secrets.push(signed_in.body[name].as_str().expect("a session token").to_owned());
+        }
+        secrets.push(app.api_token(&sid).await);
+        secrets.extend([helpers::PASSWORD.to_owned(), helpers::GIVEN_PASSWORD.to_owned()]);
+        let changed = "a password sid chose for himself";
+        app.post("/api/v1/me/password", &sid, json!({"current_password": helpers::PASSWORD, "new_password": changed})).await.ok(204);
+        secrets.push(changed.to_owned());
         let otp = app.post(&format!("/api/v1/users/{id}/mfa/one-time-password"), &admin, json!({})).await;
         secrets.push(otp.body["one_time_password"].as_str().expect("otp").to_owned());
         // A temporary password, a reset link, an activation link.
@@ -124,6 +138,11 @@ both! {
         secrets.push(link.body["reset_url"].as_str().and_then(|u| u.split("#token=").nth(1)).expect("a token").to_owned());
         let invited = app.post("/api/v1/users", &admin, json!({"username": "ivy", "email": "ivy@example.org", "first_name": "I", "last_name": "Vy"})).await;
         secrets.push(invited.body["activation_url"].as_str().and_then(|u| u.split("#token=").nth(1)).expect("a token").to_owned());
+        // An invitation link, and reset links issued in bulk.
+        let invitation = app.post("/api/v1/invitations", &admin, json!({"emails": ["ina@example.org"]})).await;
+        secrets.push(invitation.body["results"][0]["invitation_url"].as_str().and_then(|u| u.split("#token=").nth(1)).expect("a token").to_owned());
+        let bulk = app.post("/api/v1/users/bulk/password-reset", &admin, json!({"ids": [&other]})).await;
+        secrets.push(bulk.body["results"][0]["reset_url"].as_str().and_then(|u| u.split("#token=").nth(1)).expect("a token").to_owned());
 
         // Later responses about the account show none of them.
         let later: Vec<Value> = vec![
@@ -131,6 +150,7 @@ both! {
             app.get(&format!("/api/v1/users/{id}"), &admin).await.body,
             app.get("/api/v1/users?limit=200", &admin).await.body,
             app.get("/api/v1/outbox?limit=200", &admin).await.body,
+            app.get("/api/v1/audit-events?limit=200", &admin).await.body,
         ];
         let logged = logged();
         assert!(logged.contains("\"level\""), "the log was captured");
