@@ -47,17 +47,11 @@ impl Default for CsvWriter {
 }
 
 impl CsvWriter {
-    /// A writer of a file's start: the byte-order mark comes first.
+    /// A writer of a file: the byte-order mark comes first; [`CsvWriter::take`] hands over what
+    /// is written so far and goes on with the next rows.
     pub fn new() -> Self {
         Self {
             inner: writer("\u{feff}".as_bytes().to_vec()),
-        }
-    }
-
-    /// A writer of more rows of a file begun by another.
-    pub fn continuing() -> Self {
-        Self {
-            inner: writer(Vec::new()),
         }
     }
 

@@ -40,7 +40,7 @@ const CHUNK: usize = 5_000;
 /// How long an import over HTTP may take (a request's other steps get the database deadline, 3 s
 /// by default): a file of the default size (100 KB) takes a fraction of a second, a raised limit
 /// more. The command line has no bound.
-pub const HTTP_IMPORT_ALLOWED: Duration = Duration::from_secs(120);
+const HTTP_IMPORT_ALLOWED: Duration = Duration::from_secs(120);
 /// How long an import from the command line may take: no bound in practice (a million rows take
 /// about a minute).
 const CLI_IMPORT_ALLOWED: Duration = Duration::from_secs(7 * 24 * 3600);
