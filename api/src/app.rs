@@ -153,6 +153,32 @@ pub struct Application {
     pub state: web::Data<AppState>,
     /// Delivers the outbox's email: spawn [`outbox::Worker::run`] beside the server.
     pub outbox: outbox::Worker,
+    /// Links new audit events to the hash chain: spawn [`AuditLinker::run`] beside the server.
+    pub audit_linker: AuditLinker,
+}
+
+/// How often the linker looks for audit events to link: an event stays unlinked about this long
+/// after its commit (longer only while a burst of writes is being linked, a thousand events per
+/// transaction).
+const LINK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Links audit events to the hash chain shortly after they are written (`domain::chain`): a
+/// transaction does not link its own, or every write would wait for the chain's head. Every
+/// replica may run one; one at a time holds the head.
+pub struct AuditLinker {
+    services: Services,
+}
+
+impl AuditLinker {
+    pub async fn run(self) {
+        let mut ticker = actix_web::rt::time::interval(LINK_EVERY);
+        loop {
+            ticker.tick().await;
+            if let Err(e) = self.services.link_audit_events(rand::random).await {
+                tracing::warn!(error = %e, "linking audit events failed; it runs again shortly");
+            }
+        }
+    }
 }
 
 impl Application {
@@ -180,6 +206,9 @@ impl Application {
             &config.link_template,
         );
         let outbox = outbox::Worker::new(config, services.clone(), links.clone())?;
+        let audit_linker = AuditLinker {
+            services: services.clone(),
+        };
         let state = web::Data::new(AppState {
             services,
             tokens: TokenKeys::new(&secret, config.access_token_ttl),
@@ -248,6 +277,7 @@ impl Application {
             backend,
             state,
             outbox,
+            audit_linker,
         })
     }
 }

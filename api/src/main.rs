@@ -183,6 +183,7 @@ async fn serve(config: &Config) -> Result<(), String> {
     let app = Application::build(config)?;
     tracing::info!(listen = %config.listen, port = app.port, backend = ?app.backend, docs = "/docs/", "Roster is serving");
     actix_web::rt::spawn(app.outbox.run());
+    actix_web::rt::spawn(app.audit_linker.run());
     if !config.sweep_interval.is_zero() {
         let services = app.state.services.clone();
         let every = config.sweep_interval;
@@ -192,6 +193,15 @@ async fn serve(config: &Config) -> Result<(), String> {
                 ticker.tick().await;
                 if let Err(e) = services.clean_up().await {
                     tracing::warn!(error = %e, "deleting ended sessions failed; it runs again later");
+                }
+                match services.sweep_audit_trail(rand::random).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(removed = n, "audit events past their retention removed")
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the audit retention sweep failed; it runs again later")
+                    }
                 }
                 match services.sweep_dormant().await {
                     Ok(0) => {}

@@ -59,13 +59,27 @@ pub mod action {
     pub const SETUP_COMPLETED: &str = "setup.completed";
     pub const USER_CREATED: &str = "user.created";
     pub const USER_UPDATED: &str = "user.updated";
+    /// An account deactivated: by a change (`reason: changed`), by a delete request because it
+    /// had authored changes (`has_authored_changes`), or by the dormant-account sweep.
     pub const USER_DEACTIVATED: &str = "user.deactivated";
+    /// An inactive account made active again.
+    pub const USER_REACTIVATED: &str = "user.reactivated";
+    /// Besides the change's `user.updated`: the email's before and after.
+    pub const USER_EMAIL_CHANGED: &str = "user.email_changed";
+    /// Besides the change's `user.updated`: the roles before and after.
+    pub const USER_ROLES_CHANGED: &str = "user.roles_changed";
+    /// A bulk edit (`PATCH /users`): its counts and changes (each account has its own events).
+    pub const USERS_BULK_UPDATED: &str = "users.bulk_updated";
+    /// A bulk action (delete, unlock, password reset): its counts (each account has its own).
+    pub const USERS_BULK_ACTION: &str = "users.bulk_action";
     pub const USER_DELETED: &str = "user.deleted";
     /// An import's summary: its counts and options (each account has its `user.created`).
     pub const USERS_IMPORTED: &str = "users.imported";
     pub const API_TOKEN_CREATED: &str = "api_token.created";
     pub const API_TOKEN_REVOKED: &str = "api_token.revoked";
     pub const SETTINGS_UPDATED: &str = "settings.updated";
+    /// Besides `settings.updated`: the primary contact moved (the target is the new one).
+    pub const PRIMARY_CONTACT_CHANGED: &str = "settings.primary_contact_changed";
     pub const LOGIN_SUCCEEDED: &str = "auth.login_succeeded";
     pub const LOGIN_FAILED: &str = "auth.login_failed";
     pub const CHALLENGE_ISSUED: &str = "auth.challenge_issued";
@@ -119,6 +133,11 @@ pub mod action {
     pub const MFA_ONE_TIME_PASSWORD_ISSUED: &str = "mfa.one_time_password_issued";
     /// An admin queued a failed outbox message again.
     pub const MESSAGE_RETRIED: &str = "outbox.message_retried";
+    /// A retention sweep removed events up to a place in the chain, which became its checkpoint
+    /// (`through_seq`, `hash`).
+    pub const AUDIT_EVENTS_REMOVED: &str = "audit.events_removed";
+    /// The personal values of the events naming an account were erased.
+    pub const AUDIT_PERSONAL_VALUES_ERASED: &str = "audit.personal_values_erased";
     /// The prefix shared by sign-in events.
     pub const SIGN_IN_PREFIX: &str = "auth.";
 }
@@ -171,6 +190,7 @@ pub fn category(event: &AuditEvent) -> Category {
         Category::Authentication
     } else if a.starts_with("mfa.")
         || a.starts_with("api_token.")
+        || a.starts_with("audit.")
         || [
             SETTINGS_UPDATED,
             PASSWORD_CHANGED,

@@ -12,12 +12,14 @@ use crate::{
     api_token::{ApiToken, ApiTokenUse},
     assignments::{AllInstances, Application, Assignment, Group, Instance},
     audit::{AuditQuery, RecordedEvent},
+    chain::{ChainHead, ChainedEvent, Link},
     effects::Effects,
     mfa::TotpFactor,
     one_time::Purpose,
     outbox::{Message, MessageState},
     paging::UserQuery,
     policy::CallerAccount,
+    reports::Window,
     seats::SeatUsage,
     session::{Challenge, RefreshTokenUse, RequiredAction, Session, SessionUse},
     settings::Settings,
@@ -311,6 +313,9 @@ pub trait Assignments {
     /// Deletes every assignment and "access to all" grant of the account; answers the deleted
     /// assignments and the applications of the deleted grants.
     fn delete_assignments_of(&mut self, user_id: Uuid) -> Result<(Vec<Assignment>, Vec<Uuid>)>;
+    /// The applications each of `users` is assigned to (an instance of it, or all of them): each
+    /// account and application name once.
+    fn applications_of(&mut self, users: &[Uuid]) -> Result<Vec<(Uuid, String)>>;
     /// Of `ids`, the accounts that exist: id, username, roles.
     fn accounts_roles(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, String, Vec<String>)>>;
 }
@@ -351,6 +356,41 @@ pub trait Groups {
 pub trait AuditTrail {
     /// Up to `query.limit + 1` events matching `query`, newest first (by id: UUID v7).
     fn list_audit_events(&mut self, query: &AuditQuery) -> Result<Vec<RecordedEvent>>;
+    /// Events of `actions` in `window`, oldest first: after event `after`, the first `skip`
+    /// left out, up to `limit`.
+    fn report_events(
+        &mut self,
+        actions: &[&str],
+        window: Window,
+        after: Option<Uuid>,
+        skip: u32,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>>;
+    /// The chain's head; with `hold`, held until the (write) transaction ends: one linker at a
+    /// time ([`crate::chain`]).
+    fn chain_head(&mut self, hold: bool) -> Result<ChainHead>;
+    /// Up to `limit` events not linked after `head`, in the order to link them, and the mark
+    /// that stands after the last.
+    fn unlinked_events(
+        &mut self,
+        head: &ChainHead,
+        limit: u32,
+    ) -> Result<(Vec<RecordedEvent>, String)>;
+    /// An event neither linked nor queued to be (written behind Roster's back), if any.
+    fn event_outside_chain(&mut self) -> Result<Option<RecordedEvent>>;
+    /// How many committed events are not linked after `head` (on PostgreSQL, some may wait for
+    /// an older transaction still running).
+    fn count_unlinked(&mut self, head: &ChainHead) -> Result<u64>;
+    /// Writes `links` and moves the head to the last one, at `mark`.
+    fn write_links(&mut self, links: &[Link], mark: &str) -> Result<()>;
+    /// Up to `limit` linked events from place `from` on, in chain order.
+    fn chained_events(&mut self, from: i64, limit: u32) -> Result<Vec<ChainedEvent>>;
+    /// Erases the personal values ([`crate::chain::erased`]) of every event naming the account
+    /// as actor or target, and drops their salts; how many events changed.
+    fn erase_personal_values(&mut self, account: Uuid) -> Result<u64>;
+    /// Removes the linked events up to place `through` and records it, with its hash, as the
+    /// chain's checkpoint; how many were removed.
+    fn remove_chain_prefix(&mut self, through: i64, hash: &str) -> Result<u64>;
 }
 
 pub trait SettingsStore {

@@ -30,6 +30,9 @@ pub struct Settings {
     /// Accounts unused for this many days are deactivated by a background sweep (SPEC §2);
     /// `None`: never.
     pub deactivate_after_days_inactive: Option<u32>,
+    /// Audit events older than this many days are removed by a background sweep, which keeps
+    /// the chain verifiable from a checkpoint (SPEC §9, [`crate::chain`]); `None`: kept for ever.
+    pub audit_retention_days: Option<u32>,
     pub token_lifetimes: TokenLifetimes,
     pub mfa: MfaPolicy,
 }
@@ -150,6 +153,7 @@ impl Default for Settings {
             sessions: SessionPolicy::default(),
             active_user_limit: None,
             deactivate_after_days_inactive: None,
+            audit_retention_days: None,
             token_lifetimes: TokenLifetimes::default(),
             mfa: MfaPolicy::default(),
         }

@@ -164,6 +164,35 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_links (seq) {
+        seq -> BigInt,
+        event_id -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+        salt -> Nullable<Text>,
+        digest -> Text,
+    }
+}
+
+diesel::table! {
+    /// SQLite only: the events still to link (PostgreSQL finds them by their transaction).
+    audit_pending (event_id) {
+        event_id -> Text,
+    }
+}
+
+diesel::table! {
+    audit_chain (id) {
+        id -> Integer,
+        seq -> BigInt,
+        hash -> Text,
+        checkpoint_seq -> BigInt,
+        checkpoint_hash -> Text,
+        mark -> Text,
+    }
+}
+
+diesel::table! {
     settings (id) {
         id -> Integer,
         document -> Text,
@@ -323,3 +352,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     groups,
     group_members
 );
+
+diesel::allow_tables_to_appear_in_same_query!(audit_events, audit_links, audit_pending);

@@ -115,6 +115,42 @@ both! {
         assert!(!text.contains(PASSWORD) && !text.contains("not her password"));
     }
 
+    async fn the_changes_auditors_ask_about_by_name_have_events_of_their_own(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let ana = app.user(&admin, "ana", &["user"]).await;
+        let bo = app.user(&admin, "bo", &["user"]).await;
+        let path = format!("/api/v1/users/{ana}");
+        app.patch(&path, &admin, json!({"email": "ana.lima@example.org", "location": "Porto"})).await.ok(200);
+        app.patch(&path, &admin, json!({"roles": ["user", "user_manager"]})).await.ok(200);
+        app.patch(&path, &admin, json!({"active": false})).await.ok(200);
+        app.patch(&path, &admin, json!({"active": true})).await.ok(200);
+        app.patch("/api/v1/settings", &admin, json!({"primary_contact": bo})).await.ok(200);
+        app.patch("/api/v1/users", &admin, json!({"ids": [ana, bo], "changes": {"locale": "de-AT"}})).await.ok(200);
+        app.post("/api/v1/users/bulk/unlock", &admin, json!({"ids": [ana]})).await.ok(200);
+
+        let admin = &admin;
+        let of = |action: &str| {
+            let action = action.to_owned();
+            async move { items(&events(app, admin, &format!("?action={action}")).await) }
+        };
+        let email = of("user.email_changed").await;
+        assert_eq!(email.len(), 1);
+        assert_eq!(email[0]["details"], json!({"email": {"before": "ana@example.org", "after": "ana.lima@example.org"}}));
+        assert_eq!(email[0]["target"]["id"], json!(ana));
+        let roles = of("user.roles_changed").await;
+        assert_eq!(roles[0]["details"]["roles"]["after"], json!(["user", "user_manager"]), "{roles:?}");
+        let off = of("user.deactivated").await;
+        assert_eq!((off.len(), &off[0]["details"]["reason"]), (1, &json!("changed")));
+        assert_eq!(of("user.reactivated").await.len(), 1);
+        assert_eq!(of("user.updated").await.iter().filter(|e| e["target"]["id"] == json!(ana)).count(), 5, "each change keeps its user.updated, the bulk edit's too");
+        let contact = of("settings.primary_contact_changed").await;
+        assert_eq!((contact[0]["target"]["id"].as_str(), contact[0]["target"]["label"].as_str()), (Some(bo.as_str()), Some("bo")));
+        let bulk = of("users.bulk_updated").await;
+        assert_eq!((bulk[0]["details"]["updated"].as_u64(), &bulk[0]["details"]["changes"]["locale"]), (Some(2), &json!("de-AT")));
+        let action = of("users.bulk_action").await;
+        assert_eq!(action[0]["details"], json!({"action": "unlock", "requested": 1, "failed": 0}));
+    }
+
     async fn the_migration_files_events_by_the_rule_roster_writes_by(app: TestApp) {
         let (admin, _) = app.admin().await;
         let ana = app.user(&admin, "ana", &["user"]).await;

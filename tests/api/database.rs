@@ -131,6 +131,16 @@ pub fn drop_postgres_database(url: &str) {
     }
 }
 
+/// A connection of the test's own to the app's SQLite file, waiting its turn for the write lock
+/// as Roster's do (the audit linker writes beside every test).
+fn sqlite(path: &str) -> SqliteConnection {
+    let mut conn = SqliteConnection::establish(path).expect("open SQLite");
+    diesel::sql_query("PRAGMA busy_timeout = 10000")
+        .execute(&mut conn)
+        .expect("busy timeout");
+    conn
+}
+
 /// Runs `sql` directly on the app's own database; the rows, sorted.
 pub fn lines<T>(app: &TestApp, sql: &str) -> Vec<T>
 where
@@ -140,7 +150,7 @@ where
     let mut lines: Vec<T> = match app.db {
         Db::Sqlite => {
             let path = url.strip_prefix("sqlite://").expect("a SQLite URL");
-            let mut conn = SqliteConnection::establish(path).expect("open SQLite");
+            let mut conn = sqlite(path);
             diesel::sql_query(sql).load(&mut conn).expect("query")
         }
         Db::Postgres => {
@@ -158,7 +168,7 @@ pub fn execute(app: &TestApp, sql: &str) {
     match app.db {
         Db::Sqlite => {
             let path = url.strip_prefix("sqlite://").expect("a SQLite URL");
-            let mut conn = SqliteConnection::establish(path).expect("open SQLite");
+            let mut conn = sqlite(path);
             diesel::sql_query(sql)
                 .execute(&mut conn)
                 .expect("statement");
@@ -168,6 +178,23 @@ pub fn execute(app: &TestApp, sql: &str) {
             diesel::sql_query(sql)
                 .execute(&mut conn)
                 .expect("statement");
+        }
+    }
+}
+
+/// Runs several statements in one transaction directly on the app's own database.
+pub fn execute_together(app: &TestApp, statements: &[&str]) {
+    use diesel::connection::SimpleConnection as _;
+    let sql = format!("BEGIN; {}; COMMIT;", statements.join("; "));
+    let url = app.config.database_url();
+    match app.db {
+        Db::Sqlite => {
+            let path = url.strip_prefix("sqlite://").expect("a SQLite URL");
+            sqlite(path).batch_execute(&sql).expect("statements");
+        }
+        Db::Postgres => {
+            let mut conn = PgConnection::establish(&url).expect("connect");
+            conn.batch_execute(&sql).expect("statements");
         }
     }
 }

@@ -152,6 +152,7 @@ impl TestApp {
         let state = app.state.clone().into_inner();
         tokio::spawn(app.server);
         tokio::spawn(app.outbox.run());
+        tokio::spawn(app.audit_linker.run());
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()

@@ -58,7 +58,8 @@ fn logged() -> String {
         .unwrap_or_default()
 }
 
-/// Every text the database holds where a secret could leak: audit events and outbox messages.
+/// Every text the database holds where a secret could leak: audit events, their links in the
+/// hash chain, and outbox messages.
 fn stored(app: &helpers::TestApp) -> String {
     #[derive(diesel::QueryableByName, PartialEq, Eq, PartialOrd, Ord)]
     struct Line {
@@ -71,6 +72,8 @@ fn stored(app: &helpers::TestApp) -> String {
         "SELECT id || ' ' || coalesce(actor_id, '') || ' ' || coalesce(actor_username, '') || ' ' || action || ' ' || category || ' ' \
          || target_type || ' ' || coalesce(target_id, '') || ' ' || coalesce(target_label, '') || ' ' || coalesce(address, '') || ' ' \
          || coalesce(user_agent, '') || ' ' || details AS line FROM audit_events",
+        // The hash chain beside them.
+        "SELECT event_id || ' ' || prev_hash || ' ' || hash || ' ' || coalesce(salt, '') || ' ' || digest AS line FROM audit_links",
         "SELECT recipient || ' ' || details || ' ' || coalesce(last_error, '') AS line FROM outbox",
     ] {
         for l in database::lines::<Line>(app, sql) {
@@ -151,11 +154,16 @@ both! {
             app.get("/api/v1/users?limit=200", &admin).await.body,
             app.get("/api/v1/outbox?limit=200", &admin).await.body,
             app.get("/api/v1/audit-events?limit=200", &admin).await.body,
+            // Links every event into the hash chain first, so the links are searched too.
+            app.get("/api/v1/audit-events/verify", &admin).await.body,
+            app.get_text("/api/v1/reports/logins.csv", &admin).await.2.into(),
         ];
         let logged = logged();
         assert!(logged.contains("\"level\""), "the log was captured");
         let stored = stored(app);
         assert!(stored.contains("mfa.enrolled"), "the audit trail was read");
+        assert_eq!(later[5]["valid"], true, "{}", later[5]);
+        assert!(database::count(app, "SELECT count(*) AS n FROM audit_links") > 0, "the chain's links were read");
         for secret in &secrets {
             // Recovery codes are compared without their dashes too.
             let bare = secret.replace('-', "");

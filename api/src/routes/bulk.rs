@@ -13,8 +13,8 @@ use domain::{
     one_time::Purpose,
     paging::UserQuery,
     services::{
-        BulkAction, BulkChanges, BulkOutcome, Credential, DeleteOutcome, ImportOptions,
-        ImportReport, RowOutcome, Services,
+        BulkAction, BulkChanges, BulkOutcome, DeleteOutcome, ImportOptions, ImportReport,
+        RowOutcome,
     },
     spreadsheet::CsvWriter,
 };
@@ -33,7 +33,7 @@ use crate::{
 /// Accounts read from the database per chunk of an export.
 const EXPORT_PAGE: u32 = 1000;
 
-fn csv_response(filename: &str) -> actix_web::HttpResponseBuilder {
+pub(super) fn csv_response(filename: &str) -> actix_web::HttpResponseBuilder {
     let mut response = HttpResponse::Ok();
     response
         .content_type("text/csv; charset=utf-8")
@@ -410,63 +410,80 @@ pub async fn export_users(
         .await?;
     let mut csv = CsvWriter::new();
     csv.row(import::header())?;
-    let export = Export {
-        services,
-        credential,
-        query,
-        page: Some(first),
-        csv,
-        done: false,
+    let page = move |query: UserQuery, (accounts, more): (Vec<Account>, bool)| {
+        let rows = accounts
+            .iter()
+            .map(|a| import::cells(a).iter().map(|c| c.to_string()).collect())
+            .collect();
+        let next = match (more, accounts.last()) {
+            (true, Some(last)) => Some(UserQuery {
+                after: Some(position_after(query.sort, last)),
+                ..query
+            }),
+            _ => None,
+        };
+        (rows, next)
     };
-    let body = futures_util::stream::unfold(export, Export::next_chunk);
+    let first = page(query, first);
+    let body = csv_pages(csv, first, move |query: UserQuery| {
+        let (services, credential) = (services.clone(), credential.clone());
+        async move {
+            let read = services.list_accounts(credential, query.clone()).await?;
+            Ok(page(query, read))
+        }
+    });
     let filename = format!("roster-users-{}.csv", chrono::Utc::now().format("%Y-%m-%d"));
     Ok(csv_response(&filename).streaming(body))
 }
 
-/// An export under way: the page read last, and where the next starts.
-struct Export {
-    services: Services,
-    credential: Credential,
-    query: UserQuery,
-    page: Option<(Vec<Account>, bool)>,
-    csv: CsvWriter,
-    done: bool,
-}
+/// One page of a CSV file's rows, and where the next starts (`None`: the last).
+pub(super) type CsvPage<C> = (Vec<Vec<String>>, Option<C>);
 
-impl Export {
-    /// The CSV of the next page, reading it; `None` after the last. A failure part way (the
-    /// database gone) ends the body early, which the client sees as a broken transfer.
-    async fn next_chunk(mut self) -> Option<(std::io::Result<web::Bytes>, Self)> {
-        if self.done {
-            return None;
-        }
-        let page = match self.page.take() {
-            Some(page) => Ok(page),
-            None => {
-                self.services
-                    .list_accounts(self.credential.clone(), self.query.clone())
-                    .await
-            }
-        };
-        let chunk = page.and_then(|(accounts, more)| {
-            for account in &accounts {
-                let cells = import::cells(account);
-                self.csv.row(cells.iter().map(|c| c.as_ref()))?;
-            }
-            match (more, accounts.last()) {
-                (true, Some(last)) => {
-                    self.query.after = Some(position_after(self.query.sort, last));
-                }
-                _ => self.done = true,
-            }
-            self.csv.take().map(web::Bytes::from)
-        });
-        if let Err(e) = &chunk {
-            tracing::warn!(error = %e, "an export stopped part way");
-            self.done = true;
-        }
-        Some((chunk.map_err(std::io::Error::other), self))
+/// A CSV body streamed a page at a time (an export, a report): `first`, already read (so that a
+/// refusal was still a problem+json answer), then each page `next` reads, through `csv`, so
+/// any size takes the server the memory of one page. A failure part way (the database gone)
+/// ends the body early, which the client sees as a broken transfer.
+pub(super) fn csv_pages<C, F, Fut>(
+    csv: CsvWriter,
+    first: CsvPage<C>,
+    next: F,
+) -> impl futures_util::Stream<Item = std::io::Result<web::Bytes>> + 'static
+where
+    C: 'static,
+    F: FnMut(C) -> Fut + 'static,
+    Fut: std::future::Future<Output = domain::Result<CsvPage<C>>> + 'static,
+{
+    enum Step<C> {
+        Page(CsvPage<C>),
+        Next(C),
+        Done,
     }
+    futures_util::stream::unfold(
+        (csv, Step::Page(first), next),
+        |(mut csv, step, mut next)| async move {
+            let page = match step {
+                Step::Done => return None,
+                Step::Page(page) => Ok(page),
+                Step::Next(cursor) => next(cursor).await,
+            };
+            let chunk = page.and_then(|(rows, cursor)| {
+                for row in &rows {
+                    csv.row(row.iter().map(String::as_str))?;
+                }
+                Ok((csv.take()?, cursor))
+            });
+            Some(match chunk {
+                Ok((bytes, cursor)) => (
+                    Ok(web::Bytes::from(bytes)),
+                    (csv, cursor.map_or(Step::Done, Step::Next), next),
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "a CSV download stopped part way");
+                    (Err(std::io::Error::other(e)), (csv, Step::Done, next))
+                }
+            })
+        },
+    )
 }
 
 /// What a bulk edit changes: fields many accounts share, never a unique one.

@@ -14,6 +14,7 @@ mod invitations;
 mod me;
 mod mfa;
 mod outbox;
+mod reports;
 mod roles;
 mod settings;
 mod setup;
@@ -105,7 +106,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(groups::remove_group_members)
                 .service(groups::list_group_members)
                 .service(groups::list_user_groups)
+                .service(audit::verify_audit_chain)
                 .service(audit::list_audit_events)
+                .service(reports::report_assignments)
+                .service(reports::report_deletions)
+                .service(reports::report_logins)
+                .service(reports::report_users)
                 .service(outbox::list_outbox)
                 .service(outbox::retry_outbox_message)
                 .service(roles::list_roles)

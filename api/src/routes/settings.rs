@@ -78,7 +78,7 @@ pub struct MfaPolicyBody {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"default_role": "user", "primary_contact": "0193a5f2-0000-7000-8000-000000000001", "locale": "en", "guest_days": 30, "password_policy": {"min_length": 15}, "require_passwords": true, "active_user_limit": null, "deactivate_after_days_inactive": null, "lockout": {"threshold": 10, "minutes": null}, "sessions": {"idle_minutes": 30, "absolute_hours": 12}, "token_lifetimes": {"activation_hours": 168, "invitation_hours": 168, "reset_minutes": 60}, "mfa": {"required_for_admins": true}}))]
+#[schema(example = json!({"default_role": "user", "primary_contact": "0193a5f2-0000-7000-8000-000000000001", "locale": "en", "guest_days": 30, "password_policy": {"min_length": 15}, "require_passwords": true, "active_user_limit": null, "deactivate_after_days_inactive": null, "audit_retention_days": null, "lockout": {"threshold": 10, "minutes": null}, "sessions": {"idle_minutes": 30, "absolute_hours": 12}, "token_lifetimes": {"activation_hours": 168, "invitation_hours": 168, "reset_minutes": 60}, "mfa": {"required_for_admins": true}}))]
 pub struct SettingsResponse {
     /// Role of accounts created without roles.
     pub default_role: String,
@@ -96,6 +96,9 @@ pub struct SettingsResponse {
     pub active_user_limit: Option<u32>,
     /// Accounts unused for this many days are deactivated; `null`: never.
     pub deactivate_after_days_inactive: Option<u32>,
+    /// Audit events older than this many days are removed (the chain stays verifiable from a
+    /// checkpoint); `null`: kept for ever.
+    pub audit_retention_days: Option<u32>,
     pub lockout: LockoutBody,
     pub sessions: SessionsBody,
     pub token_lifetimes: TokenLifetimesBody,
@@ -115,6 +118,7 @@ impl From<Settings> for SettingsResponse {
             require_passwords: s.require_passwords,
             active_user_limit: s.active_user_limit,
             deactivate_after_days_inactive: s.deactivate_after_days_inactive,
+            audit_retention_days: s.audit_retention_days,
             lockout: LockoutBody {
                 threshold: Some(s.lockout.threshold),
                 minutes: Some(s.lockout.minutes),
@@ -158,6 +162,11 @@ pub struct UpdateSettingsRequest {
     #[serde(default, deserialize_with = "super::nullable")]
     #[schema(value_type = Option<u32>, nullable, minimum = 1, maximum = 3650)]
     pub deactivate_after_days_inactive: Option<Option<u32>>,
+    /// Audit events older than this many days (1–36500) are removed by a background sweep, which
+    /// records the last removed event's hash as the chain's checkpoint; `null`: kept for ever.
+    #[serde(default, deserialize_with = "super::nullable")]
+    #[schema(value_type = Option<u32>, nullable, minimum = 1, maximum = 36500)]
+    pub audit_retention_days: Option<Option<u32>>,
     pub lockout: Option<LockoutBody>,
     pub sessions: Option<SessionsBody>,
     pub token_lifetimes: Option<TokenLifetimesBody>,
@@ -213,6 +222,7 @@ pub async fn update_settings(
         require_passwords: b.require_passwords,
         active_user_limit: b.active_user_limit,
         deactivate_after_days_inactive: b.deactivate_after_days_inactive,
+        audit_retention_days: b.audit_retention_days,
         lockout: b.lockout.map(|l| LockoutPatch {
             threshold: l.threshold,
             minutes: l.minutes,

@@ -650,11 +650,37 @@ pub(super) fn save_change(
     after.updated_at = crate::now();
     after.updated_by = Some(caller.id);
     tx.update_account(before, &after)?;
+    // The changes an auditor asks about by name have an event of their own besides.
+    let mut specific = Vec::new();
+    for (field, what) in [
+        ("email", action::USER_EMAIL_CHANGED),
+        ("roles", action::USER_ROLES_CHANGED),
+    ] {
+        if let Some(change) = changes.get(field) {
+            specific.push((what, json!({ field: change })));
+        }
+    }
+    if let Some(change) = changes.get("active") {
+        let what = if after.active {
+            action::USER_REACTIVATED
+        } else {
+            action::USER_DEACTIVATED
+        };
+        specific.push((what, json!({"active": change, "reason": "changed"})));
+    }
+    let actor = Actor::caller(caller);
     tx.effects().audit(
-        AuditEvent::new(Actor::caller(caller), action::USER_UPDATED, origin)
+        AuditEvent::new(actor.clone(), action::USER_UPDATED, origin)
             .on_account(&after)
             .details(Value::Object(changes)),
     );
+    for (what, details) in specific {
+        tx.effects().audit(
+            AuditEvent::new(actor.clone(), what, origin)
+                .on_account(&after)
+                .details(details),
+        );
+    }
     Ok(after)
 }
 

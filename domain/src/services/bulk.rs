@@ -7,6 +7,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::{
@@ -109,6 +110,16 @@ pub enum BulkAction {
     PasswordReset,
 }
 
+impl BulkAction {
+    pub fn name(self) -> &'static str {
+        match self {
+            BulkAction::Delete => "delete",
+            BulkAction::Unlock => "unlock",
+            BulkAction::PasswordReset => "password_reset",
+        }
+    }
+}
+
 /// What a bulk action did to one account.
 #[derive(Debug)]
 pub enum BulkOutcome {
@@ -205,6 +216,26 @@ impl Services {
                         consequences.into_iter().collect(),
                     ));
                 }
+                if !edit.updated.is_empty() {
+                    tx.effects().audit(
+                        AuditEvent::new(
+                            Actor::caller(&caller),
+                            action::USERS_BULK_UPDATED,
+                            &origin,
+                        )
+                        .details(json!({
+                            "requested": ids.len(),
+                            "updated": edit.updated.len(),
+                            "unchanged": edit.unchanged.len(),
+                            "changes": {
+                                "roles": changes.roles,
+                                "active": changes.active,
+                                "locale": changes.locale,
+                                "mfa_required": changes.mfa_required,
+                            },
+                        })),
+                    );
+                }
                 Ok(edit)
             })
         })
@@ -257,6 +288,24 @@ impl Services {
                 .await?;
             results.extend(done);
         }
+        // One event for the request as a whole (each account has its own already).
+        let failed = results
+            .iter()
+            .filter(|(_, o)| matches!(o, BulkOutcome::Failed(_)))
+            .count();
+        let summary =
+            json!({"action": action.name(), "requested": results.len(), "failed": failed});
+        self.database(move |s| {
+            let caller = s.authenticate(&credential)?;
+            s.store.write(|tx| {
+                tx.effects().audit(
+                    AuditEvent::new(Actor::caller(&caller), action::USERS_BULK_ACTION, &origin)
+                        .details(summary.clone()),
+                );
+                Ok(())
+            })
+        })
+        .await?;
         Ok(results)
     }
 }

@@ -18,6 +18,7 @@ mod me;
 mod mfa;
 mod one_time;
 mod outbox;
+mod reports;
 mod settings;
 mod setup;
 mod sweep;
@@ -33,6 +34,7 @@ pub use assignments::{
     AccountAssignments, AssignmentChange, AssignmentRequest, MAX_ASSIGNMENT_ACCOUNTS,
     MAX_ASSIGNMENT_INSTANCES,
 };
+pub use audit::{BrokenLink, Verification};
 pub use auth::{Credential, SignIn, SignInSecrets, SignedIn};
 pub use bulk::{BulkAction, BulkChanges, BulkEdit, BulkOutcome, MAX_BULK_ACTION, MAX_BULK_EDIT};
 pub use groups::MAX_GROUP_CHANGE;
@@ -41,6 +43,7 @@ pub use invitations::{split_addresses, Invitation, MAX_INVITATIONS};
 pub use mfa::TotpEnrollment;
 pub use one_time::TokenInfo;
 pub use outbox::{Outgoing, Taken, KEEP_FINISHED_DAYS};
+pub use reports::{ReportCursor, ReportPage};
 pub use settings::{
     LockoutPatch, MfaPolicyPatch, PasswordPolicyPatch, SessionPolicyPatch, SettingsPatch,
     TokenLifetimesPatch,

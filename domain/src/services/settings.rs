@@ -1,6 +1,6 @@
 //! Reading and changing settings (SPEC §10).
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{Credential, Services};
@@ -30,6 +30,8 @@ pub struct SettingsPatch {
     pub active_user_limit: Option<Option<u32>>,
     /// `Some(None)`: off.
     pub deactivate_after_days_inactive: Option<Option<u32>>,
+    /// `Some(None)`: kept for ever.
+    pub audit_retention_days: Option<Option<u32>>,
     pub token_lifetimes: Option<TokenLifetimesPatch>,
     pub mfa: Option<MfaPolicyPatch>,
 }
@@ -234,6 +236,13 @@ impl Services {
                 1..=3650,
                 &mut after.deactivate_after_days_inactive,
             );
+            bounded_or_off(
+                &mut checks,
+                "audit_retention_days",
+                patch.audit_retention_days,
+                1..=36_500,
+                &mut after.audit_retention_days,
+            );
             if let Some(sessions) = &patch.sessions {
                 bounded(
                     &mut checks,
@@ -291,6 +300,17 @@ impl Services {
                     .on("settings", None, None)
                     .details(details),
             );
+            if let (true, Some(contact)) = (
+                after.primary_contact != before.primary_contact,
+                after.primary_contact,
+            ) {
+                let label = tx.find_account(contact)?.map(|a| a.username.as_str().to_owned());
+                tx.effects().audit(
+                    AuditEvent::new(Actor::caller(caller), action::PRIMARY_CONTACT_CHANGED, origin)
+                        .on("user", Some(contact), label)
+                        .details(json!({"primary_contact": {"before": before.primary_contact, "after": contact}})),
+                );
+            }
             Ok(after)
         })
     }

@@ -173,6 +173,33 @@ impl Assignments for Unit<'_> {
             .collect()
     }
 
+    fn applications_of(&mut self, users: &[Uuid]) -> Result<Vec<(Uuid, String)>> {
+        let users = strings(users);
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for chunk in users.chunks(500) {
+            let assigned: Vec<(String, String)> = on_backend!(self.conn, c => assignments::table
+                .inner_join(instances::table.inner_join(applications::table))
+                .filter(assignments::user_id.eq_any(chunk))
+                .select((assignments::user_id, applications::name))
+                .load(c))
+            .db()?;
+            let granted: Vec<(String, String)> = on_backend!(self.conn, c => all_instance_grants::table
+                .inner_join(applications::table.on(applications::id.eq(all_instance_grants::application_id)))
+                .filter(all_instance_grants::user_id.eq_any(chunk))
+                .select((all_instance_grants::user_id, applications::name))
+                .load(c))
+            .db()?;
+            pairs.extend(assigned);
+            pairs.extend(granted);
+        }
+        pairs.sort();
+        pairs.dedup();
+        pairs
+            .into_iter()
+            .map(|(user, name)| Ok((parse_id(&user)?, name)))
+            .collect()
+    }
+
     fn all_instance_grants(
         &mut self,
         application_id: Uuid,
