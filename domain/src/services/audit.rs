@@ -1,5 +1,4 @@
 //! Reading the audit trail (SPEC §9): `audit:read`, a page at a time, newest first.
-
 //!
 //! Also the hash chain's upkeep ([`crate::chain`]): linking new events, verifying the chain, and
 //! the retention sweep.
