@@ -62,6 +62,13 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         count: u32,
     },
+    /// Erase the personal values (username and email snapshots, names, addresses, user agents) of
+    /// every audit event naming account ID, for a right-to-erasure request. The hash chain stays
+    /// verifiable; the erasure is itself recorded (the account's id, no name).
+    ErasePersonalData {
+        /// The account's id (it may have been deleted already).
+        id: uuid::Uuid,
+    },
     /// Print the OpenAPI document (YAML, or JSON with --json).
     Openapi {
         #[arg(long)]
@@ -151,6 +158,7 @@ fn main() -> ExitCode {
                 list_uploaded: false,
             },
         ),
+        Some(Command::ErasePersonalData { id }) => erase_personal_data(&config, id),
         Some(Command::HashTime { count }) => api::passwords::median_hash_time(count.max(1))
             .map(|t| println!("{:.2}", t.as_secs_f64() * 1000.0)),
         _ => serve(&config),
@@ -163,6 +171,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn erase_personal_data(config: &Config, id: uuid::Uuid) -> Result<(), String> {
+    let core = api::app::Core::open(config, 1, api::app::Reach::Now)?;
+    let erased = actix_web::rt::System::new()
+        .block_on(core.services.erase_personal_values(id))
+        .map_err(|e| e.to_string())?;
+    println!("{erased} audit events naming {id} had their personal values erased");
+    Ok(())
 }
 
 fn migrate(config: &Config) -> Result<(), String> {

@@ -168,7 +168,7 @@ pub fn events_cut_line(next: DateTime<Utc>) -> String {
 /// The line the users report starts with when there are more accounts than it lists.
 pub fn users_cut_line(total: i64) -> String {
     format!(
-        "# Cut at the first {MAX_RECORDS} of {total} accounts, oldest first; GET /api/v1/users/export lists them all."
+        "# Cut at the first {MAX_RECORDS} of {total} accounts (oldest first); GET /api/v1/users/export lists them all."
     )
 }
 

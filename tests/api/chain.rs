@@ -190,6 +190,21 @@ both! {
         assert_eq!((v["broken"]["seq"].as_i64(), v["broken"]["problem"].as_str()), (Some(changed.seq), Some("personal_values_changed")), "{v}");
     }
 
+    async fn an_operators_erasure_is_recorded_without_the_name_it_erased(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let bo = app.user(&admin, "bo", &["user"]).await;
+        app.delete(&format!("/api/v1/users/{bo}"), &admin).await.ok(204);
+        let id: Uuid = bo.parse().expect("id");
+        let erased = app.state.services.erase_personal_values(id).await.expect("erased");
+        assert!(erased >= 3, "{erased}");
+        assert_eq!(count(app, "SELECT count(*) AS n FROM audit_events WHERE target_label = 'bo' OR actor_username = 'bo' OR details LIKE '%bo@example.org%'"), 0);
+        let recorded = app.get("/api/v1/audit-events?action=audit.personal_values_erased", &admin).await;
+        let event = &recorded.body["items"][0];
+        assert_eq!((&event["target"]["id"], &event["target"]["label"], &event["details"]["events"]), (&json!(bo), &Value::Null, &json!(erased)), "{event}");
+        assert_eq!(event["category"], "security_settings");
+        assert_whole(app, &admin).await;
+    }
+
     async fn retention_removes_old_events_and_the_chain_verifies_from_its_checkpoint(app: TestApp) {
         // Ten events from a year ago, written before any other, so first in the chain.
         let year_ago = chrono::Utc::now() - chrono::Duration::days(365);

@@ -5,7 +5,16 @@ use chrono::{Duration, SecondsFormat, Utc};
 use serde_json::json;
 use uuid::{NoContext, Timestamp, Uuid};
 
-use crate::{database::execute, helpers::TestApp};
+use domain::{
+    account::Account,
+    ports::Store,
+    values::{Email, Username},
+};
+
+use crate::{
+    database::{execute, store},
+    helpers::TestApp,
+};
 
 /// The report's lines without the byte-order mark, each split into cells (no cell here holds a
 /// comma).
@@ -122,5 +131,26 @@ both! {
         assert_eq!(rest[0][0], "at", "not cut");
         let failed = rest[1..].iter().filter(|l| l[1] == "failed").count();
         assert_eq!(failed, 5, "{rest:?}");
+    }
+    async fn the_users_report_lists_the_first_ten_thousand_accounts_and_says_how_many_there_are(app: TestApp) {
+        let (admin, _) = app.admin().await;
+        let accounts: Vec<Account> = (0..10_000)
+            .map(|i| {
+                let name = format!("u{i:05}");
+                let mut a = Account::sample(&name);
+                a.username = Username::from_trusted(name.clone());
+                a.email = Email::from_trusted(format!("{name}@example.org"));
+                a
+            })
+            .collect();
+        let database = store(app);
+        let store: &(dyn Store + 'static) = &database;
+        store.write(|tx| tx.insert_accounts(&accounts)).expect("insert");
+        let lines = report(app, &admin, "/api/v1/reports/users.csv").await;
+        assert_eq!(lines[0].join(","), "# Cut at the first 10000 of 10001 accounts (oldest first); GET /api/v1/users/export lists them all.");
+        assert_eq!(lines[1][0], "id");
+        assert_eq!(lines.len(), 2 + 10_000);
+        assert_eq!(column(&lines[1..], "username")[..2], ["admin", "u00000"], "oldest first");
+        assert_eq!(column(&lines[1..], "username").last(), Some(&"u09998"), "the newest account is left out");
     }
 }

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use serde_json::json;
+use uuid::Uuid;
 
 use super::{Credential, Services};
 use crate::{
@@ -138,6 +139,29 @@ impl Services {
             let mut verification = s.store.read(walk)?;
             verification.linked_now = linked_now;
             Ok(verification)
+        })
+        .await
+    }
+
+    /// A right-to-erasure request: erases the personal values of every audit event naming the
+    /// account (as actor or target; [`crate::chain::erased`]), which keeps the chain whole, and
+    /// records it as Roster (`audit.personal_values_erased`, the account's id and no name). How
+    /// many events changed. Run by an operator: `roster erase-personal-data ID`.
+    pub async fn erase_personal_values(&self, account: Uuid) -> Result<u64> {
+        self.long_database(LONG_WALK, move |s| {
+            s.store.write(|tx| {
+                let erased = tx.erase_personal_values(account)?;
+                tx.effects().audit(
+                    AuditEvent::new(
+                        Actor::system(),
+                        action::AUDIT_PERSONAL_VALUES_ERASED,
+                        &Origin::default(),
+                    )
+                    .on("user", Some(account), None)
+                    .details(json!({"events": erased})),
+                );
+                Ok(erased)
+            })
         })
         .await
     }
