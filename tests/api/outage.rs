@@ -122,6 +122,11 @@ impl Cluster {
     /// Every process stops running but keeps its sockets: connections stay open and nothing
     /// answers, as with a hung host.
     fn freeze(&self) {
+        // The postmaster first, then its children as they are once it is stopped: a backend it
+        // forked after a list read earlier (a pool's new connection, the audit linker's) would
+        // otherwise go on answering.
+        let postmaster = self.processes().swap_remove(0);
+        run("kill", &["-STOP", &postmaster]);
         for pid in self.processes() {
             run("kill", &["-STOP", &pid]);
         }
