@@ -253,8 +253,8 @@ pub struct ChainPoint {
 /// each within about a second of its commit), then recomputes every event's hash from the
 /// retention checkpoint to the head and names the first broken link: an event changed,
 /// removed or reordered behind Roster's back. Erased personal values do not break it. Answers
-/// 200 whether or not the chain is whole; it takes time in proportion to the trail (about a
-/// second per hundred thousand events).
+/// 200 whether or not the chain is whole; it reads the whole trail, so it takes time in
+/// proportion to it.
 #[utoipa::path(
     tag = "audit", operation_id = "verify_audit_chain", security(("bearer" = [])),
     responses(
