@@ -318,12 +318,15 @@ impl AuditTrail for Unit<'_> {
                 Ok((events, mark))
             }
             DbConn::Sqlite(c) => {
+                // In the queue's own key order (the event's id): SQLite then walks the queue and
+                // looks each event up. Ordered by `audit_events.id` it walked every event of the
+                // trail instead, on every pass.
                 let rows: Vec<Row> = audit_pending::table
                     .inner_join(
                         audit_events::table.on(audit_events::id.eq(audit_pending::event_id)),
                     )
                     .select(event_columns!())
-                    .order(audit_events::id)
+                    .order(audit_pending::event_id)
                     .limit(i64::from(limit))
                     .load(c)
                     .db()?;
