@@ -96,6 +96,10 @@ pub enum Break {
     PersonalValuesChanged,
     /// Something else in the event, or its stored hash, changed.
     EventChanged,
+    /// The retention checkpoint is not the one the last `audit.events_removed` event recorded.
+    CheckpointChanged,
+    /// An event in the trail was never queued to be linked (written behind Roster's back).
+    NotInChain,
 }
 
 impl Break {
@@ -105,6 +109,8 @@ impl Break {
             Break::PreviousHashChanged => "previous_hash_changed",
             Break::PersonalValuesChanged => "personal_values_changed",
             Break::EventChanged => "event_changed",
+            Break::CheckpointChanged => "checkpoint_changed",
+            Break::NotInChain => "not_in_chain",
         }
     }
 }

@@ -289,14 +289,14 @@ fn walk(tx: &mut dyn Tx) -> Result<Verification> {
         v.broken = Some(BrokenLink {
             seq: Some(head.checkpoint_seq),
             event: None,
-            problem: "checkpoint_changed",
+            problem: chain::Break::CheckpointChanged.as_str(),
         });
     } else if let Some(event) = tx.event_outside_chain()? {
         // Written behind Roster's back (its queue entry gone): in the trail, not in the chain.
         v.broken = Some(BrokenLink {
             seq: None,
             event: Some(event),
-            problem: "not_in_chain",
+            problem: chain::Break::NotInChain.as_str(),
         });
     }
     Ok(v)
