@@ -175,13 +175,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// SQLite only: the events still to link (PostgreSQL finds them by their transaction).
-    audit_pending (event_id) {
-        event_id -> Text,
-    }
-}
-
-diesel::table! {
     audit_chain (id) {
         id -> Integer,
         seq -> BigInt,
@@ -353,4 +346,4 @@ diesel::allow_tables_to_appear_in_same_query!(
     group_members
 );
 
-diesel::allow_tables_to_appear_in_same_query!(audit_events, audit_links, audit_pending);
+diesel::allow_tables_to_appear_in_same_query!(audit_events, audit_links);

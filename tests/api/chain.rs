@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use uuid::{NoContext, Timestamp, Uuid};
 
 use crate::{
-    database::{count, execute, execute_together, lines, store},
+    database::{count, execute, execute_together, lines, migration, store},
     helpers::{Db, TestApp},
 };
 
@@ -103,20 +103,39 @@ both! {
     async fn an_event_written_behind_rosters_back_is_named(app: TestApp) {
         let (admin, _) = app.admin().await;
         assert_whole(app, &admin).await;
-        // Inserted so that the linker never sees it: on SQLite taken off the queue in the same
-        // transaction, on PostgreSQL as written by a transaction long finished.
+        // Inserted where the linker never looks: on SQLite before the events already linked (at
+        // a rowid below theirs), on PostgreSQL as by a transaction long finished.
         let id = Uuid::now_v7();
         let values = format!("('{id}', '2026-11-01 10:00:00', 'user.deleted', 'user_management', 'none', '{{}}')");
         match app.db {
-            Db::Sqlite => execute_together(app, &[
-                &format!("INSERT INTO audit_events (id, at, action, category, target_type, details) VALUES {values}"),
-                &format!("DELETE FROM audit_pending WHERE event_id = '{id}'"),
-            ]),
+            Db::Sqlite => execute(app, &format!("INSERT INTO audit_events (rowid, id, at, action, category, target_type, details) VALUES (-1, {}", values.trim_start_matches('('))),
             Db::Postgres => execute(app, &format!("INSERT INTO audit_events (id, at, action, category, target_type, details, xact) VALUES {}, 1)", values.trim_end_matches(')'))),
         }
         let v = verify(app, &admin).await;
         assert_eq!((v["valid"].as_bool(), v["broken"]["problem"].as_str(), &v["broken"]["seq"]), (Some(false), Some("not_in_chain"), &Value::Null), "{v}");
         assert_eq!(v["broken"]["event"]["id"], id.to_string());
+    }
+
+    async fn events_queued_before_the_upgrade_to_rowid_linking_are_linked_after_it(app: TestApp) {
+        // SQLite's upgrade only: PostgreSQL always found its events by their transaction.
+        if app.db != Db::Sqlite {
+            return;
+        }
+        let (admin, _) = app.admin().await;
+        app.user(&admin, "ana", &["user"]).await;
+        assert_whole(app, &admin).await;
+        // As before the upgrade: the trigger's queue, holding an event written before the newest
+        // linked one (that queue went by the events' ids, not by their commit order).
+        let id = Uuid::now_v7();
+        execute_together(app, &[
+            "CREATE TABLE audit_pending (event_id TEXT PRIMARY KEY NOT NULL)",
+            "CREATE TRIGGER audit_events_pending AFTER INSERT ON audit_events BEGIN INSERT INTO audit_pending (event_id) VALUES (NEW.id); END",
+            &format!("INSERT INTO audit_events (rowid, id, at, action, category, target_type, details) VALUES (-1, '{id}', '2026-11-01 10:00:00', 'user.deleted', 'user_management', 'none', '{{}}')"),
+        ]);
+        assert_eq!(count(app, "SELECT count(*) AS n FROM audit_pending"), 1);
+        execute_together(app, &[&migration(app, "2026-12-04-000001_audit_link_by_rowid")]);
+        assert_whole(app, &admin).await;
+        assert!(places(app).iter().any(|p| p.id == id.to_string()), "the queued event is linked");
     }
 
     async fn fifty_concurrent_writers_leave_a_whole_chain(app: TestApp) {

@@ -19,7 +19,7 @@ use super::{on_backend, statements::insert_batched, Db, Unit};
 use crate::{
     conn::DbConn,
     models::naive,
-    schema::{audit_chain, audit_events, audit_links, audit_pending},
+    schema::{audit_chain, audit_events, audit_links},
 };
 
 /// PostgreSQL's events still to link, after the linker's mark (`$1` the transaction, `$2` the
@@ -31,6 +31,10 @@ const PG_UNLINKED: &str =
      WHERE xact >= $1 AND (xact > $1 OR id > $2) \
      AND xact < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
      ORDER BY xact, id LIMIT $3";
+
+/// PostgreSQL's links written, one array a column.
+const PG_LINKS: &str = "INSERT INTO audit_links (seq, event_id, prev_hash, hash, salt, digest) \
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])";
 
 #[derive(QueryableByName)]
 struct PgUnlinked {
@@ -86,6 +90,28 @@ fn pg_mark(mark: &str) -> Result<(i64, String)> {
     mark.split_once(':')
         .and_then(|(x, id)| Some((x.parse().ok()?, id.to_owned())))
         .ok_or_else(|| Error::Internal(format!("the audit chain's mark {mark:?}")))
+}
+
+/// SQLite's linker position: the rowid of the newest linked event still in the trail (0: none);
+/// the events after it are those to link. SQLite writes one transaction at a time and gives each
+/// new row the rowid after the last, so rowid order is commit order and an event committed later
+/// is never passed over. VACUUM may renumber rowids but keeps their order, so the position is
+/// found again from the links on each pass rather than remembered; a writer adds nothing (a queue
+/// filled by a trigger cost every write a B-tree page: `bench/README.md`).
+fn sqlite_position(c: &mut diesel::SqliteConnection) -> QueryResult<i64> {
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "coalesce((SELECT e.rowid FROM audit_links l JOIN audit_events e ON e.id = l.event_id \
+         ORDER BY l.seq DESC LIMIT 1), 0)",
+    ))
+    .get_result(c)
+}
+
+/// The events after SQLite's linker position.
+macro_rules! after_sqlite_position {
+    ($position:expr) => {
+        diesel::dsl::sql::<diesel::sql_types::Bool>("audit_events.rowid > ")
+            .bind::<diesel::sql_types::BigInt, _>($position)
+    };
 }
 
 /// A link as stored.
@@ -318,15 +344,13 @@ impl AuditTrail for Unit<'_> {
                 Ok((events, mark))
             }
             DbConn::Sqlite(c) => {
-                // In the queue's own key order (the event's id): SQLite then walks the queue and
-                // looks each event up. Ordered by `audit_events.id` it walked every event of the
-                // trail instead, on every pass.
-                let rows: Vec<Row> = audit_pending::table
-                    .inner_join(
-                        audit_events::table.on(audit_events::id.eq(audit_pending::event_id)),
-                    )
+                let position = sqlite_position(c).db()?;
+                let rows: Vec<Row> = audit_events::table
                     .select(event_columns!())
-                    .order(audit_pending::event_id)
+                    .filter(after_sqlite_position!(position))
+                    .order(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                        "audit_events.rowid",
+                    ))
                     .limit(i64::from(limit))
                     .load(c)
                     .db()?;
@@ -351,7 +375,12 @@ impl AuditTrail for Unit<'_> {
                     .count()
                     .get_result(c)
             }
-            DbConn::Sqlite(c) => audit_pending::table.count().get_result(c),
+            DbConn::Sqlite(c) => sqlite_position(c).and_then(|position| {
+                audit_events::table
+                    .filter(after_sqlite_position!(position))
+                    .count()
+                    .get_result(c)
+            }),
         }
         .db()?;
         Ok(n.max(0) as u64)
@@ -387,21 +416,20 @@ impl AuditTrail for Unit<'_> {
                     .optional()
             }
             DbConn::Sqlite(c) => {
-                let events: i64 = audit_events::table.count().get_result(c).db()?;
+                let position = sqlite_position(c).db()?;
+                let up_to_position = || {
+                    audit_events::table.filter(diesel::dsl::not(after_sqlite_position!(position)))
+                };
+                let events: i64 = up_to_position().count().get_result(c).db()?;
                 let links: i64 = audit_links::table.count().get_result(c).db()?;
-                let pending: i64 = audit_pending::table.count().get_result(c).db()?;
-                if events <= links + pending {
+                if events <= links {
                     return Ok(None);
                 }
                 // `NOT IN` a subquery: SQLite reads it once into a temporary index.
-                audit_events::table
+                up_to_position()
                     .select(event_columns!())
                     .filter(diesel::dsl::not(
                         audit_events::id.eq_any(audit_links::table.select(audit_links::event_id)),
-                    ))
-                    .filter(diesel::dsl::not(
-                        audit_events::id
-                            .eq_any(audit_pending::table.select(audit_pending::event_id)),
                     ))
                     .first(c)
                     .optional()
@@ -415,14 +443,28 @@ impl AuditTrail for Unit<'_> {
         let Some(last) = links.last() else {
             return Ok(());
         };
-        let rows: Vec<LinkRow> = links.iter().map(LinkRow::new).collect();
-        // 6 values a row.
-        insert_batched!(self.conn, audit_links::table, rows, 5000);
-        if let DbConn::Sqlite(c) = self.conn {
-            let ids: Vec<String> = links.iter().map(|l| l.id.to_string()).collect();
-            for chunk in ids.chunks(5000) {
-                let linked = audit_pending::table.filter(audit_pending::event_id.eq_any(chunk));
-                diesel::delete(linked).execute(c).db()?;
+        match self.conn {
+            // Six arrays, one value each: a multi-row insert of a thousand links (six thousand
+            // binds) cost more to build than the linking itself (`bench/README.md`).
+            DbConn::Pg(c) => {
+                use diesel::sql_types::{Array, BigInt, Nullable, Text};
+                let column = |f: fn(&Link) -> String| links.iter().map(f).collect::<Vec<_>>();
+                diesel::sql_query(PG_LINKS)
+                    .bind::<Array<BigInt>, _>(links.iter().map(|l| l.seq).collect::<Vec<_>>())
+                    .bind::<Array<Text>, _>(column(|l| l.id.to_string()))
+                    .bind::<Array<Text>, _>(column(|l| l.prev_hash.clone()))
+                    .bind::<Array<Text>, _>(column(|l| l.hash.clone()))
+                    .bind::<Array<Nullable<Text>>, _>(
+                        links.iter().map(|l| l.salt.clone()).collect::<Vec<_>>(),
+                    )
+                    .bind::<Array<Text>, _>(column(|l| l.digest.clone()))
+                    .execute(c)
+                    .db()?;
+            }
+            DbConn::Sqlite(_) => {
+                let rows: Vec<LinkRow> = links.iter().map(LinkRow::new).collect();
+                // 6 values a row.
+                insert_batched!(self.conn, audit_links::table, rows, 5000);
             }
         }
         let head = (
