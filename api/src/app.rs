@@ -9,7 +9,9 @@ use actix_web::{
     middleware::{from_fn, ErrorHandlers},
     web, App, HttpRequest, HttpServer,
 };
-use domain::{mfa::MfaKey, one_time::TokenKey, roles::RoleCatalog, services::Services};
+use domain::{
+    mfa::MfaKey, one_time::TokenKey, roles::RoleCatalog, seal::SealKey, services::Services,
+};
 use persistence::{Backend, BringUpError, Database, DatabaseConfig, DatabaseUrl};
 use utoipa::OpenApi as _;
 use utoipa_actix_web::AppExt;
@@ -21,7 +23,7 @@ use crate::{
     client::{RateLimiter, TrustedProxies},
     config::Config,
     error::{ApiError, ErrorCode},
-    fallback,
+    fallback, idempotency,
     links::Links,
     middleware, openapi, outbox, passwords, routes,
     runtime::Threads,
@@ -115,6 +117,7 @@ impl Core {
             (
                 TokenKey::derive(secret.as_bytes()),
                 MfaKey::derive(secret.as_bytes()),
+                SealKey::derive(b"roster kept response sealing key v1\0", secret.as_bytes()),
             ),
             config.smtp_url.is_some(),
         );
@@ -142,6 +145,8 @@ pub struct AppState {
     pub auth_limiter: RateLimiter,
     /// The largest file `POST /api/v1/users/import` takes.
     pub import_max_bytes: usize,
+    /// The largest JSON body any other route takes.
+    pub max_body_bytes: usize,
 }
 
 /// A bound, ready-to-run Roster (its database may still be coming up).
@@ -218,6 +223,7 @@ impl Application {
             proxies: config.trusted_proxies.clone(),
             auth_limiter: RateLimiter::new(config.auth_rate_limit),
             import_max_bytes: config.import_max_bytes,
+            max_body_bytes: config.max_body_bytes,
         });
         let max_body = config.max_body_bytes;
         let document = openapi_document();
@@ -259,6 +265,7 @@ impl Application {
             app.app_data(routes.clone())
                 .default_service(web::to(fallback::no_route))
                 .wrap(ErrorHandlers::new().default_handler(middleware::problem_for_bare_errors))
+                .wrap(from_fn(idempotency::keyed_posts))
                 .wrap(from_fn(middleware::request_context))
         });
         server = server.workers(workers);

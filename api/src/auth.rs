@@ -161,7 +161,7 @@ fn authenticate(req: &HttpRequest) -> Result<Credential, ApiError> {
 
 /// The credential of an `Authorization: Bearer <credential>` header. The scheme is matched
 /// case-insensitively (RFC 9110 §11.1): `bearer`, `Bearer` and `BEARER` are the same.
-fn bearer_credential(value: &str) -> Option<&str> {
+pub(crate) fn bearer_credential(value: &str) -> Option<&str> {
     let (scheme, rest) = value.trim_start().split_once([' ', '\t'])?;
     let credential = rest.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !credential.is_empty()).then_some(credential)

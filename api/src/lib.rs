@@ -7,6 +7,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 mod fallback;
+mod idempotency;
 pub mod import;
 pub mod links;
 mod mail;

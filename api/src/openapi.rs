@@ -151,6 +151,9 @@ pub fn finish(mut api: OpenApi) -> OpenApi {
             .build()
     };
     for (path, item) in api.paths.paths.iter_mut() {
+        if let Some(post) = &mut item.post {
+            idempotent(post);
+        }
         let operations = [
             &mut item.get,
             &mut item.post,
@@ -188,4 +191,64 @@ pub fn finish(mut api: OpenApi) -> OpenApi {
         }
     }
     api
+}
+
+/// Every POST takes `Idempotency-Key` (SPEC §10, `crate::idempotency`): the header, the answers
+/// it may bring, and `Idempotent-Replayed` on a replayed success.
+fn idempotent(operation: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::{
+        path::{ParameterBuilder, ParameterIn},
+        schema::{ObjectBuilder, Type},
+        HeaderBuilder, RefOr, Required,
+    };
+    let key = ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Makes a retry safe: a fresh random key (a UUID) per operation, sent again with its \
+             retries. A retry with the same key, method, path and body within 24 hours answers the \
+             first response again (`Idempotent-Replayed: true`) and does nothing more; keys are \
+             per caller. 401, 408, 429 and 5xx answers are not kept: a retry runs again.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255))
+                .pattern(Some("^[!-~]+$")),
+        ))
+        .example(Some(serde_json::json!(
+            "0f8fad5b-d9cb-469f-a165-70867728950e"
+        )))
+        .build();
+    operation.parameters.get_or_insert_with(Vec::new).push(key);
+    let responses = &mut operation.responses.responses;
+    for (status, response) in responses.iter_mut() {
+        if let (true, RefOr::T(r)) = (status.starts_with('2'), response) {
+            let replayed = HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["true"])))
+                .description(Some(
+                    "`true` when this is the kept response of an earlier request with the same `Idempotency-Key`.",
+                ))
+                .build();
+            r.headers.insert("Idempotent-Replayed".into(), replayed);
+        }
+    }
+    for (status, text) in [
+        ("400", "`invalid_idempotency_key`: `Idempotency-Key` is not 1 to 255 visible ASCII characters."),
+        ("409", "`request_in_progress`: the first request with this `Idempotency-Key` is still running; retry after `Retry-After` seconds."),
+        ("422", "`idempotency_key_reused`: this `Idempotency-Key` was used with another method, path or body."),
+    ] {
+        match responses.get_mut(status) {
+            Some(RefOr::T(r)) => {
+                r.description.push_str("\n\n");
+                r.description.push_str(text);
+            }
+            _ => {
+                let r = ResponseBuilder::new().description(text).build();
+                responses.insert(status.into(), r.into());
+            }
+        }
+    }
 }

@@ -12,13 +12,12 @@
 use std::fmt;
 
 use base64::{engine::general_purpose::STANDARD_NO_PAD, Engine};
-use chacha20poly1305::{
-    aead::{Aead, KeyInit},
-    XChaCha20Poly1305, XNonce,
-};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use totp_rs::{Algorithm, TOTP};
+
+use crate::seal::SealKey;
+pub use crate::seal::Unreadable;
 
 /// RFC 6238 step.
 pub const STEP_SECONDS: u64 = 30;
@@ -27,7 +26,7 @@ pub const DIGITS: usize = 6;
 /// Random bytes of a secret (160 bits, RFC 4226's recommendation).
 pub const SECRET_BYTES: usize = 20;
 /// Random bytes sealing a secret takes.
-pub const SEAL_NONCE_BYTES: usize = 24;
+pub const SEAL_NONCE_BYTES: usize = crate::seal::NONCE_BYTES;
 /// Recovery codes given at enrolment.
 pub const RECOVERY_CODES: usize = 10;
 /// Random bytes of a recovery code (80 bits).
@@ -114,55 +113,27 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Seals and opens factor secrets: XChaCha20-Poly1305 under a key derived from the server secret.
+/// Seals and opens factor secrets ([`crate::seal`]).
 #[derive(Clone)]
-pub struct MfaKey(XChaCha20Poly1305);
-
-/// A sealed secret did not open: the server's secret changed, or the row was altered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Unreadable;
+pub struct MfaKey(SealKey);
 
 impl MfaKey {
     pub fn derive(server_secret: &[u8]) -> Self {
-        let mut h = Sha256::new();
-        h.update(b"roster totp secret sealing key v1\0");
-        h.update(server_secret);
-        let key = h.finalize();
-        Self(XChaCha20Poly1305::new(&key))
+        Self(SealKey::derive(
+            b"roster totp secret sealing key v1\0",
+            server_secret,
+        ))
     }
 
     /// The secret sealed for the account `aad` names (bound to it: a sealed secret copied to
     /// another account's row does not open there), as `base64(nonce ‖ ciphertext)`.
     pub fn seal(&self, secret: &TotpSecret, aad: &[u8], nonce: [u8; SEAL_NONCE_BYTES]) -> String {
-        let payload = chacha20poly1305::aead::Payload {
-            msg: &secret.0,
-            aad,
-        };
-        // Encryption of a short message with a fresh nonce cannot fail.
-        let sealed = self
-            .0
-            .encrypt(&XNonce::from(nonce), payload)
-            .unwrap_or_default();
-        let mut out = nonce.to_vec();
-        out.extend(sealed);
-        STANDARD_NO_PAD.encode(out)
+        STANDARD_NO_PAD.encode(self.0.seal(&secret.0, aad, nonce))
     }
 
     pub fn open(&self, sealed: &str, aad: &[u8]) -> Result<TotpSecret, Unreadable> {
         let bytes = STANDARD_NO_PAD.decode(sealed).map_err(|_| Unreadable)?;
-        if bytes.len() <= SEAL_NONCE_BYTES {
-            return Err(Unreadable);
-        }
-        let (nonce, ciphertext) = bytes.split_at(SEAL_NONCE_BYTES);
-        let nonce: [u8; SEAL_NONCE_BYTES] = nonce.try_into().map_err(|_| Unreadable)?;
-        let payload = chacha20poly1305::aead::Payload {
-            msg: ciphertext,
-            aad,
-        };
-        self.0
-            .decrypt(&XNonce::from(nonce), payload)
-            .map(TotpSecret)
-            .map_err(|_| Unreadable)
+        self.0.open(&bytes, aad).map(TotpSecret)
     }
 }
 

@@ -14,6 +14,7 @@ use crate::{
     audit::{AuditQuery, RecordedEvent},
     chain::{ChainHead, ChainedEvent, Link},
     effects::Effects,
+    idempotency::{KeptResponse, KeyRecord, KeyedRequest},
     mfa::TotpFactor,
     one_time::Purpose,
     outbox::{Message, MessageState},
@@ -407,6 +408,36 @@ pub trait UnitOfWork {
     fn flush_effects(&mut self) -> Result<()>;
 }
 
+/// Keys of idempotent retries ([`crate::idempotency`]), one record per scope, method, path and key.
+pub trait IdempotencyKeys {
+    /// Takes the key for `request`, in progress until `lease_until`, unless it has a record
+    /// already: whether it took it.
+    fn insert_idempotency_key(
+        &mut self,
+        request: &KeyedRequest,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// The key's record, held until the transaction ends.
+    fn find_idempotency_key(&mut self, request: &KeyedRequest) -> Result<Option<KeyRecord>>;
+    /// Takes the key over for `request`: its record no longer counted.
+    fn restart_idempotency_key(
+        &mut self,
+        request: &KeyedRequest,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Keeps the response (its body sealed) and ends the run.
+    fn complete_idempotency_key(
+        &mut self,
+        request: &KeyedRequest,
+        response: &KeptResponse,
+    ) -> Result<()>;
+    /// Lets the key go: its response is not kept, so a retry runs again.
+    fn release_idempotency_key(&mut self, request: &KeyedRequest) -> Result<()>;
+    fn delete_expired_idempotency_keys(&mut self, before: DateTime<Utc>) -> Result<u64>;
+}
+
 /// One unit of work over every port.
 pub trait Tx:
     Accounts
@@ -422,6 +453,7 @@ pub trait Tx:
     + Assignments
     + Groups
     + AuditTrail
+    + IdempotencyKeys
     + SettingsStore
     + UnitOfWork
 {
@@ -440,6 +472,7 @@ impl<
             + Assignments
             + Groups
             + AuditTrail
+            + IdempotencyKeys
             + SettingsStore
             + UnitOfWork,
     > Tx for T

@@ -175,6 +175,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    idempotency_keys (scope, method, path, key) {
+        scope -> Text,
+        method -> Text,
+        path -> Text,
+        key -> Text,
+        fingerprint -> Text,
+        created_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        status -> Nullable<Integer>,
+        content_type -> Nullable<Text>,
+        location -> Nullable<Text>,
+        sealed_body -> Nullable<Binary>,
+    }
+}
+
+diesel::table! {
     audit_chain (id) {
         id -> Integer,
         seq -> BigInt,

@@ -238,7 +238,7 @@ impl TestApp {
         (status, headers, res.text().await.expect("body read"))
     }
 
-    async fn read(res: reqwest::Response) -> Reply {
+    pub async fn read(res: reqwest::Response) -> Reply {
         let status = res.status();
         let headers = res.headers().clone();
         let text = res.text().await.expect("body read");

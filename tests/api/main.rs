@@ -19,6 +19,7 @@ mod email;
 mod errors;
 mod filters;
 mod groups;
+mod idempotency;
 mod import;
 mod invitations;
 mod mailbox;

@@ -195,7 +195,7 @@ both! {
         execute(app, &format!("UPDATE sessions SET idle_expires_at = '2000-01-01 00:00:00' WHERE id = '{}'", field(&ended, "session_id")));
         execute(app, "UPDATE sign_in_challenges SET expires_at = '2000-01-01 00:00:00'");
         let sessions = count(app, "SELECT count(*) AS n FROM sessions");
-        assert_eq!(app.state.services.clean_up().await.expect("clean-up"), (1, 1, 0));
+        assert_eq!(app.state.services.clean_up().await.expect("clean-up"), (1, 1, 0, 0));
         assert_eq!(count(app, "SELECT count(*) AS n FROM sessions"), sessions - 1);
         assert_eq!(count(app, &format!("SELECT count(*) AS n FROM refresh_tokens WHERE session_id = '{}'", field(&ended, "session_id"))), 0);
         app.get("/api/v1/me", &admin).await.ok(200);

@@ -75,11 +75,26 @@ fn stored(app: &helpers::TestApp) -> String {
         // The hash chain beside them.
         "SELECT event_id || ' ' || prev_hash || ' ' || hash || ' ' || coalesce(salt, '') || ' ' || digest AS line FROM audit_links",
         "SELECT recipient || ' ' || details || ' ' || coalesce(last_error, '') AS line FROM outbox",
+        "SELECT scope || ' ' || key || ' ' || fingerprint || ' ' || coalesce(content_type, '') || ' ' \
+         || coalesce(location, '') AS line FROM idempotency_keys",
     ] {
         for l in database::lines::<Line>(app, sql) {
             all.push_str(&l.line);
             all.push('\n');
         }
+    }
+    // The responses kept for idempotent retries, as bytes (sealed: no secret in the clear).
+    #[derive(diesel::QueryableByName, PartialEq, Eq, PartialOrd, Ord)]
+    struct Kept {
+        #[diesel(sql_type = diesel::sql_types::Binary)]
+        sealed_body: Vec<u8>,
+    }
+    for k in database::lines::<Kept>(
+        app,
+        "SELECT sealed_body FROM idempotency_keys WHERE sealed_body IS NOT NULL",
+    ) {
+        all.push_str(&String::from_utf8_lossy(&k.sealed_body));
+        all.push('\n');
     }
     all
 }
@@ -131,13 +146,15 @@ both! {
         let changed = "a password sid chose for himself";
         app.post("/api/v1/me/password", &sid, json!({"current_password": helpers::PASSWORD, "new_password": changed})).await.ok(204);
         secrets.push(changed.to_owned());
-        let otp = app.post(&format!("/api/v1/users/{id}/mfa/one-time-password"), &admin, json!({})).await;
+        // Sent with `Idempotency-Key`: their responses are kept (sealed) for retries.
+        let keyed = |n: &'static str| [("idempotency-key", n)];
+        let otp = app.call(Method::POST, &format!("/api/v1/users/{id}/mfa/one-time-password"), Some(&admin), Some(json!({})), &keyed("otp")).await;
         secrets.push(otp.body["one_time_password"].as_str().expect("otp").to_owned());
         // A temporary password, a reset link, an activation link.
-        let temporary = app.post(&format!("/api/v1/users/{id}/password-reset"), &admin, json!({"mode": "temporary_password"})).await;
+        let temporary = app.call(Method::POST, &format!("/api/v1/users/{id}/password-reset"), Some(&admin), Some(json!({"mode": "temporary_password"})), &keyed("temporary")).await;
         secrets.push(temporary.body["temporary_password"].as_str().expect("temporary").to_owned());
         let other = app.user(&admin, "rex", &["user"]).await;
-        let link = app.post(&format!("/api/v1/users/{other}/password-reset"), &admin, json!({"mode": "link"})).await;
+        let link = app.call(Method::POST, &format!("/api/v1/users/{other}/password-reset"), Some(&admin), Some(json!({"mode": "link"})), &keyed("link")).await;
         secrets.push(link.body["reset_url"].as_str().and_then(|u| u.split("#token=").nth(1)).expect("a token").to_owned());
         let invited = app.post("/api/v1/users", &admin, json!({"username": "ivy", "email": "ivy@example.org", "first_name": "I", "last_name": "Vy"})).await;
         secrets.push(invited.body["activation_url"].as_str().and_then(|u| u.split("#token=").nth(1)).expect("a token").to_owned());
@@ -164,6 +181,7 @@ both! {
         assert!(stored.contains("mfa.enrolled"), "the audit trail was read");
         assert_eq!(later[5]["valid"], true, "{}", later[5]);
         assert!(database::count(app, "SELECT count(*) AS n FROM audit_links") > 0, "the chain's links were read");
+        assert_eq!(database::count(app, "SELECT count(*) AS n FROM idempotency_keys WHERE sealed_body IS NOT NULL"), 3, "the kept responses were read");
         for secret in &secrets {
             // Recovery codes are compared without their dashes too.
             let bare = secret.replace('-', "");

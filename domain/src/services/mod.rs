@@ -12,6 +12,7 @@ mod auth;
 mod bulk;
 mod fields;
 mod groups;
+mod idempotency;
 mod import;
 mod invitations;
 mod me;
@@ -53,7 +54,7 @@ pub use sweep::dormant;
 
 use crate::{
     mfa::MfaKey, one_time::TokenKey, password::PasswordHasher, ports::Store, roles::RoleCatalog,
-    runtime::Runtime, Error, Result,
+    runtime::Runtime, seal::SealKey, Error, Result,
 };
 
 /// The services and what they stand on: a store, the role catalog, a password hasher and the
@@ -68,6 +69,8 @@ pub struct Services {
     token_key: Arc<TokenKey>,
     /// Seals and opens TOTP secrets ([`crate::mfa`]).
     mfa_key: Arc<MfaKey>,
+    /// Seals the responses kept for idempotent retries ([`crate::idempotency`]).
+    response_key: Arc<SealKey>,
     /// Whether emails with links are queued: only when a mail server is configured
     /// ([`Services::email_link`]).
     email_links: bool,
@@ -82,7 +85,7 @@ impl Services {
         catalog: Arc<RoleCatalog>,
         hasher: Arc<dyn PasswordHasher>,
         runtime: Arc<dyn Runtime>,
-        (token_key, mfa_key): (TokenKey, MfaKey),
+        (token_key, mfa_key, response_key): (TokenKey, MfaKey, SealKey),
         email_links: bool,
     ) -> Self {
         Self {
@@ -92,6 +95,7 @@ impl Services {
             runtime,
             token_key: Arc::new(token_key),
             mfa_key: Arc::new(mfa_key),
+            response_key: Arc::new(response_key),
             email_links,
             admin_mfa_off_until: Arc::new(AtomicI64::new(0)),
         }

@@ -41,8 +41,9 @@ pub fn dormant(cutoff: DateTime<Utc>) -> Filter {
 impl Services {
     /// Deletes what has ended by itself: sessions past their idle or absolute end (with their
     /// refresh tokens), expired sign-in challenges, and outbox messages finished more than
-    /// [`super::KEEP_FINISHED_DAYS`] ago. How many of each.
-    pub async fn clean_up(&self) -> Result<(u64, u64, u64)> {
+    /// [`super::KEEP_FINISHED_DAYS`] ago, and idempotency keys past their 24 hours. How many of
+    /// each.
+    pub async fn clean_up(&self) -> Result<(u64, u64, u64, u64)> {
         self.database(|s| {
             let now = crate::now();
             s.store.write(|tx| {
@@ -50,6 +51,7 @@ impl Services {
                     tx.delete_ended_sessions(now)?,
                     tx.delete_expired_challenges(now)?,
                     tx.delete_finished_messages(now - Duration::days(super::KEEP_FINISHED_DAYS))?,
+                    tx.delete_expired_idempotency_keys(crate::idempotency::expired_before(now))?,
                 ))
             })
         })

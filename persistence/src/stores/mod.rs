@@ -13,6 +13,7 @@ mod callers;
 pub(crate) mod effects;
 mod generations;
 mod groups;
+mod idempotency;
 mod list;
 mod mfa;
 mod outbox;

@@ -1,0 +1,231 @@
+//! `Idempotency-Key` on every POST (SPEC §10; the rules are `domain::idempotency`'s): a POST sent
+//! with a key takes it before its handler runs, and its response is kept for 24 hours; a retry
+//! with the same key and request gets that response again, marked `Idempotent-Replayed: true`.
+//!
+//! The caller's scope is read here without I/O: the account of a valid access token, the SHA-256
+//! of an API token (each token its own scope: looking up its account would cost every keyed
+//! request a read), or, without credentials, the client's address. A request whose access token
+//! does not verify is passed on untouched (its handler answers 401).
+
+use actix_web::{
+    body::{to_bytes, BoxBody, MessageBody},
+    dev::{Payload, ServiceRequest, ServiceResponse},
+    http::{
+        header::{self, HeaderName, HeaderValue},
+        Method, StatusCode,
+    },
+    middleware::Next,
+    web, HttpMessage as _, HttpResponse, ResponseError,
+};
+use domain::{
+    api_token::ApiTokenSecret,
+    idempotency::{keeps, Begin, IdempotencyKey, KeptResponse, KeyedRequest, MAX_KEPT_BODY},
+};
+use futures_util::StreamExt as _;
+use sha2::{Digest, Sha256};
+
+use crate::{
+    app::AppState,
+    auth::bearer_credential,
+    error::{ApiError, ErrorCode},
+};
+
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+pub async fn keyed_posts(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let raw_key = match req.headers().get(&IDEMPOTENCY_KEY) {
+        Some(value) if req.method() == Method::POST => value.clone(),
+        _ => {
+            return next
+                .call(req)
+                .await
+                .map(ServiceResponse::map_into_boxed_body)
+        }
+    };
+    let Some(key) = raw_key.to_str().ok().and_then(IdempotencyKey::parse) else {
+        let e = ApiError::new(
+            ErrorCode::InvalidIdempotencyKey,
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        );
+        return Ok(req.into_response(e.error_response()));
+    };
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    };
+    let Some(scope) = scope(&req, &state) else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    };
+    let (req, body) = match read_body(req, &state).await {
+        Ok(read) => read,
+        Err(answered) => return Ok(answered),
+    };
+    let request = KeyedRequest {
+        scope,
+        method: req.method().to_string(),
+        path: req.path().to_owned(),
+        key,
+        fingerprint: fingerprint(&req, &body),
+    };
+    let begin = match state.services.begin_idempotent(request.clone()).await {
+        Ok(begin) => begin,
+        Err(e) => return Ok(req.into_response(ApiError::from(e).error_response())),
+    };
+    match begin {
+        Begin::Run => {}
+        Begin::Replay(kept) => return Ok(req.into_response(replay(kept))),
+        Begin::Mismatch => {
+            let e = ApiError::new(
+                ErrorCode::IdempotencyKeyReused,
+                "this Idempotency-Key was used with another request (method, path or body); use a new key",
+            );
+            return Ok(req.into_response(e.error_response()));
+        }
+        Begin::InProgress => {
+            let e = ApiError::new(
+                ErrorCode::RequestInProgress,
+                "the first request with this Idempotency-Key is still running",
+            );
+            let mut response = e.error_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return Ok(req.into_response(response));
+        }
+    }
+    let res = next.call(req).await?;
+    let (http_req, response) = res.into_parts();
+    let status = response.status();
+    let (head, body) = response.into_parts();
+    // POST responses are whole JSON documents, none streamed.
+    let bytes = to_bytes(body).await.map_err(Into::into)?;
+    // One too large to keep is answered, and its key let go so that a retry runs again.
+    let kept = (keeps(status.as_u16()) && bytes.len() <= MAX_KEPT_BODY).then(|| KeptResponse {
+        status: status.as_u16(),
+        content_type: header_text(head.headers(), &header::CONTENT_TYPE),
+        location: header_text(head.headers(), &header::LOCATION),
+        body: bytes.to_vec(),
+    });
+    if let Err(e) = state
+        .services
+        .finish_idempotent(request, kept, rand::random())
+        .await
+    {
+        // The key stays taken until its lease ends (`domain::idempotency::LEASE_SECONDS`).
+        tracing::warn!(error = %e, "keeping a response for idempotent retries failed");
+    }
+    Ok(ServiceResponse::new(
+        http_req,
+        head.set_body(BoxBody::new(bytes)),
+    ))
+}
+
+/// Whose key it is (see the module's description); `None`: not one this middleware can tell.
+fn scope(req: &ServiceRequest, state: &AppState) -> Option<String> {
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_credential);
+    match bearer {
+        Some(token) if ApiTokenSecret::looks_like(token) => {
+            Some(format!("api_token:{:x}", Sha256::digest(token.as_bytes())))
+        }
+        Some(token) => state
+            .tokens
+            .verify(token)
+            .map(|(account, _)| format!("account:{account}")),
+        None => {
+            let address = state
+                .proxies
+                .client_of(req.request())
+                .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+            Some(format!("address:{address}"))
+        }
+    }
+}
+
+/// The body, read whole (up to the largest any route takes) and put back for the handler.
+async fn read_body(
+    mut req: ServiceRequest,
+    state: &AppState,
+) -> Result<(ServiceRequest, web::Bytes), ServiceResponse<BoxBody>> {
+    let limit = state.import_max_bytes.max(state.max_body_bytes);
+    let mut payload = req.take_payload();
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                let e = ApiError::new(
+                    ErrorCode::MalformedJson,
+                    format!("the body could not be read: {e}"),
+                );
+                return Err(req.into_response(e.error_response()));
+            }
+        };
+        if body.len() + chunk.len() > limit {
+            let e = ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the body is larger than {limit} bytes"),
+            );
+            return Err(req.into_response(e.error_response()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let body = body.freeze();
+    req.set_payload(Payload::from(body.clone()));
+    Ok((req, body))
+}
+
+/// Hex SHA-256 of what makes the request this request: method, path, query, content type, body.
+fn fingerprint(req: &ServiceRequest, body: &[u8]) -> String {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map_or(&b""[..], HeaderValue::as_bytes);
+    let mut h = Sha256::new();
+    for part in [
+        req.method().as_str().as_bytes(),
+        req.path().as_bytes(),
+        req.query_string().as_bytes(),
+        content_type,
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    h.update(body);
+    format!("{:x}", h.finalize())
+}
+
+fn header_text(headers: &header::HeaderMap, name: &HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The first response again, marked as replayed.
+fn replay(kept: KeptResponse) -> HttpResponse {
+    let status = StatusCode::from_u16(kept.status).unwrap_or(StatusCode::OK);
+    let mut response = HttpResponse::build(status);
+    for (name, value) in [
+        (header::CONTENT_TYPE, kept.content_type),
+        (header::LOCATION, kept.location),
+    ] {
+        if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            response.insert_header((name, value));
+        }
+    }
+    response.insert_header((REPLAYED, HeaderValue::from_static("true")));
+    response.body(kept.body)
+}
