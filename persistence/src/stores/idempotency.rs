@@ -109,8 +109,7 @@ impl IdempotencyKeys for Unit<'_> {
             keys::location.eq(None::<String>),
             keys::sealed_body.eq(None::<Vec<u8>>),
         );
-        on_backend!(self.conn, c => diesel::update(of!(request)).set(fresh).execute(c))
-            .db()?;
+        on_backend!(self.conn, c => diesel::update(of!(request)).set(fresh).execute(c)).db()?;
         Ok(())
     }
 
