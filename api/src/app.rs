@@ -6,7 +6,7 @@ use std::{net::TcpListener, sync::Arc};
 use actix_web::{
     dev::Server,
     error::{JsonPayloadError, PathError, QueryPayloadError},
-    middleware::{from_fn, ErrorHandlers},
+    middleware::{from_fn, Condition, ErrorHandlers},
     web, App, HttpRequest, HttpServer,
 };
 use domain::{
@@ -234,7 +234,10 @@ impl Application {
         let spec = web::Bytes::from(serde_json::to_vec(&document).map_err(|e| e.to_string())?);
         drop(document);
         let handlers = state.clone();
+        let cors_origins = config.cors_origins.clone();
         let mut server = HttpServer::new(move || {
+            let cors = cors_origins.middleware();
+            let cors_on = cors.is_some();
             let spec = spec.clone();
             // Swagger UI and the document first: the `/api/v1` scope would otherwise answer for
             // the document's path.
@@ -264,8 +267,9 @@ impl Application {
                 .split_for_parts();
             app.app_data(routes.clone())
                 .default_service(web::to(fallback::no_route))
+                .wrap(idempotency::KeyedPosts)
+                .wrap(Condition::new(cors_on, cors.unwrap_or_default()))
                 .wrap(ErrorHandlers::new().default_handler(middleware::problem_for_bare_errors))
-                .wrap(from_fn(idempotency::keyed_posts))
                 .wrap(from_fn(middleware::request_context))
         });
         server = server.workers(workers);

@@ -63,6 +63,9 @@ pub struct Config {
     /// Proxies whose `X-Forwarded-For` names the client (`ROSTER_TRUSTED_PROXIES`); none by
     /// default, so the client is the socket peer.
     pub trusted_proxies: TrustedProxies,
+    /// Browser origins allowed to call the API from another origin (`ROSTER_CORS_ORIGINS`:
+    /// comma-separated `scheme://host[:port]`, or `*` for any); none by default (CORS off).
+    pub cors_origins: crate::browser::CorsOrigins,
     /// How often the dormant-account sweep runs (`ROSTER_SWEEP_MINUTES`, default 60; 0 = never).
     pub sweep_interval: Duration,
     /// Where email goes (`ROSTER_SMTP_URL`: `smtp://host:port`, `smtps://user:pass@host`, lettre's
@@ -100,6 +103,7 @@ impl Default for Config {
             access_token_ttl: Duration::from_secs(15 * 60),
             auth_rate_limit: 60,
             trusted_proxies: TrustedProxies::default(),
+            cors_origins: crate::browser::CorsOrigins::default(),
             sweep_interval: Duration::from_secs(60 * 60),
             smtp_url: None,
             email_from: "roster@localhost".into(),
@@ -135,6 +139,7 @@ struct FileConfig {
     access_token_minutes: Option<u64>,
     auth_rate_limit: Option<u32>,
     trusted_proxies: Option<String>,
+    cors_origins: Option<String>,
     sweep_minutes: Option<u64>,
     smtp_url: Option<String>,
     email_from: Option<String>,
@@ -281,6 +286,9 @@ impl Config {
         }
         if let Some(list) = env("ROSTER_TRUSTED_PROXIES").or(file.trusted_proxies) {
             c.trusted_proxies = TrustedProxies::parse(&list)?;
+        }
+        if let Some(list) = env("ROSTER_CORS_ORIGINS").or(file.cors_origins) {
+            c.cors_origins = crate::browser::CorsOrigins::parse(&list)?;
         }
         if let Some(m) = file.access_token_minutes {
             c.access_token_ttl = Duration::from_secs(m * 60);

@@ -53,6 +53,7 @@ error_codes! {
     InvalidIfMatch => (BAD_REQUEST, "If-Match must be a quoted version, as in the ETag", "Send the `ETag` you read, unchanged (e.g. `\"3\"`)."),
     UnsupportedMediaType => (UNSUPPORTED_MEDIA_TYPE, "The body is not of a media type this operation takes", "Send JSON with `Content-Type: application/json`; an import takes `text/csv`, or a `multipart/form-data` form with the file."),
     PayloadTooLarge => (PAYLOAD_TOO_LARGE, "The body is too large", "Send less: the limit is in `detail`."),
+    OriginNotAllowed => (FORBIDDEN, "This origin may not call Roster from a browser", "Call from the same origin, or have the operator add the web app's origin to `ROSTER_CORS_ORIGINS`."),
     NotFound => (NOT_FOUND, "No such resource", "Check the path; ids are UUIDs."),
     MethodNotAllowed => (METHOD_NOT_ALLOWED, "This method is not allowed here", "Use one of the methods in the `Allow` header."),
     Unauthenticated => (UNAUTHORIZED, "Authentication is required", "Sign in again (or use a valid API token) and repeat the request."),

@@ -7,21 +7,25 @@
 //! request a read), or, without credentials, the client's address. A request whose access token
 //! does not verify is passed on untouched (its handler answers 401).
 
+use std::rc::Rc;
+
 use actix_web::{
-    body::{to_bytes, BoxBody, MessageBody},
-    dev::{Payload, ServiceRequest, ServiceResponse},
+    body::{to_bytes, BoxBody, EitherBody, MessageBody},
+    dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform},
     http::{
         header::{self, HeaderName, HeaderValue},
         Method, StatusCode,
     },
-    middleware::Next,
     web, HttpMessage as _, HttpResponse, ResponseError,
 };
 use domain::{
     api_token::ApiTokenSecret,
     idempotency::{keeps, Begin, IdempotencyKey, KeptResponse, KeyedRequest, MAX_KEPT_BODY},
 };
-use futures_util::StreamExt as _;
+use futures_util::{
+    future::{Either, LocalBoxFuture, MapOk},
+    StreamExt as _, TryFutureExt as _,
+};
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -33,41 +37,95 @@ use crate::{
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
-pub async fn keyed_posts(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let raw_key = match req.headers().get(&IDEMPOTENCY_KEY) {
-        Some(value) if req.method() == Method::POST => value.clone(),
-        _ => {
-            return next
-                .call(req)
-                .await
-                .map(ServiceResponse::map_into_boxed_body)
+/// The middleware: `App::wrap(KeyedPosts)`. A request without a key passes straight through, its
+/// future and body unboxed (every GET and most POSTs: the hot path, `bench/ab --scenarios read`).
+pub struct KeyedPosts;
+
+impl<S, B> Transform<S, ServiceRequest> for KeyedPosts
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B, BoxBody>>;
+    type Error = actix_web::Error;
+    type Transform = KeyedPostsService<S>;
+    type InitError = ();
+    type Future = std::future::Ready<Result<Self::Transform, ()>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        std::future::ready(Ok(KeyedPostsService {
+            inner: Rc::new(service),
+        }))
+    }
+}
+
+pub struct KeyedPostsService<S> {
+    inner: Rc<S>,
+}
+
+type Unkeyed<B> = fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B, BoxBody>>;
+
+impl<S, B> Service<ServiceRequest> for KeyedPostsService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B, BoxBody>>;
+    type Error = actix_web::Error;
+    type Future = Either<
+        MapOk<S::Future, Unkeyed<B>>,
+        LocalBoxFuture<'static, Result<Self::Response, Self::Error>>,
+    >;
+
+    forward_ready!(inner);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        match req.headers().get(&IDEMPOTENCY_KEY) {
+            Some(key) if req.method() == Method::POST => {
+                let key = key.clone();
+                Either::Right(Box::pin(keyed(req, key, Rc::clone(&self.inner))))
+            }
+            _ => Either::Left(
+                self.inner
+                    .call(req)
+                    .map_ok(ServiceResponse::map_into_left_body as Unkeyed<B>),
+            ),
         }
-    };
+    }
+}
+
+/// A POST sent with a key.
+async fn keyed<S, B>(
+    req: ServiceRequest,
+    raw_key: HeaderValue,
+    service: Rc<S>,
+) -> Result<ServiceResponse<EitherBody<B, BoxBody>>, actix_web::Error>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody + 'static,
+{
     let Some(key) = raw_key.to_str().ok().and_then(IdempotencyKey::parse) else {
         let e = ApiError::new(
             ErrorCode::InvalidIdempotencyKey,
             "Idempotency-Key must be 1 to 255 visible ASCII characters",
         );
-        return Ok(req.into_response(e.error_response()));
+        return Ok(req.into_response(e.error_response()).map_into_right_body());
     };
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return next
+        return service
             .call(req)
             .await
-            .map(ServiceResponse::map_into_boxed_body);
+            .map(ServiceResponse::map_into_left_body);
     };
     let Some(scope) = scope(&req, &state) else {
-        return next
+        return service
             .call(req)
             .await
-            .map(ServiceResponse::map_into_boxed_body);
+            .map(ServiceResponse::map_into_left_body);
     };
     let (req, body) = match read_body(req, &state).await {
         Ok(read) => read,
-        Err(answered) => return Ok(answered),
+        Err(answered) => return Ok(answered.map_into_right_body()),
     };
     let request = KeyedRequest {
         scope,
@@ -78,17 +136,20 @@ pub async fn keyed_posts(
     };
     let begin = match state.services.begin_idempotent(request.clone()).await {
         Ok(begin) => begin,
-        Err(e) => return Ok(req.into_response(ApiError::from(e).error_response())),
+        Err(e) => {
+            let response = ApiError::from(e).error_response();
+            return Ok(req.into_response(response).map_into_right_body());
+        }
     };
     match begin {
         Begin::Run => {}
-        Begin::Replay(kept) => return Ok(req.into_response(replay(kept))),
+        Begin::Replay(kept) => return Ok(req.into_response(replay(kept)).map_into_right_body()),
         Begin::Mismatch => {
             let e = ApiError::new(
                 ErrorCode::IdempotencyKeyReused,
                 "this Idempotency-Key was used with another request (method, path or body); use a new key",
             );
-            return Ok(req.into_response(e.error_response()));
+            return Ok(req.into_response(e.error_response()).map_into_right_body());
         }
         Begin::InProgress => {
             let e = ApiError::new(
@@ -99,10 +160,10 @@ pub async fn keyed_posts(
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return Ok(req.into_response(response));
+            return Ok(req.into_response(response).map_into_right_body());
         }
     }
-    let res = next.call(req).await?;
+    let res = service.call(req).await?;
     let (http_req, response) = res.into_parts();
     let status = response.status();
     let (head, body) = response.into_parts();
@@ -125,7 +186,7 @@ pub async fn keyed_posts(
     }
     Ok(ServiceResponse::new(
         http_req,
-        head.set_body(BoxBody::new(bytes)),
+        head.set_body(EitherBody::right(BoxBody::new(bytes))),
     ))
 }
 

@@ -3,6 +3,7 @@
 pub mod app;
 pub mod auth;
 mod blocking;
+pub mod browser;
 pub mod client;
 pub mod config;
 pub mod error;

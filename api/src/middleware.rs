@@ -41,10 +41,12 @@ pub async fn request_context(
         .unwrap_or_else(|| new_request_id().to_string());
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
     let started = Instant::now();
+    let docs = req.path().starts_with("/docs");
     let mut res = next.call(req).instrument(span.clone()).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, value);
     }
+    crate::browser::secure(docs, res.headers_mut());
     let status = res.status().as_u16();
     let elapsed_us = started.elapsed().as_micros() as u64;
     span.in_scope(|| tracing::info!(status, elapsed_us, "request"));
@@ -85,7 +87,13 @@ pub fn problem_for_bare_errors<B: MessageBody + 'static>(
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();
+    let refused_origin = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<actix_cors::CorsError>())
+        .is_some();
     let code = match status {
+        _ if refused_origin => ErrorCode::OriginNotAllowed,
         StatusCode::NOT_FOUND => ErrorCode::NotFound,
         StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
         StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
@@ -103,6 +111,14 @@ pub fn problem_for_bare_errors<B: MessageBody + 'static>(
             res.request().path()
         ),
         ErrorCode::InternalError => "the error has been logged".to_owned(),
+        ErrorCode::OriginNotAllowed => format!(
+            "the origin {} may not call Roster from a browser (ROSTER_CORS_ORIGINS)",
+            res.request()
+                .headers()
+                .get(header::ORIGIN)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+        ),
         _ => status.canonical_reason().unwrap_or("error").to_owned(),
     };
     let (req, _) = res.into_parts();

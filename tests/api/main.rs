@@ -11,6 +11,7 @@ mod api_tokens;
 mod applications;
 mod assignments;
 mod audit;
+mod browser;
 mod bulk;
 mod chain;
 mod contract;

@@ -21,8 +21,16 @@ try {
   const failures = [];
   page.on("pageerror", (e) => failures.push(`page error: ${e.message}`));
   page.on("requestfailed", (r) => failures.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  // Swagger UI must work under the Content-Security-Policy Roster sends on /docs: anything it
+  // blocks is a failure.
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content[- ]Security[- ]Policy/i.test(m.text())) failures.push(`CSP: ${m.text()}`);
+  });
 
-  await page.goto(`${base}/docs`);
+  const docs = await page.goto(`${base}/docs`);
+  if (!(docs?.headers()["content-security-policy"] ?? "").includes("script-src 'self'")) {
+    failures.push(`no Content-Security-Policy on /docs: ${JSON.stringify(docs?.headers())}`);
+  }
   await page.locator(".swagger-ui .info .title").filter({ hasText: "Roster" }).waitFor();
 
   // Authorize: the bearer scheme takes the token as it is.
