@@ -272,7 +272,11 @@ impl Application {
                 .wrap(ErrorHandlers::new().default_handler(middleware::problem_for_bare_errors))
                 .wrap(from_fn(middleware::request_context))
         });
-        server = server.workers(workers);
+        // Signals are Roster's own (`main`): actix's SIGINT stops without waiting for requests.
+        server = server
+            .workers(workers)
+            .disable_signals()
+            .shutdown_timeout(config.shutdown_timeout.as_secs());
         let server = server.listen(listener).map_err(|e| e.to_string())?.run();
         if !state.database.is_ready() {
             // Stops serving if the database, once reached, cannot be served (the reason is then

@@ -66,6 +66,9 @@ pub struct Config {
     /// Browser origins allowed to call the API from another origin (`ROSTER_CORS_ORIGINS`:
     /// comma-separated `scheme://host[:port]`, or `*` for any); none by default (CORS off).
     pub cors_origins: crate::browser::CorsOrigins,
+    /// How long a stop (SIGTERM or SIGINT) waits for requests in flight before closing their
+    /// connections (`ROSTER_SHUTDOWN_TIMEOUT_SECS`, default 30).
+    pub shutdown_timeout: Duration,
     /// How often the dormant-account sweep runs (`ROSTER_SWEEP_MINUTES`, default 60; 0 = never).
     pub sweep_interval: Duration,
     /// Where email goes (`ROSTER_SMTP_URL`: `smtp://host:port`, `smtps://user:pass@host`, lettre's
@@ -104,6 +107,7 @@ impl Default for Config {
             auth_rate_limit: 60,
             trusted_proxies: TrustedProxies::default(),
             cors_origins: crate::browser::CorsOrigins::default(),
+            shutdown_timeout: Duration::from_secs(30),
             sweep_interval: Duration::from_secs(60 * 60),
             smtp_url: None,
             email_from: "roster@localhost".into(),
@@ -130,6 +134,7 @@ struct FileConfig {
     roles: Vec<Role>,
     database_pool_size: Option<u32>,
     database_timeout_secs: Option<u64>,
+    shutdown_timeout_secs: Option<u64>,
     database_queue: Option<usize>,
     hashing_queue: Option<usize>,
     workers: Option<usize>,
@@ -234,6 +239,9 @@ impl Config {
         .map(|n| n as u32);
         if let Some(secs) = num("ROSTER_DATABASE_TIMEOUT_SECS", file.database_timeout_secs)? {
             c.database_timeout = Duration::from_secs(secs);
+        }
+        if let Some(secs) = num("ROSTER_SHUTDOWN_TIMEOUT_SECS", file.shutdown_timeout_secs)? {
+            c.shutdown_timeout = Duration::from_secs(secs);
         }
         if let Some(n) = num(
             "ROSTER_DATABASE_QUEUE",

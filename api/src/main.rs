@@ -199,8 +199,10 @@ fn migrate(config: &Config) -> Result<(), String> {
 async fn serve(config: &Config) -> Result<(), String> {
     let app = Application::build(config)?;
     tracing::info!(listen = %config.listen, port = app.port, backend = ?app.backend, docs = "/docs/", "Roster is serving");
-    actix_web::rt::spawn(app.outbox.run());
+    let stopping = api::runtime::Stopping::default();
+    let outbox = actix_web::rt::spawn(app.outbox.run(stopping.clone()));
     actix_web::rt::spawn(app.audit_linker.run());
+    actix_web::rt::spawn(stop_on_signal(app.server.handle(), config.shutdown_timeout));
     if !config.sweep_interval.is_zero() {
         let services = app.state.services.clone();
         let every = config.sweep_interval;
@@ -231,8 +233,44 @@ async fn serve(config: &Config) -> Result<(), String> {
         });
     }
     app.server.await.map_err(|e| e.to_string())?;
+    // No request is in flight now: let the outbox worker finish the message it is sending.
+    stopping.set();
+    if actix_web::rt::time::timeout(OUTBOX_GRACE, outbox)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the outbox worker did not finish its message in time; another replica, or the next start, sends it once its hold ends");
+    }
+    tracing::info!("stopped");
     match app.state.database.fatal() {
         Some(why) => Err(why),
         None => Ok(()),
     }
+}
+
+/// How long a stop waits for the outbox worker's message in flight (an SMTP exchange's timeout).
+const OUTBOX_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// SIGTERM or SIGINT: stop taking connections, let requests in flight finish (within
+/// `ROSTER_SHUTDOWN_TIMEOUT_SECS`), then return from `serve`.
+async fn stop_on_signal(server: actix_web::dev::ServerHandle, allowed: std::time::Duration) {
+    use actix_web::rt::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot listen for SIGTERM and SIGINT: stop Roster with SIGKILL");
+        return;
+    };
+    let which = futures_util::future::select(Box::pin(term.recv()), Box::pin(int.recv())).await;
+    let name = match which {
+        futures_util::future::Either::Left(_) => "SIGTERM",
+        futures_util::future::Either::Right(_) => "SIGINT",
+    };
+    tracing::info!(
+        signal = name,
+        allowed_secs = allowed.as_secs(),
+        "stopping: no new connections; requests in flight finish"
+    );
+    server.stop(true).await;
 }

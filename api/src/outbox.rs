@@ -71,19 +71,22 @@ impl Worker {
     }
 
     /// Delivers messages for as long as the process runs.
-    pub async fn run(self) {
+    /// Delivers until `stopping` is set; a message being sent then is finished first (its hold
+    /// would otherwise keep it from every other replica until the hold ends).
+    pub async fn run(self, stopping: crate::runtime::Stopping) {
         if matches!(self.sender, Sender::Log) {
             tracing::info!("no ROSTER_SMTP_URL: emails are logged (without their links), not sent");
         }
-        loop {
-            match self.step().await {
-                Ok(0) => actix_web::rt::time::sleep(self.poll).await,
-                Ok(_) => {}
+        while !stopping.is_set() {
+            let pause = match self.step().await {
+                Ok(0) => self.poll,
+                Ok(_) => continue,
                 Err(e) => {
                     tracing::warn!(error = %e, "the outbox could not be read or written; trying again shortly");
-                    actix_web::rt::time::sleep(self.poll.max(Duration::from_secs(1))).await;
+                    self.poll.max(Duration::from_secs(1))
                 }
-            }
+            };
+            stopping.wait_at_most(pause).await;
         }
     }
 

@@ -92,3 +92,28 @@ impl Runtime for Threads {
         }
     }
 }
+
+/// Asks background work (the outbox worker) to finish what it is doing and stop: set once the
+/// server has stopped taking requests ([`crate::app`], graceful shutdown).
+#[derive(Clone, Default)]
+pub struct Stopping(std::sync::Arc<(std::sync::atomic::AtomicBool, tokio::sync::Notify)>);
+
+impl Stopping {
+    pub fn set(&self) {
+        self.0 .0.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0 .1.notify_waiters();
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.0 .0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits `pause`, or less if stopping is set meanwhile.
+    pub async fn wait_at_most(&self, pause: Duration) {
+        let notified = self.0 .1.notified();
+        if self.is_set() {
+            return;
+        }
+        drop(timeout(pause, notified).await);
+    }
+}

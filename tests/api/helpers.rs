@@ -151,7 +151,7 @@ impl TestApp {
         config.listen = format!("127.0.0.1:{}", app.port);
         let state = app.state.clone().into_inner();
         tokio::spawn(app.server);
-        tokio::spawn(app.outbox.run());
+        tokio::spawn(app.outbox.run(api::runtime::Stopping::default()));
         tokio::spawn(app.audit_linker.run());
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))

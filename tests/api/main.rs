@@ -33,6 +33,7 @@ mod queues;
 mod reports;
 mod seats;
 mod setup;
+mod shutdown;
 mod sign_in;
 mod sqlite;
 mod users;
