@@ -276,7 +276,8 @@ impl Application {
         server = server
             .workers(workers)
             .disable_signals()
-            .shutdown_timeout(config.shutdown_timeout.as_secs());
+            .shutdown_timeout(config.shutdown_timeout.as_secs())
+            .client_request_timeout(config.request_header_timeout);
         let server = server.listen(listener).map_err(|e| e.to_string())?.run();
         if !state.database.is_ready() {
             // Stops serving if the database, once reached, cannot be served (the reason is then

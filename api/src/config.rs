@@ -69,6 +69,10 @@ pub struct Config {
     /// How long a stop (SIGTERM or SIGINT) waits for requests in flight before closing their
     /// connections (`ROSTER_SHUTDOWN_TIMEOUT_SECS`, default 30).
     pub shutdown_timeout: Duration,
+    /// How long a client may take to send a request's line and headers before it is answered 408
+    /// and disconnected: a slow sender holds no connection longer (`ROSTER_REQUEST_HEADER_TIMEOUT_SECS`,
+    /// default 5).
+    pub request_header_timeout: Duration,
     /// How often the dormant-account sweep runs (`ROSTER_SWEEP_MINUTES`, default 60; 0 = never).
     pub sweep_interval: Duration,
     /// Where email goes (`ROSTER_SMTP_URL`: `smtp://host:port`, `smtps://user:pass@host`, lettre's
@@ -108,6 +112,7 @@ impl Default for Config {
             trusted_proxies: TrustedProxies::default(),
             cors_origins: crate::browser::CorsOrigins::default(),
             shutdown_timeout: Duration::from_secs(30),
+            request_header_timeout: Duration::from_secs(5),
             sweep_interval: Duration::from_secs(60 * 60),
             smtp_url: None,
             email_from: "roster@localhost".into(),
@@ -135,6 +140,7 @@ struct FileConfig {
     database_pool_size: Option<u32>,
     database_timeout_secs: Option<u64>,
     shutdown_timeout_secs: Option<u64>,
+    request_header_timeout_secs: Option<u64>,
     database_queue: Option<usize>,
     hashing_queue: Option<usize>,
     workers: Option<usize>,
@@ -242,6 +248,12 @@ impl Config {
         }
         if let Some(secs) = num("ROSTER_SHUTDOWN_TIMEOUT_SECS", file.shutdown_timeout_secs)? {
             c.shutdown_timeout = Duration::from_secs(secs);
+        }
+        if let Some(secs) = num(
+            "ROSTER_REQUEST_HEADER_TIMEOUT_SECS",
+            file.request_header_timeout_secs,
+        )? {
+            c.request_header_timeout = Duration::from_secs(secs.max(1));
         }
         if let Some(n) = num(
             "ROSTER_DATABASE_QUEUE",

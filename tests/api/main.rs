@@ -23,6 +23,7 @@ mod groups;
 mod idempotency;
 mod import;
 mod invitations;
+mod limits;
 mod mailbox;
 mod me;
 mod mfa;
