@@ -272,6 +272,7 @@ impl ResponseError for ApiError {
                 | ErrorCode::Overloaded
                 | ErrorCode::TooManyRequests
                 | ErrorCode::RateLimited
+                | ErrorCode::RequestInProgress
         ) {
             let seconds = self.retry_after.unwrap_or(2).to_string();
             response.insert_header((header::RETRY_AFTER, seconds));

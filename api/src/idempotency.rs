@@ -155,12 +155,9 @@ where
             let e = ApiError::new(
                 ErrorCode::RequestInProgress,
                 "the first request with this Idempotency-Key is still running",
-            );
-            let mut response = e.error_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return Ok(req.into_response(response).map_into_right_body());
+            )
+            .retry_after(1);
+            return Ok(req.into_response(e.error_response()).map_into_right_body());
         }
     }
     let res = service.call(req).await?;
@@ -198,8 +195,10 @@ fn scope(req: &ServiceRequest, state: &AppState) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .and_then(bearer_credential);
     match bearer {
+        // The hash the token is stored under; one that does not parse is passed on, and its
+        // handler answers 401.
         Some(token) if ApiTokenSecret::looks_like(token) => {
-            Some(format!("api_token:{:x}", Sha256::digest(token.as_bytes())))
+            ApiTokenSecret::parse(token).map(|t| format!("api_token:{}", t.hash()))
         }
         Some(token) => state
             .tokens
