@@ -8,10 +8,11 @@
 //!   without CORS headers, so the browser keeps the answer from the page.
 //! - **Headers** on every response: `X-Content-Type-Options: nosniff`, `Referrer-Policy:
 //!   no-referrer`, a `Content-Security-Policy` that lets nothing load, run or frame it (the API
-//!   answers JSON and CSV, never pages; `frame-ancestors` does what `X-Frame-Options` did, and
-//!   every byte is sent on every response) and, on `/docs`, one Swagger UI works under
-//!   (its own scripts and styles, inline styles, data: images, calls to this origin). Every API
-//!   response is `Cache-Control: no-store`: they carry tokens, secrets or personal data.
+//!   answers JSON and CSV, never pages; `frame-ancestors` does the work of `X-Frame-Options`,
+//!   which is not sent: these bytes go out with every response) and, on `/docs`, one Swagger UI
+//!   works under (its own scripts and styles, inline styles, data: images, calls to this
+//!   origin). Every API response is `Cache-Control: no-store`: they carry tokens, secrets or
+//!   personal data.
 
 use actix_cors::Cors;
 use actix_web::http::{

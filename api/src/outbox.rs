@@ -70,7 +70,6 @@ impl Worker {
         })
     }
 
-    /// Delivers messages for as long as the process runs.
     /// Delivers until `stopping` is set; a message being sent then is finished first (its hold
     /// would otherwise keep it from every other replica until the hold ends).
     pub async fn run(self, stopping: crate::runtime::Stopping) {
