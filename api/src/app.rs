@@ -25,6 +25,7 @@ use crate::{
     error::{ApiError, ErrorCode},
     fallback, idempotency,
     links::Links,
+    metrics::Metrics,
     middleware, openapi, outbox, passwords, routes,
     runtime::Threads,
 };
@@ -147,6 +148,12 @@ pub struct AppState {
     pub import_max_bytes: usize,
     /// The largest JSON body any other route takes.
     pub max_body_bytes: usize,
+    /// The most bytes a request's target and headers may take (`ROSTER_MAX_HEADER_BYTES`).
+    pub max_header_bytes: usize,
+    /// How long a request's body may take to arrive (`ROSTER_REQUEST_BODY_TIMEOUT_SECS`).
+    pub request_body_timeout: std::time::Duration,
+    /// What `GET /metrics` shows; requests are counted by `middleware::request_context`.
+    pub metrics: Arc<Metrics>,
 }
 
 /// A bound, ready-to-run Roster (its database may still be coming up).
@@ -199,6 +206,14 @@ impl Application {
             secret,
             backend,
         } = core;
+        let metrics = Arc::new(
+            Metrics::new(match backend {
+                Backend::Sqlite => "sqlite",
+                Backend::Postgres => "postgres",
+            })
+            .map_err(|e| format!("cannot register the metrics: {e}"))?,
+        );
+        let services = services.observed_by(metrics.clone());
         let listener = TcpListener::bind(config.listen_addr()?)
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
@@ -210,7 +225,7 @@ impl Application {
                 .unwrap_or_else(|| format!("http://{}", listener_address(&listener, config))),
             &config.link_template,
         );
-        let outbox = outbox::Worker::new(config, services.clone(), links.clone())?;
+        let outbox = outbox::Worker::new(config, services.clone(), links.clone(), metrics.clone())?;
         let audit_linker = AuditLinker {
             services: services.clone(),
         };
@@ -224,6 +239,9 @@ impl Application {
             auth_limiter: RateLimiter::new(config.auth_rate_limit),
             import_max_bytes: config.import_max_bytes,
             max_body_bytes: config.max_body_bytes,
+            max_header_bytes: config.max_header_bytes,
+            request_body_timeout: config.request_body_timeout,
+            metrics,
         });
         let max_body = config.max_body_bytes;
         let document = openapi_document();
@@ -331,6 +349,7 @@ fn json_error(err: JsonPayloadError) -> ApiError {
             api
         }
         JsonPayloadError::Deserialize(e) => ApiError::new(ErrorCode::MalformedJson, e.to_string()),
+        JsonPayloadError::Payload(e) => crate::limits::unreadable(&e),
         other => ApiError::new(ErrorCode::MalformedJson, other.to_string()),
     }
 }

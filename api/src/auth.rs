@@ -188,6 +188,7 @@ requirement! {
     WriteSettings => Permission::SettingsWrite,
     WriteApplications => Permission::ApplicationsWrite,
     ReadAudit => Permission::AuditRead,
+    ReadMetrics => Permission::MetricsRead,
 }
 
 /// The caller's credential, which admits its holder only while its current roles grant

@@ -50,8 +50,13 @@ pub struct Config {
     pub hashing_queue: usize,
     /// HTTP worker threads; `None` is one per core.
     pub workers: Option<usize>,
-    /// Largest JSON body accepted, in bytes.
+    /// Largest JSON body accepted, in bytes (`ROSTER_MAX_BODY_BYTES`, `max_body_bytes` in the file;
+    /// default 64 KiB, at least 1 KiB); larger bodies answer 413 `payload_too_large`.
     pub max_body_bytes: usize,
+    /// The most bytes a request's target (path and query) and headers may take together
+    /// (`ROSTER_MAX_HEADER_BYTES`, default 16 KiB, at least 1 KiB); more answers 431
+    /// `headers_too_large`.
+    pub max_header_bytes: usize,
     /// Largest CSV file `POST /api/v1/users/import` accepts, in bytes (`import.max_bytes` in the
     /// file, `ROSTER_IMPORT_MAX_BYTES`; default 100 KB, about 1,000 rows). Larger files are for
     /// `roster import`.
@@ -73,6 +78,9 @@ pub struct Config {
     /// and disconnected: a slow sender holds no connection longer (`ROSTER_REQUEST_HEADER_TIMEOUT_SECS`,
     /// default 5).
     pub request_header_timeout: Duration,
+    /// How long a request's body may take to arrive after its head before it is answered 408
+    /// `request_timeout` (`ROSTER_REQUEST_BODY_TIMEOUT_SECS`, default 60).
+    pub request_body_timeout: Duration,
     /// How often the dormant-account sweep runs (`ROSTER_SWEEP_MINUTES`, default 60; 0 = never).
     pub sweep_interval: Duration,
     /// Where email goes (`ROSTER_SMTP_URL`: `smtp://host:port`, `smtps://user:pass@host`, lettre's
@@ -106,6 +114,7 @@ impl Default for Config {
             hashing_queue: 64,
             workers: None,
             max_body_bytes: 64 * 1024,
+            max_header_bytes: 16 * 1024,
             import_max_bytes: 100 * 1024,
             access_token_ttl: Duration::from_secs(15 * 60),
             auth_rate_limit: 60,
@@ -113,6 +122,7 @@ impl Default for Config {
             cors_origins: crate::browser::CorsOrigins::default(),
             shutdown_timeout: Duration::from_secs(30),
             request_header_timeout: Duration::from_secs(5),
+            request_body_timeout: Duration::from_secs(60),
             sweep_interval: Duration::from_secs(60 * 60),
             smtp_url: None,
             email_from: "roster@localhost".into(),
@@ -141,10 +151,12 @@ struct FileConfig {
     database_timeout_secs: Option<u64>,
     shutdown_timeout_secs: Option<u64>,
     request_header_timeout_secs: Option<u64>,
+    request_body_timeout_secs: Option<u64>,
     database_queue: Option<usize>,
     hashing_queue: Option<usize>,
     workers: Option<usize>,
     max_body_bytes: Option<usize>,
+    max_header_bytes: Option<usize>,
     #[serde(default)]
     import: ImportConfig,
     access_token_minutes: Option<u64>,
@@ -255,6 +267,12 @@ impl Config {
         )? {
             c.request_header_timeout = Duration::from_secs(secs.max(1));
         }
+        if let Some(secs) = num(
+            "ROSTER_REQUEST_BODY_TIMEOUT_SECS",
+            file.request_body_timeout_secs,
+        )? {
+            c.request_body_timeout = Duration::from_secs(secs.max(1));
+        }
         if let Some(n) = num(
             "ROSTER_DATABASE_QUEUE",
             file.database_queue.map(|n| n as u64),
@@ -265,7 +283,19 @@ impl Config {
             c.hashing_queue = (n as usize).max(1);
         }
         c.workers = num("ROSTER_WORKERS", file.workers.map(|n| n as u64))?.map(|n| n as usize);
-        c.max_body_bytes = file.max_body_bytes.unwrap_or(c.max_body_bytes);
+        if let Some(n) = num(
+            "ROSTER_MAX_BODY_BYTES",
+            file.max_body_bytes.map(|n| n as u64),
+        )? {
+            // Below a kilobyte not even a sign-in fits.
+            c.max_body_bytes = usize::try_from(n).unwrap_or(usize::MAX).max(1024);
+        }
+        if let Some(n) = num(
+            "ROSTER_MAX_HEADER_BYTES",
+            file.max_header_bytes.map(|n| n as u64),
+        )? {
+            c.max_header_bytes = usize::try_from(n).unwrap_or(usize::MAX).max(1024);
+        }
         if let Some(n) = num(
             "ROSTER_IMPORT_MAX_BYTES",
             file.import.max_bytes.map(|n| n as u64),

@@ -53,6 +53,8 @@ error_codes! {
     InvalidIfMatch => (BAD_REQUEST, "If-Match must be a quoted version, as in the ETag", "Send the `ETag` you read, unchanged (e.g. `\"3\"`)."),
     UnsupportedMediaType => (UNSUPPORTED_MEDIA_TYPE, "The body is not of a media type this operation takes", "Send JSON with `Content-Type: application/json`; an import takes `text/csv`, or a `multipart/form-data` form with the file."),
     PayloadTooLarge => (PAYLOAD_TOO_LARGE, "The body is too large", "Send less: the limit is in `detail`."),
+    RequestTimeout => (REQUEST_TIMEOUT, "The request's body did not arrive in time", "Send the whole body at once, promptly; on a slow link send less (`roster import` takes files of any size)."),
+    HeadersTooLarge => (REQUEST_HEADER_FIELDS_TOO_LARGE, "The request's headers are too large", "Send fewer or shorter headers (cookies, a long query string): the limit is in `detail`."),
     OriginNotAllowed => (FORBIDDEN, "This origin may not call Roster from a browser", "Call from the same origin, or have the operator add the web app's origin to `ROSTER_CORS_ORIGINS`."),
     NotFound => (NOT_FOUND, "No such resource", "Check the path; ids are UUIDs."),
     MethodNotAllowed => (METHOD_NOT_ALLOWED, "This method is not allowed here", "Use one of the methods in the `Allow` header."),

@@ -37,8 +37,11 @@ use crate::{
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
-/// The middleware: `App::wrap(KeyedPosts)`. A request without a key passes straight through, its
-/// future and body unboxed (every GET and most POSTs: the hot path, `bench/ab --scenarios read`).
+/// The middleware: `App::wrap(KeyedPosts)`. It first applies `crate::limits::admit` (headers'
+/// size, the body's deadline): the innermost layer's response type already carries Roster's own
+/// answers, so a refusal there costs other requests nothing. A request without a key then passes
+/// straight through, its future and body unboxed (every GET and most POSTs: the hot path,
+/// `bench/ab --scenarios read`).
 pub struct KeyedPosts;
 
 impl<S, B> Transform<S, ServiceRequest> for KeyedPosts
@@ -79,7 +82,13 @@ where
 
     forward_ready!(inner);
 
-    fn call(&self, req: ServiceRequest) -> Self::Future {
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
+        if let Err(refusal) = crate::limits::admit(&mut req) {
+            let refused = req.into_response(refusal.error_response());
+            return Either::Right(Box::pin(std::future::ready(Ok(
+                refused.map_into_right_body()
+            ))));
+        }
         match req.headers().get(&IDEMPOTENCY_KEY) {
             Some(key) if req.method() == Method::POST => {
                 let key = key.clone();
@@ -226,10 +235,7 @@ async fn read_body(
         let chunk = match chunk {
             Ok(chunk) => chunk,
             Err(e) => {
-                let e = ApiError::new(
-                    ErrorCode::MalformedJson,
-                    format!("the body could not be read: {e}"),
-                );
+                let e = crate::limits::unreadable(&e);
                 return Err(req.into_response(e.error_response()));
             }
         };

@@ -8,10 +8,14 @@ pub mod client;
 pub mod config;
 pub mod error;
 mod fallback;
+#[doc(hidden)]
+pub mod fuzzing;
 mod idempotency;
 pub mod import;
+mod limits;
 pub mod links;
 mod mail;
+pub mod metrics;
 mod middleware;
 pub mod openapi;
 pub mod outbox;

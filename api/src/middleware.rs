@@ -17,17 +17,21 @@ use actix_web::{
         StatusCode,
     },
     middleware::{ErrorHandlerResponse, Next},
-    ResponseError,
+    web, ResponseError,
 };
 use tracing::Instrument as _;
 use uuid::Uuid;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::{
+    app::AppState,
+    error::{ApiError, ErrorCode},
+};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Takes the caller's `X-Request-Id` when it is short and printable, else makes one; runs the
-/// request inside a span carrying it, returns it, and logs the outcome.
+/// request inside a span carrying it, returns it, secures the response's headers, counts the
+/// request in the metrics and logs the outcome.
 pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -47,8 +51,15 @@ pub async fn request_context(
         res.headers_mut().insert(REQUEST_ID, value);
     }
     crate::browser::secure(docs, res.headers_mut());
+    let elapsed = started.elapsed();
+    let request = res.request();
+    if let Some(state) = request.app_data::<web::Data<AppState>>() {
+        state
+            .metrics
+            .observe_request(request, res.status(), elapsed.as_secs_f64());
+    }
     let status = res.status().as_u16();
-    let elapsed_us = started.elapsed().as_micros() as u64;
+    let elapsed_us = elapsed.as_micros() as u64;
     span.in_scope(|| tracing::info!(status, elapsed_us, "request"));
     Ok(res)
 }
@@ -97,6 +108,7 @@ pub fn problem_for_bare_errors<B: MessageBody + 'static>(
         StatusCode::NOT_FOUND => ErrorCode::NotFound,
         StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
         StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::REQUEST_TIMEOUT => ErrorCode::RequestTimeout,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
         StatusCode::UNAUTHORIZED => ErrorCode::Unauthenticated,
         StatusCode::FORBIDDEN => ErrorCode::Forbidden,

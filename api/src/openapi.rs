@@ -150,6 +150,18 @@ pub fn finish(mut api: OpenApi) -> OpenApi {
             )
             .build()
     };
+    // Any request whose headers are too large (`ROSTER_MAX_HEADER_BYTES`): one response, referred
+    // to by every operation.
+    let too_large =
+        "`headers_too_large`: the request line and headers are over `ROSTER_MAX_HEADER_BYTES`.";
+    let headers_too_large = ResponseBuilder::new()
+        .description(too_large)
+        .content("application/problem+json", problem(too_large))
+        .build();
+    api.components
+        .get_or_insert_with(Default::default)
+        .responses
+        .insert("headers_too_large".into(), headers_too_large.into());
     for (path, item) in api.paths.paths.iter_mut() {
         if let Some(post) = &mut item.post {
             idempotent(post);
@@ -168,6 +180,23 @@ pub fn finish(mut api: OpenApi) -> OpenApi {
                 .as_ref()
                 .is_some_and(|s| s.iter().any(|r| *r != SecurityRequirement::default()));
             let responses = &mut operation.responses.responses;
+            responses.insert(
+                "431".into(),
+                Ref::new("#/components/responses/headers_too_large").into(),
+            );
+            if operation.request_body.is_some() {
+                let text = "`request_timeout`: the body did not arrive within `ROSTER_REQUEST_BODY_TIMEOUT_SECS`.";
+                match responses.get_mut("408") {
+                    Some(utoipa::openapi::RefOr::T(r)) => {
+                        r.description.push_str("\n\n");
+                        r.description.push_str(text);
+                    }
+                    _ => {
+                        let r = ResponseBuilder::new().description(text).build();
+                        responses.insert("408".into(), r.into());
+                    }
+                }
+            }
             if secured && !responses.contains_key("401") {
                 let r = ResponseBuilder::new()
                     .description("`unauthenticated`: no valid access token or API token.")
@@ -190,7 +219,90 @@ pub fn finish(mut api: OpenApi) -> OpenApi {
             }
         }
     }
+    link_created(&mut api);
     api
+}
+
+/// OpenAPI links from each POST that creates (answers 201) to every operation on what it made —
+/// `POST /api/v1/groups` to the operations of `/api/v1/groups/{id}…`, the new `id` taken from the
+/// response — and from each list (a GET answering `items`) to the operations on its first item.
+/// The rest of the target's path comes from the request's own. Clients and the contract fuzzer's
+/// stateful phase follow them (create, then read, change, delete what was created).
+fn link_created(api: &mut OpenApi) {
+    use utoipa::openapi::{extensions::Extensions, link::LinkBuilder, RefOr};
+    // (the source's path, whether it is a POST that creates, the target parameter's expression)
+    let schemas =
+        serde_json::to_value(api.components.as_ref().map(|c| &c.schemas)).unwrap_or_default();
+    // A response's JSON schema, its `$ref`s resolved.
+    let body = |op: &Option<utoipa::openapi::path::Operation>, status: &str| {
+        let response = op.as_ref()?.responses.responses.get(status)?;
+        let response = serde_json::to_value(response).ok()?;
+        Some(resolve(&schemas, &response["content"]["application/json"]["schema"]).clone())
+    };
+    let mut sources: Vec<(String, bool, &str)> = Vec::new();
+    for (path, item) in &api.paths.paths {
+        if body(&item.post, "201").is_some_and(|b| has_id(&schemas, &b)) {
+            sources.push((path.clone(), true, "$response.body#/id"));
+        }
+        if body(&item.get, "200")
+            .is_some_and(|b| has_id(&schemas, &b["properties"]["items"]["items"]))
+        {
+            sources.push((path.clone(), false, "$response.body#/items/0/id"));
+        }
+    }
+    let mut links = Vec::new();
+    for (source, creates, expression) in &sources {
+        let prefix = format!("{source}/{{");
+        for (path, item) in &api.paths.paths {
+            // Only the item's own operations: `/groups/{id}`, `/groups/{id}/members`.
+            let Some(created) = path
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.split('}').next())
+            else {
+                continue;
+            };
+            // Every other parameter must come from the source request's own path.
+            let others: Vec<&str> = path
+                .split('{')
+                .skip(1)
+                .filter_map(|rest| rest.split('}').next())
+                .filter(|name| *name != created)
+                .collect();
+            if others
+                .iter()
+                .any(|name| !source.contains(&format!("{{{name}}}")))
+            {
+                continue;
+            }
+            let operations = [&item.get, &item.post, &item.patch, &item.put, &item.delete];
+            for op in operations.into_iter().flatten() {
+                let Some(id) = &op.operation_id else { continue };
+                // utoipa 5.5 writes `Link::operation_id` as `operation_id`, not the `operationId`
+                // OpenAPI names: the field is set through the flattened extensions instead.
+                let named = Extensions::from_iter([("operationId", id.clone())]);
+                let mut link = LinkBuilder::new()
+                    .extensions(Some(named))
+                    .parameter(created, *expression);
+                for name in &others {
+                    link = link.parameter(*name, format!("$request.path.{name}"));
+                }
+                links.push((source.clone(), *creates, id.clone(), link.build()));
+            }
+        }
+    }
+    for (source, creates, name, link) in links {
+        let Some(item) = api.paths.paths.get_mut(&source) else {
+            continue;
+        };
+        let (op, status) = if creates {
+            (item.post.as_mut(), "201")
+        } else {
+            (item.get.as_mut(), "200")
+        };
+        if let Some(RefOr::T(response)) = op.and_then(|op| op.responses.responses.get_mut(status)) {
+            response.links.insert(name, RefOr::T(link));
+        }
+    }
 }
 
 /// Every POST takes `Idempotency-Key` (SPEC §10, `crate::idempotency`): the header, the answers
@@ -251,4 +363,24 @@ fn idempotent(operation: &mut utoipa::openapi::path::Operation) {
             }
         }
     }
+}
+
+/// `schema`, or the component schema its `$ref` names.
+fn resolve<'a>(
+    schemas: &'a serde_json::Value,
+    schema: &'a serde_json::Value,
+) -> &'a serde_json::Value {
+    match schema["$ref"].as_str().and_then(|r| r.rsplit('/').next()) {
+        Some(name) => &schemas[name],
+        None => schema,
+    }
+}
+
+/// Whether `schema` (through `$ref` and `allOf`) has an `id` property.
+fn has_id(schemas: &serde_json::Value, schema: &serde_json::Value) -> bool {
+    let schema = resolve(schemas, schema);
+    schema["properties"]["id"].is_object()
+        || schema["allOf"]
+            .as_array()
+            .is_some_and(|parts| parts.iter().any(|part| has_id(schemas, part)))
 }

@@ -16,7 +16,12 @@ use lettre::{
     AsyncSmtpTransport, AsyncTransport, Tokio1Executor,
 };
 
-use crate::{config::Config, links::Links, mail::Templates};
+use crate::{
+    config::Config,
+    links::Links,
+    mail::Templates,
+    metrics::{Delivered, Metrics},
+};
 
 /// How long one SMTP exchange may take; well within a message's hold (`RetryPolicy::lease`).
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -41,10 +46,16 @@ pub struct Worker {
     sender: Sender,
     policy: RetryPolicy,
     poll: Duration,
+    metrics: Arc<Metrics>,
 }
 
 impl Worker {
-    pub fn new(config: &Config, services: Services, links: Links) -> Result<Self, String> {
+    pub fn new(
+        config: &Config,
+        services: Services,
+        links: Links,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, String> {
         let sender = match &config.smtp_url {
             None => Sender::Log,
             Some(url) => Sender::Smtp {
@@ -67,6 +78,7 @@ impl Worker {
             sender,
             policy: config.outbox_retry,
             poll: config.outbox_poll,
+            metrics,
         })
     }
 
@@ -97,6 +109,9 @@ impl Worker {
             if tracing::enabled!(tracing::Level::INFO) {
                 logged.iter().for_each(|m| self.log(m));
             }
+            logged
+                .iter()
+                .for_each(|_| self.metrics.delivered(Delivered::Logged));
             return Ok(logged.len());
         };
         let Outgoing { message, link } = match self
@@ -124,8 +139,12 @@ impl Worker {
                 Err(e) => Delivery::Failed(describe(&e)),
             },
         };
-        if let Delivery::Failed(why) = &delivery {
-            tracing::warn!(message_id = %message.id, attempt = message.attempts, error = %why, "sending an email failed");
+        match &delivery {
+            Delivery::Failed(why) => {
+                tracing::warn!(message_id = %message.id, attempt = message.attempts, error = %why, "sending an email failed");
+                self.metrics.delivered(Delivered::Failed);
+            }
+            Delivery::Sent => self.metrics.delivered(Delivered::Sent),
         }
         // Not recorded (the database is away): taken again when its hold ends.
         self.services

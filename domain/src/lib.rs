@@ -27,6 +27,7 @@ pub mod services;
 pub mod session;
 pub mod settings;
 pub mod spreadsheet;
+pub mod telemetry;
 pub mod validate;
 pub mod values;
 

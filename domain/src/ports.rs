@@ -216,6 +216,8 @@ pub trait Outbox {
     ) -> Result<Vec<Message>>;
     /// Deletes messages that finished (sent, logged, failed, cancelled) before `before`; how many.
     fn delete_finished_messages(&mut self, before: DateTime<Utc>) -> Result<u64>;
+    /// How many messages are in each state; states without any are left out.
+    fn count_messages(&mut self) -> Result<Vec<(MessageState, i64)>>;
 }
 
 /// Accounts' second factors and recovery codes ([`crate::mfa`]).

@@ -25,10 +25,13 @@ pub enum Permission {
     /// `users:read`).
     #[serde(rename = "applications:write")]
     ApplicationsWrite,
+    /// Scrape `GET /metrics`: counts of requests, sign-ins, seats and queues, no account's data.
+    #[serde(rename = "metrics:read")]
+    MetricsRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 7] = [
+    pub const ALL: [Permission; 8] = [
         Permission::UsersRead,
         Permission::UsersWrite,
         Permission::ApiTokensManage,
@@ -36,6 +39,7 @@ impl Permission {
         Permission::SettingsWrite,
         Permission::AuditRead,
         Permission::ApplicationsWrite,
+        Permission::MetricsRead,
     ];
 
     pub fn name(self) -> &'static str {
@@ -47,6 +51,7 @@ impl Permission {
             Permission::SettingsWrite => "settings:write",
             Permission::AuditRead => "audit:read",
             Permission::ApplicationsWrite => "applications:write",
+            Permission::MetricsRead => "metrics:read",
         }
     }
 }

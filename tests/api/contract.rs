@@ -48,6 +48,7 @@ fn every_operation_has_an_id_a_summary_documented_errors_and_body_examples() {
                 );
             }
             for (status, response) in op["responses"].as_object().expect("responses") {
+                let response = resolved(&doc, response);
                 if status.starts_with('4') || status.starts_with('5') {
                     assert!(
                         response["content"]["application/problem+json"].is_object(),
@@ -126,6 +127,7 @@ fn every_operation_says_its_permission_and_shows_each_error_code_it_can_answer()
                 if !(status.starts_with('4') || status.starts_with('5')) {
                     continue;
                 }
+                let response = resolved(&doc, response);
                 let text = response["description"].as_str().unwrap_or_default();
                 let codes = api::openapi::codes_named(text);
                 assert!(
@@ -175,4 +177,113 @@ fn the_readme_lists_every_error_code_as_the_code_does() {
         }
         panic!("README.md's error codes differ from ErrorCode: run UPDATE_README=1 cargo test");
     }
+}
+
+/// A response, or the component response its `$ref` names.
+fn resolved<'a>(
+    doc: &'a serde_json::Value,
+    response: &'a serde_json::Value,
+) -> &'a serde_json::Value {
+    match response["$ref"].as_str() {
+        Some(r) => {
+            let name = r
+                .strip_prefix("#/components/responses/")
+                .unwrap_or_else(|| panic!("a component response: {r}"));
+            let found = &doc["components"]["responses"][name];
+            assert!(found.is_object(), "{r} names no response");
+            found
+        }
+        None => response,
+    }
+}
+
+/// Every OpenAPI link names an operation of the document, gives exactly its path parameters, and
+/// takes `$response.body#/id` from a response whose schema has an `id`.
+#[test]
+fn every_link_leads_to_an_operation_with_its_parameters() {
+    let doc = serde_json::to_value(api::openapi_document()).expect("JSON");
+    let mut operations = std::collections::HashMap::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for op in item.as_object().expect("item").values() {
+            if let Some(id) = op["operationId"].as_str() {
+                operations.insert(id.to_owned(), path.clone());
+            }
+        }
+    }
+    let mut links = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("item") {
+            for (status, response) in op["responses"].as_object().expect("responses") {
+                let Some(found) = response["links"].as_object() else {
+                    continue;
+                };
+                let schema = &response["content"]["application/json"]["schema"];
+                let schema = match schema["$ref"].as_str() {
+                    Some(r) => &doc["components"]["schemas"][r.rsplit('/').next().expect("name")],
+                    None => schema,
+                };
+                for (name, link) in found {
+                    links += 1;
+                    let target = link["operationId"].as_str().expect("an operationId");
+                    let target_path = operations
+                        .get(target)
+                        .unwrap_or_else(|| panic!("{method} {path} {status} {name}: no {target}"));
+                    let mut wanted: Vec<&str> = target_path
+                        .split('{')
+                        .skip(1)
+                        .filter_map(|rest| rest.split('}').next())
+                        .collect();
+                    let parameters = link["parameters"].as_object().expect("parameters");
+                    let mut given: Vec<&str> = parameters.keys().map(String::as_str).collect();
+                    wanted.sort();
+                    given.sort();
+                    assert_eq!(given, wanted, "{method} {path} {status} {name}");
+                    for value in parameters.values() {
+                        match value.as_str().expect("an expression") {
+                            "$response.body#/id" => assert!(
+                                has_id(&doc, schema),
+                                "{method} {path} {status}: no id in the body for {name}"
+                            ),
+                            "$response.body#/items/0/id" => assert!(
+                                has_id(&doc, &items_of(&doc, schema)),
+                                "{method} {path} {status}: no items with ids for {name}"
+                            ),
+                            other => {
+                                let param = other
+                                    .strip_prefix("$request.path.")
+                                    .expect("a path parameter");
+                                assert!(path.contains(&format!("{{{param}}}")), "{path}: {other}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(links >= 30, "only {links} links");
+}
+
+/// Whether `schema` (through `$ref` and `allOf`) has an `id` property.
+fn has_id(doc: &serde_json::Value, schema: &serde_json::Value) -> bool {
+    if let Some(r) = schema["$ref"].as_str() {
+        return has_id(
+            doc,
+            &doc["components"]["schemas"][r.rsplit('/').next().unwrap_or_default()],
+        );
+    }
+    schema["properties"]["id"].is_object()
+        || schema["allOf"]
+            .as_array()
+            .is_some_and(|parts| parts.iter().any(|part| has_id(doc, part)))
+}
+
+/// The schema of a list's `items`, through `$ref`.
+fn items_of(doc: &serde_json::Value, schema: &serde_json::Value) -> serde_json::Value {
+    if let Some(r) = schema["$ref"].as_str() {
+        return items_of(
+            doc,
+            &doc["components"]["schemas"][r.rsplit('/').next().unwrap_or_default()],
+        );
+    }
+    schema["properties"]["items"]["items"].clone()
 }

@@ -6,6 +6,7 @@
 #[macro_use]
 mod helpers;
 
+mod access;
 mod activation;
 mod api_tokens;
 mod applications;
@@ -26,6 +27,7 @@ mod invitations;
 mod limits;
 mod mailbox;
 mod me;
+mod metrics;
 mod mfa;
 mod outage;
 mod paging;

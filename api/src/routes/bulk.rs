@@ -355,7 +355,7 @@ async fn read_file(
     }
     let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::new(ErrorCode::MalformedJson, e.to_string()))?;
+        let chunk = chunk.map_err(|e| crate::limits::unreadable(&e))?;
         if bytes.len() + chunk.len() > limit {
             return Err(too_large(limit));
         }
@@ -365,6 +365,9 @@ async fn read_file(
 }
 
 fn bad_form(e: actix_multipart::MultipartError) -> ApiError {
+    if let actix_multipart::MultipartError::Payload(e) = &e {
+        return crate::limits::unreadable(e);
+    }
     ApiError::new(
         ErrorCode::UnsupportedMediaType,
         format!("the multipart/form-data body cannot be read: {e}"),

@@ -18,7 +18,7 @@ mod reports;
 mod roles;
 mod settings;
 mod setup;
-mod users;
+pub(crate) mod users;
 
 use serde::{Deserialize, Deserializer};
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
@@ -27,6 +27,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::root)
         .service(health::healthz)
         .service(health::readyz)
+        .service(crate::metrics::scrape)
         .service(
             scope::scope("/api/v1")
                 .service(setup::get_setup)

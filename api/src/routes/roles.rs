@@ -11,7 +11,7 @@ use crate::{app::AppState, auth::Authenticated, error::ApiResult};
 pub struct RoleResponse {
     pub name: String,
     pub description: String,
-    /// Of `users:read`, `users:write`, `api_tokens:manage`, `settings:read`, `settings:write`, `audit:read`, `applications:write`.
+    /// Of `users:read`, `users:write`, `api_tokens:manage`, `settings:read`, `settings:write`, `audit:read`, `applications:write`, `metrics:read`.
     pub permissions: Vec<String>,
     /// How many active accounts may hold it at once; `null` is unlimited.
     pub seats: Option<u32>,

@@ -337,15 +337,20 @@ pub(super) fn position_after(sort: Sort, account: &Account) -> Position {
 }
 
 fn encode_cursor(sort: Sort, account: &Account) -> String {
+    encode_position(sort, &position_after(sort, account))
+}
+
+/// The cursor of the page starting after `position`: base64url of `{"s": sort, "k": key, "i": id}`.
+pub(crate) fn encode_position(sort: Sort, position: &Position) -> String {
     let data = CursorData {
         s: sort.name(),
-        k: sort_key(account, sort.field),
-        i: account.id,
+        k: position.key.clone(),
+        i: position.id,
     };
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&data).unwrap_or_default())
 }
 
-fn decode_cursor(raw: &str, sort: Sort) -> ApiResult<Position> {
+pub(crate) fn decode_cursor(raw: &str, sort: Sort) -> ApiResult<Position> {
     let invalid = || {
         ApiError::new(
             ErrorCode::InvalidCursor,
@@ -363,7 +368,7 @@ fn decode_cursor(raw: &str, sort: Sort) -> ApiResult<Position> {
     })
 }
 
-pub(super) fn parse_list(params: ListParams) -> ApiResult<UserQuery> {
+pub(crate) fn parse_list(params: ListParams) -> ApiResult<UserQuery> {
     let selection = params.selection;
     let bad = |detail: String| ApiError::new(ErrorCode::InvalidQuery, detail);
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);

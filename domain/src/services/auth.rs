@@ -22,6 +22,7 @@ use crate::{
         Session,
     },
     settings::Settings,
+    telemetry::SignInStep,
     values::fold,
     Error, Result,
 };
@@ -112,6 +113,36 @@ impl Credential {
 /// Why a sign-in failed, for the audit trail only: the client always gets `invalid_credentials`.
 type Refusal = &'static str;
 
+/// A sign-in step refused and recorded: why, and whether this failure locked the account.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Failed {
+    pub reason: Refusal,
+    pub locked: bool,
+}
+
+impl Failed {
+    pub fn new(reason: Refusal) -> Self {
+        Self {
+            reason,
+            locked: false,
+        }
+    }
+
+    pub fn locking(self, locked: bool) -> Self {
+        Self { locked, ..self }
+    }
+}
+
+impl SignIn {
+    /// The outcome's name in metrics ([`crate::telemetry`]).
+    fn outcome(&self) -> &'static str {
+        match self {
+            SignIn::Tokens(_) => "succeeded",
+            SignIn::Challenge { .. } => "challenged",
+        }
+    }
+}
+
 impl Services {
     /// Checks a login (username or email) and password, in three steps: the account is read, the
     /// password verified on the hashing threads, and the outcome decided and recorded with the
@@ -126,6 +157,46 @@ impl Services {
         origin: Origin,
         secrets: SignInSecrets,
     ) -> Result<SignIn> {
+        let concluded = self.check_login(login, password, origin, secrets).await;
+        self.report_sign_in(SignInStep::Password, &concluded);
+        concluded?.map_err(|_| Error::InvalidCredentials)
+    }
+
+    /// Reports how a sign-in step ended ([`crate::telemetry`]), once it is recorded.
+    pub(super) fn report_sign_in(
+        &self,
+        step: SignInStep,
+        concluded: &Result<std::result::Result<SignIn, Failed>>,
+    ) {
+        let outcome = match concluded {
+            Ok(Ok(signed_in)) => signed_in.outcome(),
+            Ok(Err(failed)) => {
+                if failed.locked {
+                    self.telemetry.locked_out();
+                }
+                failed.reason
+            }
+            Err(Error::InvalidChallenge) => "invalid_challenge",
+            Err(_) => "error",
+        };
+        self.telemetry.sign_in(step, outcome);
+    }
+
+    /// Reports a lockout a wrong password (outside a sign-in) caused, once it is recorded.
+    pub(super) fn report_lockout(&self, locked: bool) {
+        if locked {
+            self.telemetry.locked_out();
+        }
+    }
+
+    /// [`Services::login`]'s work: the sign-in, or why it was refused.
+    async fn check_login(
+        &self,
+        login: String,
+        password: String,
+        origin: Origin,
+        secrets: SignInSecrets,
+    ) -> Result<std::result::Result<SignIn, Failed>> {
         let key = fold(login.trim());
         let found = if key.is_empty() {
             None
@@ -142,14 +213,12 @@ impl Services {
             .await?;
         let id = found.map(|a| a.id);
         let login: String = login.chars().take(254).collect();
-        let outcome = self
-            .database(move |s| {
-                s.store.write(|tx| {
-                    s.conclude_sign_in(tx, id, verified, passwordless, &login, &origin, &secrets)
-                })
+        self.database(move |s| {
+            s.store.write(|tx| {
+                s.conclude_sign_in(tx, id, verified, passwordless, &login, &origin, &secrets)
             })
-            .await?;
-        outcome.map_err(|_| Error::InvalidCredentials)
+        })
+        .await
     }
 
     /// Decides a sign-in whose password was checked, and records it: a failure (counted toward
@@ -165,7 +234,7 @@ impl Services {
         login: &str,
         origin: &Origin,
         secrets: &SignInSecrets,
-    ) -> Result<std::result::Result<SignIn, Refusal>> {
+    ) -> Result<std::result::Result<SignIn, Failed>> {
         let now = crate::now();
         let settings = tx.load_settings()?;
         // An unknown login spends what a wrong password does in this step too: the account's
@@ -188,7 +257,7 @@ impl Services {
                 event = event.on_account(account);
             }
             tx.effects().audit(event);
-            Ok(Err(reason))
+            Ok(Err(Failed::new(reason)))
         };
         let Some(mut account) = account else {
             return refuse(tx, None, "unknown_login", json!({}));
@@ -210,7 +279,8 @@ impl Services {
                     );
                 }
                 let extra = json!({"failed_logins": account.failed_logins, "locked": locked_now});
-                return refuse(tx, Some(&account), "wrong_password", extra);
+                let refused = refuse(tx, Some(&account), "wrong_password", extra)?;
+                return Ok(refused.map_err(|failed| failed.locking(locked_now)));
             }
             (None, _) if passwordless && !settings.require_passwords && !account.is_admin() => {
                 "username_only"

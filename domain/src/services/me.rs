@@ -122,7 +122,7 @@ impl Services {
                             .on_account(&after)
                             .details(json!({"reason": "wrong_current_password", "failed_logins": after.failed_logins, "locked": locked})),
                     );
-                    return Ok(false);
+                    return Ok(Err(locked));
                 };
                 after.password_hash = Some(hash.clone());
                 after.activated_at = after.activated_at.or(Some(now));
@@ -139,12 +139,12 @@ impl Services {
                 );
                 tx.effects()
                     .notify(&after, MessageKind::PasswordChanged, None);
-                Ok(true)
+                Ok(Ok(()))
             })
         })
         .await?
-        .then_some(())
-        .ok_or_else(|| {
+        .map_err(|locked| {
+            self.report_lockout(locked);
             Error::Validation(vec![FieldError::new(
                 "current_password",
                 "wrong_password",

@@ -5,7 +5,7 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{one_time::ways_into, Credential, Services, SignIn, SignInSecrets};
+use super::{auth::Failed, one_time::ways_into, Credential, Services, SignIn, SignInSecrets};
 use crate::{
     account::Account,
     audit::{action, Actor, AuditEvent, Origin},
@@ -17,8 +17,12 @@ use crate::{
     ports::Tx,
     roles::Permission,
     session::{ChallengeKind, SecretToken},
+    telemetry::SignInStep,
     FieldError,
 };
+
+/// The audit trail's (and the metrics') reason for a wrong second-factor code.
+const WRONG_MFA_CODE: &str = "wrong_mfa_code";
 
 /// A factor being enrolled: what the holder's authenticator app needs.
 #[derive(Debug, Clone)]
@@ -77,10 +81,11 @@ impl Services {
                         .on_account(&after)
                         .details(json!({"reason": "wrong_current_password", "failed_logins": after.failed_logins, "locked": locked})),
                 );
-                Ok(())
+                Ok(locked)
             })
         })
-        .await?;
+        .await
+        .map(|locked| self.report_lockout(locked))?;
         Err(Error::Validation(vec![FieldError::new(
             "password",
             "wrong_password",
@@ -328,6 +333,22 @@ impl Services {
         origin: Origin,
         secrets: SignInSecrets,
     ) -> Result<SignIn> {
+        let concluded = self.check_mfa(token, code, origin, secrets).await;
+        self.report_sign_in(SignInStep::Mfa, &concluded);
+        concluded?.map_err(|failed| match failed.reason {
+            WRONG_MFA_CODE => wrong_code(),
+            _ => Error::InvalidChallenge,
+        })
+    }
+
+    /// [`Services::complete_mfa`]'s work: the sign-in goes on, or why it was refused.
+    async fn check_mfa(
+        &self,
+        token: SecretToken,
+        code: String,
+        origin: Origin,
+        secrets: SignInSecrets,
+    ) -> Result<std::result::Result<SignIn, Failed>> {
         let hash = token.hash();
         self.database(move |s| {
             s.store.write(|tx| {
@@ -340,7 +361,7 @@ impl Services {
                     .find_account_for_update(challenge.user_id)?
                     .ok_or(Error::InvalidChallenge)?;
                 if !account.may_authenticate(now) {
-                    return Ok(Err(Error::InvalidChallenge));
+                    return Ok(Err(Failed::new("may_not_authenticate")));
                 }
                 let settings = tx.load_settings()?;
                 let method = s.check_second_factor(tx, &account, &code, now)?;
@@ -350,12 +371,12 @@ impl Services {
                     tx.effects().audit(
                         AuditEvent::new(Actor::anonymous(), action::LOGIN_FAILED, &origin)
                             .on_account(&account)
-                            .details(json!({"reason": "wrong_mfa_code", "failed_logins": account.failed_logins, "locked": locked})),
+                            .details(json!({"reason": WRONG_MFA_CODE, "failed_logins": account.failed_logins, "locked": locked})),
                     );
-                    return Ok(Err(wrong_code()));
+                    return Ok(Err(Failed::new(WRONG_MFA_CODE).locking(locked)));
                 };
                 if tx.take_challenge(&hash)?.is_none() {
-                    return Ok(Err(Error::InvalidChallenge));
+                    return Ok(Err(Failed::new("invalid_challenge")));
                 }
                 if method == "one_time_password" {
                     // It stands in for a lost authenticator: the holder enrols again.
@@ -380,7 +401,7 @@ impl Services {
                     .map(Ok)
             })
         })
-        .await?
+        .await
     }
 
     /// Which second factor `code` is — `totp` (its step recorded: never accepted again) or

@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod bulk;
 mod fields;
+mod gauges;
 mod groups;
 mod idempotency;
 mod import;
@@ -38,6 +39,7 @@ pub use assignments::{
 pub use audit::{BrokenLink, Verification};
 pub use auth::{Credential, SignIn, SignInSecrets, SignedIn};
 pub use bulk::{BulkAction, BulkChanges, BulkEdit, BulkOutcome, MAX_BULK_ACTION, MAX_BULK_EDIT};
+pub use gauges::Gauges;
 pub use groups::MAX_GROUP_CHANGE;
 pub use import::{ImportOptions, ImportReport, ImportSource, ImportedRow, Progress, RowOutcome};
 pub use invitations::{split_addresses, Invitation, MAX_INVITATIONS};
@@ -53,8 +55,15 @@ pub use setup::SetupInput;
 pub use sweep::dormant;
 
 use crate::{
-    mfa::MfaKey, one_time::TokenKey, password::PasswordHasher, ports::Store, roles::RoleCatalog,
-    runtime::Runtime, seal::SealKey, Error, Result,
+    mfa::MfaKey,
+    one_time::TokenKey,
+    password::PasswordHasher,
+    ports::Store,
+    roles::RoleCatalog,
+    runtime::Runtime,
+    seal::SealKey,
+    telemetry::{Telemetry, Unobserved},
+    Error, Result,
 };
 
 /// The services and what they stand on: a store, the role catalog, a password hasher and the
@@ -74,6 +83,8 @@ pub struct Services {
     /// Whether emails with links are queued: only when a mail server is configured
     /// ([`Services::email_link`]).
     email_links: bool,
+    /// Where sign-in outcomes and lockouts are reported ([`Services::observed_by`]).
+    telemetry: Arc<dyn Telemetry>,
     /// Until when (ms since the epoch) this process takes `mfa.required_for_admins` to be off
     /// without reading it ([`Services::admins_need_mfa`]); shared by the clones.
     admin_mfa_off_until: Arc<AtomicI64>,
@@ -97,8 +108,14 @@ impl Services {
             mfa_key: Arc::new(mfa_key),
             response_key: Arc::new(response_key),
             email_links,
+            telemetry: Arc::new(Unobserved),
             admin_mfa_off_until: Arc::new(AtomicI64::new(0)),
         }
+    }
+
+    /// These services, reporting sign-in outcomes and lockouts to `telemetry`.
+    pub fn observed_by(self, telemetry: Arc<dyn Telemetry>) -> Self {
+        Self { telemetry, ..self }
     }
 
     /// Whether the database answers (`/readyz`).

@@ -136,4 +136,21 @@ impl Outbox for Unit<'_> {
         .db()?;
         Ok(n as u64)
     }
+
+    fn count_messages(&mut self) -> Result<Vec<(MessageState, i64)>> {
+        let rows: Vec<(String, i64)> = on_backend!(self.conn, c => outbox::table
+            .group_by(outbox::state)
+            .select((outbox::state, diesel::dsl::count_star()))
+            .load(c))
+        .db()?;
+        rows.into_iter()
+            .map(|(state, n)| {
+                MessageState::parse(&state)
+                    .map(|state| (state, n))
+                    .ok_or_else(|| {
+                        domain::Error::Internal(format!("unknown outbox state {state:?}"))
+                    })
+            })
+            .collect()
+    }
 }
