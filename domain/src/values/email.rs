@@ -73,6 +73,11 @@ impl Email {
         } else {
             let (shown, mapped) = idna::domain_to_unicode(&ascii);
             mapped.map_err(|_| invalid())?;
+            // What is stored must read back as itself. A label whose Unicode form starts with
+            // `xn--` again (`xn--xn--…`, found by fuzzing) would not: it is refused.
+            if idna::domain_to_ascii(&shown).ok().as_deref() != Some(ascii.as_str()) {
+                return Err(invalid());
+            }
             shown
         };
         let address = format!("{local}@{shown}");
@@ -161,6 +166,18 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_domain_whose_unicode_form_would_not_read_back_is_refused() {
+        // Found by `cargo fuzz` (target `email`): `xn--xn--Bchev-kGVa` decodes to a label that
+        // starts with `xn--` again, so the address as stored did not parse.
+        let found = "x@xn--xn--Bchev-kGVa.mp.ma.eBchev-kGVa.mp.ma.e";
+        assert!(Email::parse(found).is_err());
+        // Punycode labels that do round-trip still do.
+        let ok = Email::parse("x@xn--bcher-kva.example").expect("valid");
+        assert_eq!(ok.as_str(), "x@bücher.example");
+        assert_eq!(Email::parse(ok.as_str()), Ok(ok));
     }
 
     #[test]
