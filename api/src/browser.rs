@@ -16,8 +16,13 @@
 
 use actix_cors::Cors;
 use actix_web::http::{
-    header::{self, HeaderMap, HeaderName, HeaderValue},
+    header::{self, HeaderMap, HeaderValue},
     Method,
+};
+
+use crate::{
+    idempotency::{IDEMPOTENCY_KEY, REPLAYED},
+    middleware::REQUEST_ID,
 };
 
 /// The origins allowed to call from another origin.
@@ -74,16 +79,16 @@ impl CorsOrigins {
                 header::CONTENT_TYPE,
                 header::ACCEPT,
                 header::IF_MATCH,
-                HeaderName::from_static("idempotency-key"),
-                HeaderName::from_static("x-request-id"),
+                IDEMPOTENCY_KEY,
+                REQUEST_ID,
             ])
             .expose_headers([
                 header::ETAG,
                 header::LOCATION,
                 header::RETRY_AFTER,
                 header::CONTENT_DISPOSITION,
-                HeaderName::from_static("x-request-id"),
-                HeaderName::from_static("idempotent-replayed"),
+                REQUEST_ID,
+                REPLAYED,
             ])
             .max_age(600)
             .block_on_origin_mismatch(false),

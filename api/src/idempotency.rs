@@ -34,8 +34,8 @@ use crate::{
     error::{ApiError, ErrorCode},
 };
 
-const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
-const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+pub(crate) const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+pub(crate) const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 /// The middleware: `App::wrap(KeyedPosts)`. It first applies `crate::limits::admit` (headers'
 /// size, the body's deadline): the innermost layer's response type already carries Roster's own

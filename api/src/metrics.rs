@@ -190,13 +190,16 @@ impl Metrics {
         );
     }
 
-    pub fn delivered(&self, how: Delivered) {
+    /// Counts `count` attempts that ended `how`.
+    pub fn delivered(&self, how: Delivered, count: usize) {
         let result = match how {
             Delivered::Sent => "sent",
             Delivered::Failed => "failed",
             Delivered::Logged => "logged",
         };
-        self.deliveries.with_label_values(&[result]).inc();
+        self.deliveries
+            .with_label_values(&[result])
+            .inc_by(u64::try_from(count).unwrap_or(u64::MAX));
     }
 
     /// The text exposition of every series, the gauges set from `gauges` and the process now.

@@ -27,7 +27,7 @@ use crate::{
     error::{ApiError, ErrorCode},
 };
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Takes the caller's `X-Request-Id` when it is short and printable, else makes one; runs the
 /// request inside a span carrying it, returns it, secures the response's headers, counts the

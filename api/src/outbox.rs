@@ -109,9 +109,7 @@ impl Worker {
             if tracing::enabled!(tracing::Level::INFO) {
                 logged.iter().for_each(|m| self.log(m));
             }
-            logged
-                .iter()
-                .for_each(|_| self.metrics.delivered(Delivered::Logged));
+            self.metrics.delivered(Delivered::Logged, logged.len());
             return Ok(logged.len());
         };
         let Outgoing { message, link } = match self
@@ -142,9 +140,9 @@ impl Worker {
         match &delivery {
             Delivery::Failed(why) => {
                 tracing::warn!(message_id = %message.id, attempt = message.attempts, error = %why, "sending an email failed");
-                self.metrics.delivered(Delivered::Failed);
+                self.metrics.delivered(Delivered::Failed, 1);
             }
-            Delivery::Sent => self.metrics.delivered(Delivered::Sent),
+            Delivery::Sent => self.metrics.delivered(Delivered::Sent, 1),
         }
         // Not recorded (the database is away): taken again when its hold ends.
         self.services
